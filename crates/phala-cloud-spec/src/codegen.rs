@@ -1,0 +1,124 @@
+//! Running progenitor on a normalised document, with failures located.
+//!
+//! progenitor reports some problems as errors and others as panics; either
+//! way a bare message rarely says which operation or schema caused it. When
+//! generation fails, [`generate`] retries each operation on its own to name
+//! the culprit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use serde_json::Value;
+
+use crate::{SpecError, operations};
+
+/// The settings our raw client is generated with.
+pub fn settings() -> GenerationSettings {
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("PartialEq");
+    settings
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic without a message".to_string())
+}
+
+/// One generation attempt: the token stream, or the error or panic message.
+fn attempt(doc: &Value) -> Result<proc_macro2::TokenStream, String> {
+    let spec: openapiv3::OpenAPI =
+        serde_json::from_value(doc.clone()).map_err(|e| format!("openapiv3 cannot read it: {e}"))?;
+    catch_unwind(AssertUnwindSafe(|| Generator::new(&settings()).generate_tokens(&spec)))
+        .map_err(panic_message)?
+        .map_err(|e| e.to_string())
+}
+
+/// Generates pretty-printed Rust for a normalised (OpenAPI 3.0) document.
+pub fn generate(doc: &Value) -> Result<String, SpecError> {
+    match attempt(doc) {
+        Ok(tokens) => {
+            let file: syn::File = syn::parse2(tokens).map_err(|e| SpecError::Codegen {
+                location: None,
+                message: format!("generated code does not parse: {e}"),
+            })?;
+            Ok(prettyplease::unparse(&file))
+        }
+        Err(message) => Err(SpecError::Codegen {
+            location: locate(doc),
+            message,
+        }),
+    }
+}
+
+/// Finds the first operation, or else the first component schema, that fails on its own.
+fn locate(doc: &Value) -> Option<String> {
+    let ops: Vec<(String, String)> = operations(doc)
+        .map(|(p, m, _)| (p.to_string(), m.to_string()))
+        .collect();
+    for (path, method) in &ops {
+        let mut single = doc.clone();
+        if let Some(paths) = single.get_mut("paths").and_then(Value::as_object_mut) {
+            paths.retain(|p, _| p == path);
+            if let Some(item) = paths.get_mut(path).and_then(Value::as_object_mut) {
+                item.retain(|m, _| m == method || !crate::HTTP_METHODS.contains(&m.as_str()));
+            }
+        }
+        if attempt(&single).is_err() {
+            let id = doc
+                .pointer(&format!("/paths/{}/{method}/operationId", crate::walk::escape(path)))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            return Some(format!("operation {} {path} ({id})", method.to_uppercase()));
+        }
+    }
+    let names: Vec<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in names {
+        let keep = crate::walk::reachable_schemas(doc, [name.clone()]);
+        let mut single = doc.clone();
+        single["paths"] = serde_json::json!({});
+        if let Some(schemas) = single.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+            schemas.retain(|n, _| keep.contains(n));
+        }
+        if attempt(&single).is_err() {
+            return Some(format!("schema {name}"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_failing_operation_is_named() {
+        // Two success responses with different bodies: progenitor refuses it.
+        let doc = json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/ok": {"get": {"operationId": "fine", "responses": {"200": {"description": "ok"}}}},
+                "/bad": {"get": {"operationId": "broken", "responses": {
+                    "200": {"description": "a", "content": {"application/json": {"schema": {"type": "string"}}}},
+                    "201": {"description": "b", "content": {"application/json": {"schema": {"type": "integer"}}}}
+                }}}
+            }
+        });
+        let err = generate(&doc).unwrap_err().to_string();
+        assert!(
+            err.starts_with("code generation failed at operation GET /bad (broken): "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,826 @@
+//! Normalising a FastAPI OpenAPI 3.1 document into the OpenAPI 3.0 subset
+//! that progenitor 0.15 (openapiv3 2.2, typify 0.8) generates good code from.
+//!
+//! Each pass is a plain function on the whole document, listed in [`PASSES`]
+//! in the order [`normalise`] applies them; each was found necessary by
+//! trying, and each says why in its doc comment. The passes are general: they
+//! hold for any FastAPI document, not only for the operations we bundle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::SpecError;
+use crate::walk::{self, Side, escape, for_each_schema, operations, rewrite_refs, schema_ref_name, schemas_by_side};
+
+/// One normalisation step.
+#[derive(Clone, Copy)]
+pub struct Pass {
+    /// Short identifier, used in tests and diagnostics.
+    pub name: &'static str,
+    /// What it does and why.
+    pub why: &'static str,
+    /// The transformation.
+    pub run: fn(&mut Value),
+}
+
+impl std::fmt::Debug for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pass").field("name", &self.name).finish()
+    }
+}
+
+/// The passes [`normalise`] applies, in order.
+pub const PASSES: &[Pass] = &[
+    Pass {
+        name: "openapi_version",
+        why: "progenitor refuses anything but 3.0.x",
+        run: openapi_version,
+    },
+    Pass {
+        name: "null_unions",
+        why: "3.1 `anyOf [X, null]` and `type: [T, null]` become 3.0 `nullable`; progenitor panics on `type: null`",
+        run: null_unions,
+    },
+    Pass {
+        name: "const_to_enum",
+        why: "openapiv3 drops `const`, and typify then rejects the defaults",
+        run: const_to_enum,
+    },
+    Pass {
+        name: "string_enum_unions",
+        why: "unions of string enums become one enum, an enum united with a plain string becomes a string; typify rejects their defaults otherwise",
+        run: string_enum_unions,
+    },
+    Pass {
+        name: "tuples",
+        why: "3.0 has no `prefixItems` (Python tuples); a tuple becomes an array of its one item type, or of any value",
+        run: tuples,
+    },
+    Pass {
+        name: "array_unions",
+        why: "an `anyOf` of array types becomes `oneOf`; typify otherwise makes a struct that decodes no array",
+        run: array_unions,
+    },
+    Pass {
+        name: "inline_titles",
+        why: "typify names inline types by `title` and merges equal names into one wrong type",
+        run: inline_titles,
+    },
+    Pass {
+        name: "examples",
+        why: "3.1 `examples` lists become the 3.0 `example`",
+        run: examples,
+    },
+    Pass {
+        name: "exclusive_bounds",
+        why: "numeric `exclusiveMinimum/Maximum` become the 3.0 boolean form",
+        run: exclusive_bounds,
+    },
+    Pass {
+        name: "bodyless_responses",
+        why: "progenitor wants one success and one error body type per operation; body-less responses beside typed ones of their class are dropped and still arrive as unexpected responses with their status",
+        run: bodyless_responses,
+    },
+    Pass {
+        name: "request_content_types",
+        why: "progenitor encodes JSON, form-urlencoded, octet-stream and text bodies only; other request types are dropped, and an operation left with none is removed and listed in `x-normalise-dropped`",
+        run: request_content_types,
+    },
+    Pass {
+        name: "lenient_responses",
+        why: "a value the document does not know (a new enum value, an id in a new format) must still decode; request-only schemas stay strict",
+        run: lenient_responses,
+    },
+    Pass {
+        name: "readable_names",
+        why: "`teehouse__..._CVMInfo` and FastAPI operationIds make unreadable Rust names",
+        run: readable_names,
+    },
+];
+
+/// Normalises `doc` (OpenAPI 3.0 or 3.1) into what progenitor accepts.
+///
+/// Pure: `doc` is not modified. Fails if `doc` is not an OpenAPI 3 document,
+/// or if a construct survives that no pass handles (named by JSON pointer).
+pub fn normalise(doc: &Value) -> Result<Value, SpecError> {
+    crate::validate_document(doc, "document")?;
+    let mut out = doc.clone();
+    for pass in PASSES {
+        (pass.run)(&mut out);
+    }
+    check_openapi_30(&mut out)?;
+    Ok(out)
+}
+
+/// `openapi: 3.1.x` becomes `3.0.3`; 3.1-only top-level members go.
+pub fn openapi_version(doc: &mut Value) {
+    if let Some(obj) = doc.as_object_mut() {
+        if obj
+            .get("openapi")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("3.1"))
+        {
+            obj.insert("openapi".into(), json!("3.0.3"));
+        }
+        obj.shift_remove("webhooks");
+        obj.shift_remove("jsonSchemaDialect");
+    }
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.shift_remove("pathItems");
+    }
+}
+
+fn is_null_schema(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("null")
+        && v.as_object()
+            .is_some_and(|o| o.keys().all(|k| k == "type" || k == "title" || k == "description"))
+}
+
+/// `anyOf`/`oneOf` with a `{type: null}` arm become the other arm(s) plus
+/// `nullable: true`; a lone `$ref` arm becomes `allOf: [$ref]` since 3.0
+/// ignores siblings of `$ref`. `type: [T, "null"]` becomes `type: T` + `nullable`.
+pub fn null_unions(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        if let Some(Value::Array(types)) = obj.get("type").cloned() {
+            let rest: Vec<Value> = types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+            if rest.len() < types.len() {
+                obj.insert("nullable".into(), Value::Bool(true));
+            }
+            match rest.as_slice() {
+                [one] => {
+                    obj.insert("type".into(), one.clone());
+                }
+                [] => {}
+                many => {
+                    obj.shift_remove("type");
+                    obj.insert("anyOf".into(), many.iter().map(|t| json!({ "type": t })).collect());
+                }
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            let Some(Value::Array(arms)) = obj.get(key) else {
+                continue;
+            };
+            let rest: Vec<Value> = arms.iter().filter(|a| !is_null_schema(a)).cloned().collect();
+            if rest.len() == arms.len() || rest.is_empty() {
+                continue;
+            }
+            obj.insert("nullable".into(), Value::Bool(true));
+            if let [arm] = rest.as_slice() {
+                obj.shift_remove(key);
+                match arm.as_object() {
+                    Some(a) if a.contains_key("$ref") => {
+                        let all = obj.entry("allOf").or_insert_with(|| json!([]));
+                        if let Some(list) = all.as_array_mut() {
+                            list.push(arm.clone());
+                        }
+                    }
+                    Some(a) => {
+                        for (k, v) in a {
+                            if !obj.contains_key(k) {
+                                obj.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            } else {
+                obj.insert(key.into(), Value::Array(rest));
+            }
+        }
+    });
+    // Unions are handled; what is left of `type: null` stands alone.
+    for_each_schema(doc, &mut |schema, _| {
+        if let Some(obj) = schema
+            .as_object_mut()
+            .filter(|o| o.get("type").and_then(Value::as_str) == Some("null"))
+        {
+            obj.shift_remove("type");
+            obj.insert("nullable".into(), Value::Bool(true));
+        }
+    });
+}
+
+/// `const: v` becomes `enum: [v]`.
+pub fn const_to_enum(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        if let Some(v) = obj.shift_remove("const") {
+            obj.entry("enum").or_insert_with(|| json!([v]));
+        }
+    });
+}
+
+/// A union whose arms are all string schemas collapses into one: an enum of
+/// all values when every arm is an enum, otherwise a plain string.
+pub fn string_enum_unions(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        for key in ["anyOf", "oneOf"] {
+            let Some(Value::Array(arms)) = obj.get(key) else {
+                continue;
+            };
+            let all_strings = !arms.is_empty()
+                && arms
+                    .iter()
+                    .all(|a| a.get("type").and_then(Value::as_str) == Some("string") && a.get("$ref").is_none());
+            if !all_strings {
+                continue;
+            }
+            let mut values: Vec<Value> = Vec::new();
+            let mut open = false;
+            for arm in arms {
+                match arm.get("enum").and_then(Value::as_array) {
+                    Some(list) => list.iter().for_each(|v| {
+                        if !values.contains(v) {
+                            values.push(v.clone());
+                        }
+                    }),
+                    None => open = true,
+                }
+            }
+            obj.shift_remove(key);
+            obj.insert("type".into(), json!("string"));
+            if !open {
+                obj.insert("enum".into(), Value::Array(values));
+            }
+        }
+    });
+}
+
+/// `prefixItems` (a tuple) becomes `items`: the item schema when all positions
+/// share it, otherwise any value; `minItems`/`maxItems` keep the length.
+pub fn tuples(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        let Some(Value::Array(items)) = obj.shift_remove("prefixItems") else {
+            return;
+        };
+        let item = match items.first() {
+            Some(first) if items.iter().all(|i| i == first) => first.clone(),
+            _ => json!({}),
+        };
+        obj.entry("items").or_insert(item);
+    });
+}
+
+/// An `anyOf` whose arms are all arrays becomes a `oneOf`.
+pub fn array_unions(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        let arrays = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array")));
+        if arrays {
+            if let Some(arms) = obj.shift_remove("anyOf") {
+                obj.insert("oneOf".into(), arms);
+            }
+        }
+    });
+}
+
+/// `title` is removed from every schema that is not a named component.
+pub fn inline_titles(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, place| {
+        if !place.is_component_root {
+            if let Some(obj) = schema.as_object_mut() {
+                obj.shift_remove("title");
+            }
+        }
+    });
+}
+
+/// `examples: [a, ...]` in a schema becomes `example: a`.
+pub fn examples(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        if let Some(Value::Array(list)) = obj.get("examples") {
+            let first = list.first().cloned();
+            obj.shift_remove("examples");
+            if let Some(first) = first {
+                obj.entry("example").or_insert(first);
+            }
+        }
+    });
+}
+
+/// `exclusiveMinimum: n` becomes `minimum: n, exclusiveMinimum: true` (same for maximum).
+pub fn exclusive_bounds(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            if let Some(n @ Value::Number(_)) = obj.get(exclusive).cloned() {
+                obj.insert(bound.into(), n);
+                obj.insert(exclusive.into(), Value::Bool(true));
+            }
+        }
+    });
+}
+
+fn is_error_status(code: &str) -> bool {
+    code == "default" || code.starts_with('4') || code.starts_with('5')
+}
+
+fn has_body(response: &Value) -> bool {
+    response
+        .get("content")
+        .and_then(Value::as_object)
+        .is_some_and(|c| !c.is_empty())
+        || response.get("$ref").is_some()
+}
+
+/// Where an operation has a success (or error) response with a body, its
+/// body-less success (or error) responses are dropped.
+pub fn bodyless_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in walk::HTTP_METHODS {
+            let Some(responses) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for class in [is_error_status as fn(&str) -> bool, |c: &str| c.starts_with('2')] {
+                if responses.iter().any(|(code, r)| class(code) && has_body(r)) {
+                    responses.retain(|code, r| !class(code) || has_body(r));
+                }
+            }
+        }
+    }
+}
+
+/// Request body media types progenitor can encode.
+const ENCODABLE: [&str; 5] = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+    "text/plain",
+    "text/x-markdown",
+];
+
+fn encodable(media: &str) -> bool {
+    let base = media.split(';').next().unwrap_or(media).trim();
+    ENCODABLE.contains(&base)
+}
+
+/// Request bodies keep only the media types progenitor can encode; an
+/// operation whose body had none of them is removed, and recorded.
+pub fn request_content_types(doc: &mut Value) {
+    let mut dropped = Vec::new();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else { continue };
+            for method in walk::HTTP_METHODS {
+                let Some(content) = item
+                    .get_mut(method)
+                    .and_then(|op| op.pointer_mut("/requestBody/content"))
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let types: Vec<String> = content.keys().cloned().collect();
+                content.retain(|media, _| encodable(media));
+                if content.is_empty() {
+                    item.shift_remove(method);
+                    dropped.push(json!(format!(
+                        "{} {path}: request body {}",
+                        method.to_uppercase(),
+                        types.join(", ")
+                    )));
+                }
+            }
+        }
+        paths.retain(|_, item| {
+            item.as_object()
+                .is_none_or(|i| walk::HTTP_METHODS.iter().any(|m| i.contains_key(*m)))
+        });
+    }
+    if !dropped.is_empty() {
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("x-normalise-dropped".into(), Value::Array(dropped));
+        }
+    }
+}
+
+/// Response-side string enums become strings (their values kept in
+/// `x-known-values`) and response-side `pattern`s go, so that a new value
+/// or format decodes. Schemas reached only from requests keep both.
+pub fn lenient_responses(doc: &mut Value) {
+    let (_, response) = schemas_by_side(doc);
+    for_each_schema(doc, &mut |schema, place| {
+        let lenient = match place.side {
+            Side::Response => true,
+            Side::Request => false,
+            Side::Component => place.component.is_some_and(|c| response.contains(c)),
+        };
+        let Some(obj) = schema.as_object_mut().filter(|_| lenient) else {
+            return;
+        };
+        obj.shift_remove("pattern");
+        let string_enum = obj.get("type").and_then(Value::as_str) == Some("string")
+            || obj
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.iter().all(Value::is_string));
+        if string_enum {
+            if let Some(values) = obj.shift_remove("enum") {
+                let values: Vec<Value> = values
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|v| !v.is_null())
+                    .cloned()
+                    .collect();
+                obj.insert("type".into(), json!("string"));
+                obj.insert("x-known-values".into(), Value::Array(values));
+            }
+        }
+    });
+}
+
+/// The last `__` segment of a FastAPI-qualified schema name.
+fn short_schema_name(name: &str) -> &str {
+    name.rsplit("__").next().unwrap_or(name)
+}
+
+/// FastAPI builds operationIds as `{function}{path with non-word chars as _}_{method}`;
+/// this recovers `{function}` without a leading `handle_`.
+fn short_operation_id(id: &str, path: &str, method: &str) -> Option<String> {
+    let mangled: String = path
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    let stem = id.strip_suffix(&format!("{mangled}_{method}"))?;
+    let stem = stem.strip_prefix("handle_").unwrap_or(stem);
+    (!stem.is_empty()).then(|| stem.to_string())
+}
+
+/// Qualified component names lose their module path and FastAPI operationIds
+/// their path and method suffix, unless that would make two names equal.
+pub fn readable_names(doc: &mut Value) {
+    let names: Vec<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in &names {
+        *count.entry(short_schema_name(name)).or_default() += 1;
+    }
+    let renames: BTreeMap<String, String> = names
+        .iter()
+        .filter(|n| n.contains("__"))
+        .filter(|n| count.get(short_schema_name(n)) == Some(&1))
+        .map(|n| (n.clone(), short_schema_name(n).to_string()))
+        .collect();
+    if !renames.is_empty() {
+        if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+            let old = std::mem::take(schemas);
+            *schemas = old
+                .into_iter()
+                .map(|(k, v)| (renames.get(&k).cloned().unwrap_or(k), v))
+                .collect::<Map<_, _>>();
+        }
+        rewrite_refs(doc, &|r| {
+            let name = walk::unescape(schema_ref_name(r)?);
+            renames
+                .get(&name)
+                .map(|n| format!("#/components/schemas/{}", escape(n)))
+        });
+    }
+
+    let ids: Vec<(String, String, String, String)> = operations(doc)
+        .filter_map(|(path, method, op)| {
+            let id = op.get("operationId")?.as_str()?;
+            Some((
+                path.to_string(),
+                method.to_string(),
+                id.to_string(),
+                short_operation_id(id, path, method)?,
+            ))
+        })
+        .collect();
+    let all_ids: BTreeSet<&str> = operations(doc)
+        .filter_map(|(_, _, op)| op.get("operationId")?.as_str())
+        .collect();
+    let mut short_count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, _, short) in &ids {
+        *short_count.entry(short).or_default() += 1;
+    }
+    let chosen: Vec<(String, String, String)> = ids
+        .iter()
+        .filter(|(_, _, id, short)| {
+            short_count[short.as_str()] == 1 && (!all_ids.contains(short.as_str()) || short == id)
+        })
+        .map(|(p, m, _, s)| (p.clone(), m.clone(), s.clone()))
+        .collect();
+    for (path, method, short) in chosen {
+        if let Some(op) = doc
+            .pointer_mut(&format!("/paths/{}/{method}", escape(&path)))
+            .and_then(Value::as_object_mut)
+        {
+            op.insert("operationId".into(), Value::String(short));
+        }
+    }
+}
+
+/// Fails on what OpenAPI 3.0 cannot express and no pass rewrote.
+fn check_openapi_30(doc: &mut Value) -> Result<(), SpecError> {
+    let mut first: Option<SpecError> = None;
+    for_each_schema(doc, &mut |schema, place| {
+        if first.is_some() {
+            return;
+        }
+        let Some(obj) = schema.as_object() else { return };
+        let found = match obj.get("type") {
+            Some(Value::Array(_)) => Some("a list of types".to_string()),
+            Some(Value::String(t)) if t == "null" => Some("`type: null` outside a union".to_string()),
+            _ => [
+                "const",
+                "prefixItems",
+                "$defs",
+                "dependentSchemas",
+                "unevaluatedProperties",
+                "unevaluatedItems",
+                "if",
+                "contentSchema",
+            ]
+            .iter()
+            .find(|k| obj.contains_key(**k))
+            .map(|k| format!("`{k}`")),
+        };
+        let external = obj.get("$ref").and_then(Value::as_str).filter(|r| !r.starts_with("#/"));
+        if let Some(construct) = found.or(external.map(|r| format!("external $ref {r}"))) {
+            first = Some(SpecError::Unsupported {
+                pointer: place.pointer.to_string(),
+                construct,
+            });
+        }
+    });
+    first.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc_with_schema(schema: Value) -> Value {
+        json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/api/v1/things": {"get": {
+                "operationId": "handle_list_things_api_v1_things_get",
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}}
+            }}},
+            "components": {"schemas": {"Thing": schema}}
+        })
+    }
+
+    fn thing(doc: &Value) -> &Value {
+        doc.pointer("/components/schemas/Thing").unwrap()
+    }
+
+    #[test]
+    fn openapi_version_downgrades_31_only() {
+        let mut doc = json!({"openapi": "3.1.0", "webhooks": {}});
+        openapi_version(&mut doc);
+        assert_eq!(doc, json!({"openapi": "3.0.3"}));
+        let mut doc = json!({"openapi": "3.0.2"});
+        openapi_version(&mut doc);
+        assert_eq!(doc["openapi"], "3.0.2");
+    }
+
+    #[test]
+    fn null_unions_become_nullable() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "a": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "A", "default": "x"},
+            "b": {"anyOf": [{"$ref": "#/components/schemas/Other"}, {"type": "null"}]},
+            "c": {"type": ["integer", "null"]},
+            "d": {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+            "e": {"type": ["string", "integer"]},
+            "f": {"type": "null", "title": "F"},
+        }}));
+        null_unions(&mut doc);
+        let p = &thing(&doc)["properties"];
+        assert_eq!(
+            p["a"],
+            json!({"title": "A", "default": "x", "nullable": true, "type": "string"})
+        );
+        assert_eq!(
+            p["b"],
+            json!({"nullable": true, "allOf": [{"$ref": "#/components/schemas/Other"}]})
+        );
+        assert_eq!(p["c"], json!({"type": "integer", "nullable": true}));
+        assert_eq!(
+            p["d"],
+            json!({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": true})
+        );
+        assert_eq!(p["e"], json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}));
+        assert_eq!(p["f"], json!({"title": "F", "nullable": true}));
+    }
+
+    #[test]
+    fn const_becomes_enum() {
+        let mut doc = doc_with_schema(json!({"type": "string", "const": "node", "default": "node"}));
+        const_to_enum(&mut doc);
+        assert_eq!(
+            thing(&doc),
+            &json!({"type": "string", "default": "node", "enum": ["node"]})
+        );
+    }
+
+    #[test]
+    fn string_enum_unions_merge() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "fs": {"anyOf": [{"type": "string", "enum": ["ext4"]}, {"type": "string", "enum": ["zfs"]}], "default": "zfs"},
+            "mode": {"anyOf": [{"type": "string", "enum": ["listed", "all"]}, {"type": "string"}], "default": "listed"},
+            "mixed": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        }}));
+        string_enum_unions(&mut doc);
+        let p = &thing(&doc)["properties"];
+        assert_eq!(
+            p["fs"],
+            json!({"default": "zfs", "type": "string", "enum": ["ext4", "zfs"]})
+        );
+        assert_eq!(p["mode"], json!({"default": "listed", "type": "string"}));
+        assert_eq!(p["mixed"], json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}));
+    }
+
+    #[test]
+    fn tuples_become_arrays() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "v": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "integer"}], "minItems": 2, "maxItems": 2},
+            "m": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]},
+        }}));
+        tuples(&mut doc);
+        let p = &thing(&doc)["properties"];
+        assert_eq!(
+            p["v"],
+            json!({"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer"}})
+        );
+        assert_eq!(p["m"], json!({"type": "array", "items": {}}));
+    }
+
+    #[test]
+    fn array_unions_become_one_of() {
+        let mut doc = doc_with_schema(json!({"anyOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "array", "items": {"type": "integer"}}
+        ]}));
+        array_unions(&mut doc);
+        assert!(thing(&doc).get("anyOf").is_none());
+        assert_eq!(thing(&doc)["oneOf"].as_array().unwrap().len(), 2);
+        let mut doc = doc_with_schema(json!({"anyOf": [{"type": "array"}, {"type": "string"}]}));
+        array_unions(&mut doc);
+        assert!(thing(&doc).get("anyOf").is_some());
+    }
+
+    #[test]
+    fn inline_titles_go_component_titles_stay() {
+        let mut doc = doc_with_schema(
+            json!({"title": "Thing", "type": "object", "properties": {"object_type": {"title": "Object Type", "type": "string"}}}),
+        );
+        doc["paths"]["/api/v1/things"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] =
+            json!({"title": "Response", "type": "array", "items": {"$ref": "#/components/schemas/Thing"}});
+        inline_titles(&mut doc);
+        assert_eq!(thing(&doc)["title"], "Thing");
+        assert!(thing(&doc)["properties"]["object_type"].get("title").is_none());
+        assert!(
+            doc.pointer("/paths/~1api~1v1~1things/get/responses/200/content/application~1json/schema/title")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn examples_become_example() {
+        let mut doc = doc_with_schema(json!({"type": "string", "examples": ["a", "b"]}));
+        examples(&mut doc);
+        assert_eq!(thing(&doc), &json!({"type": "string", "example": "a"}));
+    }
+
+    #[test]
+    fn exclusive_bounds_become_30_form() {
+        let mut doc = doc_with_schema(json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 10}));
+        exclusive_bounds(&mut doc);
+        assert_eq!(
+            thing(&doc),
+            &json!({"type": "number", "exclusiveMinimum": true, "exclusiveMaximum": true, "minimum": 0, "maximum": 10})
+        );
+    }
+
+    #[test]
+    fn bodyless_responses_dropped_only_beside_typed_ones() {
+        let mut doc = json!({"paths": {
+            "/a": {"post": {"responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {}}}},
+                "202": {"description": "accepted"},
+                "400": {"description": "bad"},
+                "401": {"description": "auth"},
+                "422": {"description": "v", "content": {"application/json": {"schema": {}}}}
+            }}},
+            "/b": {"get": {"responses": {"200": {"description": "ok"}, "404": {"description": "gone"}}}}
+        }});
+        bodyless_responses(&mut doc);
+        let a: Vec<&String> = doc
+            .pointer("/paths/~1a/post/responses")
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(a, ["200", "422"]);
+        assert!(doc.pointer("/paths/~1b/get/responses/404").is_some());
+    }
+
+    #[test]
+    fn request_content_types_keep_what_progenitor_encodes() {
+        let mut doc = json!({"paths": {
+            "/upload": {"post": {"requestBody": {"content": {"multipart/form-data": {"schema": {}}}}, "responses": {}}},
+            "/both": {"put": {"requestBody": {"content": {"multipart/form-data": {}, "application/json": {"schema": {}}}}, "responses": {}}}
+        }});
+        request_content_types(&mut doc);
+        assert!(doc["paths"].get("/upload").is_none());
+        assert_eq!(
+            doc["x-normalise-dropped"],
+            json!(["POST /upload: request body multipart/form-data"])
+        );
+        let kept: Vec<&String> = doc
+            .pointer("/paths/~1both/put/requestBody/content")
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(kept, ["application/json"]);
+    }
+
+    #[test]
+    fn lenient_responses_open_enums_and_drop_patterns_on_response_side_only() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "kms_type": {"$ref": "#/components/schemas/KmsType"},
+            "id": {"type": "string", "pattern": "^cvm_.+"}
+        }}));
+        doc["components"]["schemas"]["KmsType"] = json!({"type": "string", "enum": ["phala", "base"]});
+        doc["components"]["schemas"]["Mode"] = json!({"type": "string", "enum": ["fast", "slow"]});
+        doc["paths"]["/api/v1/things"]["get"]["parameters"] = json!([{"name": "mode", "in": "query", "schema": {"$ref": "#/components/schemas/Mode"}},
+            {"name": "id", "in": "query", "schema": {"type": "string", "pattern": "^x"}}]);
+        lenient_responses(&mut doc);
+        assert_eq!(
+            doc["components"]["schemas"]["KmsType"],
+            json!({"type": "string", "x-known-values": ["phala", "base"]})
+        );
+        assert!(thing(&doc)["properties"]["id"].get("pattern").is_none());
+        assert_eq!(doc["components"]["schemas"]["Mode"]["enum"], json!(["fast", "slow"]));
+        assert_eq!(
+            doc["paths"]["/api/v1/things"]["get"]["parameters"][1]["schema"]["pattern"],
+            "^x"
+        );
+    }
+
+    #[test]
+    fn readable_names_shorten_unless_they_collide() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "a": {"$ref": "#/components/schemas/teehouse__v1__CVMInfo"},
+            "b": {"$ref": "#/components/schemas/pkg__one__Dup"},
+            "c": {"$ref": "#/components/schemas/pkg__two__Dup"},
+        }}));
+        for n in ["teehouse__v1__CVMInfo", "pkg__one__Dup", "pkg__two__Dup"] {
+            doc["components"]["schemas"][n] = json!({"type": "object"});
+        }
+        doc["paths"]["/api/v1/cvms/{cvm_id}/batch-stop"] = json!({"post": {"operationId": "handle_batch_stop_cvms_api_v1_cvms__cvm_id__batch_stop_post", "responses": {}}});
+        readable_names(&mut doc);
+        let names: Vec<&String> = doc["components"]["schemas"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["Thing", "CVMInfo", "pkg__one__Dup", "pkg__two__Dup"]);
+        assert_eq!(thing(&doc)["properties"]["a"]["$ref"], "#/components/schemas/CVMInfo");
+        assert_eq!(doc["paths"]["/api/v1/things"]["get"]["operationId"], "list_things");
+        assert_eq!(
+            doc["paths"]["/api/v1/cvms/{cvm_id}/batch-stop"]["post"]["operationId"],
+            "batch_stop_cvms"
+        );
+    }
+
+    #[test]
+    fn leftover_31_constructs_are_named() {
+        let doc = doc_with_schema(json!({"type": "object", "properties": {"x": {"unevaluatedProperties": false}}}));
+        let err = normalise(&doc).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "/components/schemas/Thing/properties/x: unsupported construct: `unevaluatedProperties`"
+        );
+    }
+
+    #[test]
+    fn normalise_is_pure_and_idempotent() {
+        let doc = doc_with_schema(
+            json!({"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}),
+        );
+        let before = doc.clone();
+        let once = normalise(&doc).unwrap();
+        assert_eq!(doc, before);
+        assert_eq!(normalise(&once).unwrap(), once);
+    }
+}
