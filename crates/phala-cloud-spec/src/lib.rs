@@ -15,6 +15,7 @@
 //! assert_eq!(out["openapi"], "3.0.3");
 //! ```
 
+mod check;
 mod error;
 mod load;
 pub mod normalise;
@@ -23,6 +24,7 @@ mod walk;
 #[cfg(feature = "codegen")]
 pub mod codegen;
 
+pub use check::check_document;
 pub use error::SpecError;
 pub use load::{load_bytes, load_path, validate_document};
 pub use normalise::{PASSES, Pass, normalise};

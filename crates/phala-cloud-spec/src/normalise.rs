@@ -271,22 +271,20 @@ pub fn array_unions(doc: &mut Value) {
     for_each_schema(doc, &mut |schema, _| {
         let Some(obj) = schema.as_object_mut() else { return };
         let arrays = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array")));
-        if arrays {
-            if let Some(arms) = obj.shift_remove("anyOf") {
+        if arrays
+            && let Some(arms) = obj.shift_remove("anyOf") {
                 obj.insert("oneOf".into(), arms);
             }
-        }
     });
 }
 
 /// `title` is removed from every schema that is not a named component.
 pub fn inline_titles(doc: &mut Value) {
     for_each_schema(doc, &mut |schema, place| {
-        if !place.is_component_root {
-            if let Some(obj) = schema.as_object_mut() {
+        if !place.is_component_root
+            && let Some(obj) = schema.as_object_mut() {
                 obj.shift_remove("title");
             }
-        }
     });
 }
 
@@ -399,11 +397,10 @@ pub fn request_content_types(doc: &mut Value) {
                 .is_none_or(|i| walk::HTTP_METHODS.iter().any(|m| i.contains_key(*m)))
         });
     }
-    if !dropped.is_empty() {
-        if let Some(obj) = doc.as_object_mut() {
+    if !dropped.is_empty()
+        && let Some(obj) = doc.as_object_mut() {
             obj.insert("x-normalise-dropped".into(), Value::Array(dropped));
         }
-    }
 }
 
 /// Response-side string enums become strings (their values kept in
@@ -426,8 +423,8 @@ pub fn lenient_responses(doc: &mut Value) {
                 .get("enum")
                 .and_then(Value::as_array)
                 .is_some_and(|l| l.iter().all(Value::is_string));
-        if string_enum {
-            if let Some(values) = obj.shift_remove("enum") {
+        if string_enum
+            && let Some(values) = obj.shift_remove("enum") {
                 let values: Vec<Value> = values
                     .as_array()
                     .into_iter()
@@ -438,7 +435,6 @@ pub fn lenient_responses(doc: &mut Value) {
                 obj.insert("type".into(), json!("string"));
                 obj.insert("x-known-values".into(), Value::Array(values));
             }
-        }
     });
 }
 
