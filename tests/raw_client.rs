@@ -65,7 +65,10 @@ async fn batch_status_sends_uuids_and_decodes_every_field() {
     assert_eq!(u1.events[0].event, "shutdown.progress");
     assert_eq!(u1.events[0].timestamp, 1_700_000_000_000);
     assert_eq!(u1.operation_type.as_deref(), Some("stop"));
-    assert_eq!(u1.operation_started_at.unwrap().to_rfc3339(), "2026-11-24T10:00:00+00:00");
+    assert_eq!(
+        u1.operation_started_at.unwrap().to_rfc3339(),
+        "2026-11-24T10:00:00+00:00"
+    );
     assert_eq!(u1.correlation_id.as_deref(), Some("c-1"));
     assert!(!answer["u2"].in_progress, "in_progress defaults to false");
     assert!(answer["u2"].events.is_empty());
@@ -76,25 +79,48 @@ async fn batch_stop_decodes_summary_with_errors_and_surfaces_400() {
     let server = MockServer::start_async().await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(POST).path("/api/v1/cvms/batch-stop").json_body(json!({"cvm_ids": ["cvm_a", "cvm_b", "cvm_c"]}));
-            then.status(200).json_body(json!({"total": 3, "stopped": 1, "skipped": 1,
+            when.method(POST)
+                .path("/api/v1/cvms/batch-stop")
+                .json_body(json!({"cvm_ids": ["cvm_a", "cvm_b", "cvm_c"]}));
+            then.status(200)
+                .json_body(json!({"total": 3, "stopped": 1, "skipped": 1,
                 "errors": [{"cvm_id": "cvm_c", "error": "CVM not found"}]}));
         })
         .await;
     let client = Client::new(&server.base_url());
     let ids = |ids: &[&str]| BatchStopRequest::builder().cvm_ids(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let summary = client.batch_stop_cvms().body(ids(&["cvm_a", "cvm_b", "cvm_c"])).send().await.unwrap().into_inner();
+    let summary = client
+        .batch_stop_cvms()
+        .body(ids(&["cvm_a", "cvm_b", "cvm_c"]))
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
     ok.assert_async().await;
     assert_eq!((summary.total, summary.stopped, summary.skipped), (3, 1, 1));
-    assert_eq!(summary.errors, vec![types::BatchStopErrorEntry { cvm_id: "cvm_c".into(), error: "CVM not found".into() }]);
+    assert_eq!(
+        summary.errors,
+        vec![types::BatchStopErrorEntry {
+            cvm_id: "cvm_c".into(),
+            error: "CVM not found".into()
+        }]
+    );
 
     server
         .mock_async(|when, then| {
-            when.method(POST).path("/api/v1/cvms/batch-stop").json_body(json!({"cvm_ids": ["too", "many"]}));
-            then.status(400).json_body(json!({"detail": "Maximum 50 CVMs per request"}));
+            when.method(POST)
+                .path("/api/v1/cvms/batch-stop")
+                .json_body(json!({"cvm_ids": ["too", "many"]}));
+            then.status(400)
+                .json_body(json!({"detail": "Maximum 50 CVMs per request"}));
         })
         .await;
-    let err = client.batch_stop_cvms().body(ids(&["too", "many"])).send().await.unwrap_err();
+    let err = client
+        .batch_stop_cvms()
+        .body(ids(&["too", "many"]))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(reqwest::StatusCode::BAD_REQUEST));
 }
 
@@ -103,7 +129,10 @@ async fn list_cvms_decodes_both_shapes_and_sends_filters() {
     let server = MockServer::start_async().await;
     let hosted = server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/v1/cvms").query_param("teepod_id", "7").query_param("user_id", "0");
+            when.method(GET)
+                .path("/api/v1/cvms")
+                .query_param("teepod_id", "7")
+                .query_param("user_id", "0");
             then.status(200).json_body(json!([hosted_cvm()]));
         })
         .await;
@@ -114,7 +143,15 @@ async fn list_cvms_decodes_both_shapes_and_sends_filters() {
         })
         .await;
     let client = Client::new(&server.base_url());
-    match client.list_cvms().teepod_id(7).user_id("0").send().await.unwrap().into_inner() {
+    match client
+        .list_cvms()
+        .teepod_id(7)
+        .user_id("0")
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+    {
         ListCvmsResponse::Variant0(list) => {
             assert_eq!(list[0].hosted.id, "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f");
             assert_eq!(list[0].node.as_ref().unwrap().name, "prod-node-7");
@@ -149,12 +186,31 @@ async fn unknown_enum_values_in_responses_still_decode() {
         })
         .await;
     let client = Client::new(&server.base_url());
-    let GetAppCvmsResponse::Variant1(list) = client.get_app_cvms().app_id("0a1b2c3d").send().await.unwrap().into_inner() else {
+    let GetAppCvmsResponse::Variant1(list) = client
+        .get_app_cvms()
+        .app_id("0a1b2c3d")
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+    else {
         panic!("expected CVMInfo[]");
     };
     assert_eq!(list[0].kms_type.as_deref().map(String::as_str), Some("solana"));
-    assert_eq!(list[0].resource.billing_period.as_deref().map(String::as_str), Some("weekly"));
-    assert_eq!(list[0].node_info.as_ref().unwrap().status.as_deref().map(String::as_str), Some("DRAINING"));
+    assert_eq!(
+        list[0].resource.billing_period.as_deref().map(String::as_str),
+        Some("weekly")
+    );
+    assert_eq!(
+        list[0]
+            .node_info
+            .as_ref()
+            .unwrap()
+            .status
+            .as_deref()
+            .map(String::as_str),
+        Some("DRAINING")
+    );
 }
 
 #[tokio::test]
@@ -163,7 +219,8 @@ async fn app_cvms_404_and_401_surface_their_status() {
     server
         .mock_async(|when, then| {
             when.method(GET).path("/api/v1/apps/missing/cvms");
-            then.status(404).json_body(json!({"detail": {"error_code": "ERR-02-001", "message": "App not found"}}));
+            then.status(404)
+                .json_body(json!({"detail": {"error_code": "ERR-02-001", "message": "App not found"}}));
         })
         .await;
     server
@@ -184,8 +241,11 @@ async fn state_is_json_and_422_is_typed() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/v1/cvms/cvm_a/state").query_param_missing("target");
-            then.status(200).json_body(json!({"name": "web", "status": "running", "instance_id": "i-1", "uptime": "2h30m"}));
+            when.method(GET)
+                .path("/api/v1/cvms/cvm_a/state")
+                .query_param_missing("target");
+            then.status(200)
+                .json_body(json!({"name": "web", "status": "running", "instance_id": "i-1", "uptime": "2h30m"}));
         })
         .await;
     server
@@ -195,15 +255,32 @@ async fn state_is_json_and_422_is_typed() {
         })
         .await;
     let client = Client::new(&server.base_url());
-    let state = client.get_cvm_state().cvm_id("cvm_a").send().await.unwrap().into_inner();
+    let state = client
+        .get_cvm_state()
+        .cvm_id("cvm_a")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(state["status"], "running");
     assert_eq!(state["uptime"], "2h30m");
-    match client.get_cvm_state().cvm_id("cvm_a").interval(1).target("running").send().await.unwrap_err() {
+    match client
+        .get_cvm_state()
+        .cvm_id("cvm_a")
+        .interval(1)
+        .target("running")
+        .send()
+        .await
+        .unwrap_err()
+    {
         phala_cloud_api::Error::ErrorResponse(resp) => {
             assert_eq!(resp.status().as_u16(), 422);
             let detail = &resp.into_inner().detail;
             assert_eq!(detail[0].msg, "Input should be greater than or equal to 5");
-            assert_eq!(detail[0].loc[1], types::ValidationErrorLocItem::String("interval".into()));
+            assert_eq!(
+                detail[0].loc[1],
+                types::ValidationErrorLocItem::String("interval".into())
+            );
         }
         other => panic!("expected a typed 422, got {other:?}"),
     }

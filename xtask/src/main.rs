@@ -40,7 +40,9 @@ enum SpecCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Spec { command: SpecCommand::Check { path } } => spec_check(&path),
+        Command::Spec {
+            command: SpecCommand::Check { path },
+        } => spec_check(&path),
         Command::Bench { .. } => {
             eprintln!("xtask bench: not implemented yet (see the benchmarks issue)");
             ExitCode::from(2)
@@ -51,14 +53,22 @@ fn main() -> ExitCode {
 fn spec_check(path: &std::path::Path) -> ExitCode {
     let result = (|| {
         let doc = phala_cloud_spec::load_path(path).map_err(|e| vec![e.to_string()])?;
-        let problems: Vec<String> = phala_cloud_spec::check_document(&doc).iter().map(|e| format!("{}: {e}", path.display())).collect();
+        let problems: Vec<String> = phala_cloud_spec::check_document(&doc)
+            .iter()
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect();
         if !problems.is_empty() {
             return Err(problems);
         }
         let normalised = phala_cloud_spec::normalise(&doc).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-        let code = phala_cloud_spec::codegen::generate(&normalised).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        let code =
+            phala_cloud_spec::codegen::generate(&normalised).map_err(|e| vec![format!("{}: {e}", path.display())])?;
         let ops = phala_cloud_spec::operations(&doc).count();
-        Ok(format!("{}: ok ({ops} operations, {} lines generated)", path.display(), code.lines().count()))
+        Ok(format!(
+            "{}: ok ({ops} operations, {} lines generated)",
+            path.display(),
+            code.lines().count()
+        ))
     })();
     match result {
         Ok(summary) => {

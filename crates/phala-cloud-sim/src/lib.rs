@@ -1,1 +1,39 @@
+//! A stateful local simulator of the Phala Cloud CVM API.
+//!
+//! Nobody can try a CVM client without an account and real CVMs; this crate
+//! serves the five CVM endpoints over real HTTP on loopback, with a seeded
+//! fleet whose CVMs stop and start over (accelerated) time, Server-Sent
+//! Events for state, the five-streams-per-key limit, auth, API versions and
+//! faults on demand. The CLI's `--simulate`, the facade's tests and the
+//! benchmarks all run against it.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sim = phala_cloud_sim::Simulator::builder().cvms(10).seed(7).time_scale(100.0).start().await?;
+//! let answer = reqwest::Client::new()
+//!     .get(format!("{}/api/v1/cvms", sim.base_url()))
+//!     .header("X-API-Key", sim.api_key())
+//!     .send()
+//!     .await
+//!     .unwrap();
+//! assert_eq!(answer.status(), 200);
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
+mod config;
+mod fleet;
+mod handle;
+mod rng;
+mod server;
+mod sse;
+mod stats;
+
+pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
+pub use handle::{CvmInfo, SimHandle, Simulator, SimulatorBuilder};
+pub use stats::Stats;
+
+/// The bundled OpenAPI document, served at `/openapi.json`.
+pub const BUNDLED_OPENAPI: &str = include_str!("../../../openapi.json");

@@ -14,7 +14,10 @@ pub fn check_document(doc: &Value) -> Vec<SpecError> {
     for r in &refs {
         let resolves = r.strip_prefix('#').is_some_and(|p| doc.pointer(p).is_some());
         if !resolves {
-            problems.push(SpecError::DanglingRef { pointer: "document".into(), reference: r.clone() });
+            problems.push(SpecError::DanglingRef {
+                pointer: "document".into(),
+                reference: r.clone(),
+            });
         }
     }
     let roots: Vec<String> = crate::operations(doc)

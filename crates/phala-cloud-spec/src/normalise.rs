@@ -271,10 +271,9 @@ pub fn array_unions(doc: &mut Value) {
     for_each_schema(doc, &mut |schema, _| {
         let Some(obj) = schema.as_object_mut() else { return };
         let arrays = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array")));
-        if arrays
-            && let Some(arms) = obj.shift_remove("anyOf") {
-                obj.insert("oneOf".into(), arms);
-            }
+        if arrays && let Some(arms) = obj.shift_remove("anyOf") {
+            obj.insert("oneOf".into(), arms);
+        }
     });
 }
 
@@ -282,9 +281,10 @@ pub fn array_unions(doc: &mut Value) {
 pub fn inline_titles(doc: &mut Value) {
     for_each_schema(doc, &mut |schema, place| {
         if !place.is_component_root
-            && let Some(obj) = schema.as_object_mut() {
-                obj.shift_remove("title");
-            }
+            && let Some(obj) = schema.as_object_mut()
+        {
+            obj.shift_remove("title");
+        }
     });
 }
 
@@ -398,9 +398,10 @@ pub fn request_content_types(doc: &mut Value) {
         });
     }
     if !dropped.is_empty()
-        && let Some(obj) = doc.as_object_mut() {
-            obj.insert("x-normalise-dropped".into(), Value::Array(dropped));
-        }
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert("x-normalise-dropped".into(), Value::Array(dropped));
+    }
 }
 
 /// Response-side string enums become strings (their values kept in
@@ -423,18 +424,17 @@ pub fn lenient_responses(doc: &mut Value) {
                 .get("enum")
                 .and_then(Value::as_array)
                 .is_some_and(|l| l.iter().all(Value::is_string));
-        if string_enum
-            && let Some(values) = obj.shift_remove("enum") {
-                let values: Vec<Value> = values
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|v| !v.is_null())
-                    .cloned()
-                    .collect();
-                obj.insert("type".into(), json!("string"));
-                obj.insert("x-known-values".into(), Value::Array(values));
-            }
+        if string_enum && let Some(values) = obj.shift_remove("enum") {
+            let values: Vec<Value> = values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| !v.is_null())
+                .cloned()
+                .collect();
+            obj.insert("type".into(), json!("string"));
+            obj.insert("x-known-values".into(), Value::Array(values));
+        }
     });
 }
 

@@ -1,0 +1,490 @@
+//! The simulated fleet and its state machine over (virtual) time.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::config::SimConfig;
+use crate::rng::Rng;
+
+/// One guest event, as the VMM reports it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub event: String,
+    pub body: String,
+    pub timestamp_ms: i64,
+}
+
+/// An operation in flight.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub kind: &'static str,
+    pub target: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub started: Instant,
+    pub done_at: Instant,
+    pub correlation_id: String,
+}
+
+/// One CVM.
+#[derive(Debug, Clone)]
+pub struct Cvm {
+    pub id: String,
+    pub vm_uuid: String,
+    pub name: String,
+    pub app_id: String,
+    pub instance_id: String,
+    pub workspace: usize,
+    pub user: Option<usize>,
+    pub node: usize,
+    pub status: String,
+    pub operation: Option<Operation>,
+    pub events: Vec<Event>,
+    pub running_since: Option<DateTime<Utc>>,
+    pub exited_at: Option<DateTime<Utc>>,
+    pub boot_error: Option<String>,
+    pub vcpu: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub numeric_id: i64,
+    pub id: String,
+    pub username: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: i64,
+    pub name: String,
+    pub region: String,
+}
+
+/// The whole simulated world.
+#[derive(Debug)]
+pub struct Fleet {
+    pub cvms: Vec<Cvm>,
+    pub workspaces: Vec<Workspace>,
+    pub users: Vec<User>,
+    pub nodes: Vec<Node>,
+    pub apps: Vec<String>,
+    rng: Rng,
+    stop_duration: Duration,
+    start_duration: Duration,
+    jitter: f64,
+    time_scale: f64,
+    epoch: DateTime<Utc>,
+    correlation: u64,
+}
+
+const WORDS: [&str; 12] = [
+    "web", "api", "worker", "oracle", "relay", "indexer", "agent", "gateway", "vault", "miner", "bot", "llm",
+];
+const REGIONS: [&str; 4] = ["us-west", "us-east", "eu-central", "ap-southeast"];
+
+fn now_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl Fleet {
+    /// A fleet of `config.cvms` CVMs over `config.apps` apps; same seed, same fleet.
+    pub fn generate(config: &SimConfig) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let epoch = DateTime::<Utc>::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let workspaces: Vec<Workspace> = ["main", "staging", "partner"]
+            .iter()
+            .map(|name| Workspace {
+                id: format!("wks_{}", rng.alnum(8)),
+                name: format!("{name}-team"),
+            })
+            .collect();
+        let users: Vec<User> = ["alice", "bob", "carol"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| User {
+                numeric_id: 1000 + i as i64,
+                id: format!("usr_{}", rng.alnum(8)),
+                username: name.to_string(),
+            })
+            .collect();
+        let nodes: Vec<Node> = (0..4)
+            .map(|i| Node {
+                id: 10 + i as i64,
+                name: format!("prod{}-{}", i + 1, REGIONS[i % 4]),
+                region: REGIONS[i % 4].into(),
+            })
+            .collect();
+        let apps: Vec<String> = (0..config.apps.max(1)).map(|_| rng.hex(40)).collect();
+        let app_names: Vec<String> = (0..apps.len())
+            .map(|i| format!("{}-{}", WORDS[i % WORDS.len()], i / WORDS.len() + 1))
+            .collect();
+        let mut fleet = Fleet {
+            cvms: Vec::with_capacity(config.cvms),
+            workspaces,
+            users,
+            nodes,
+            apps,
+            rng,
+            stop_duration: config.stop_duration,
+            start_duration: config.start_duration,
+            jitter: config.transition_jitter,
+            time_scale: config.time_scale.max(1e-6),
+            epoch,
+            correlation: 0,
+        };
+        let now = Instant::now();
+        for i in 0..config.cvms {
+            let app = i % fleet.apps.len();
+            // Most CVMs live in the main workspace; an app stays in one workspace.
+            let workspace = match app % 10 {
+                8 => 1,
+                9 => 2,
+                _ => 0,
+            };
+            let roll = fleet.rng.unit();
+            let status = if roll < 0.80 {
+                "running"
+            } else if roll < 0.92 {
+                "stopped"
+            } else if roll < 0.97 {
+                "starting"
+            } else {
+                "error"
+            };
+            let created_at = epoch - chrono::Duration::hours(24 + fleet.rng.below(24 * 90) as i64);
+            let mut cvm = Cvm {
+                id: format!("cvm_{}", fleet.rng.alnum(8)),
+                vm_uuid: fleet.rng.uuid(),
+                name: format!("{}-{}", app_names[app], i / fleet.apps.len()),
+                app_id: fleet.apps[app].clone(),
+                instance_id: fleet.rng.hex(40),
+                workspace,
+                user: if fleet.rng.chance(0.05) {
+                    None
+                } else {
+                    Some(workspace.min(2))
+                },
+                node: fleet.rng.below(4),
+                status: status.into(),
+                operation: None,
+                events: vec![Event {
+                    event: "instance.info".into(),
+                    body: "created".into(),
+                    timestamp_ms: now_ms(created_at),
+                }],
+                running_since: None,
+                exited_at: None,
+                boot_error: None,
+                vcpu: [1, 2, 4, 8][fleet.rng.below(4)],
+                memory_mb: [2048, 4096, 8192, 16384][fleet.rng.below(4)],
+                disk_gb: [20, 40, 80][fleet.rng.below(3)],
+                created_at,
+            };
+            match status {
+                "running" => {
+                    cvm.running_since =
+                        Some(epoch - chrono::Duration::minutes(5 + fleet.rng.below(60 * 24 * 30) as i64));
+                    cvm.events.push(Event {
+                        event: "boot.progress".into(),
+                        body: "done".into(),
+                        timestamp_ms: now_ms(cvm.running_since.unwrap_or(epoch)),
+                    });
+                }
+                "stopped" => {
+                    cvm.exited_at = Some(epoch - chrono::Duration::minutes(fleet.rng.below(60 * 24) as i64));
+                    cvm.events.push(Event {
+                        event: "shutdown.progress".into(),
+                        body: "stopped".into(),
+                        timestamp_ms: now_ms(cvm.exited_at.unwrap_or(epoch)),
+                    });
+                }
+                "error" => {
+                    cvm.boot_error = Some("failed to mount encrypted disk".into());
+                    cvm.events.push(Event {
+                        event: "boot.error".into(),
+                        body: "failed to mount encrypted disk".into(),
+                        timestamp_ms: now_ms(epoch),
+                    });
+                }
+                _ => {}
+            }
+            fleet.cvms.push(cvm);
+            if status == "starting" {
+                let idx = fleet.cvms.len() - 1;
+                fleet.begin(idx, "start", "running", now);
+            }
+        }
+        fleet
+    }
+
+    /// Wall-clock time of the simulation, advanced by virtual time.
+    pub fn clock(&self, now: Instant, origin: Instant) -> DateTime<Utc> {
+        let elapsed = now.saturating_duration_since(origin).mul_f64(self.time_scale);
+        self.epoch + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+
+    fn push_event(&mut self, idx: usize, event: &str, body: &str, at: DateTime<Utc>) {
+        let events = &mut self.cvms[idx].events;
+        events.push(Event {
+            event: event.into(),
+            body: body.into(),
+            timestamp_ms: now_ms(at),
+        });
+        if events.len() > 20 {
+            let extra = events.len() - 20;
+            events.drain(..extra);
+        }
+    }
+
+    fn begin(&mut self, idx: usize, kind: &'static str, target: &'static str, now: Instant) {
+        let base = if kind == "stop" {
+            self.stop_duration
+        } else {
+            self.start_duration
+        };
+        let real = self.rng.jitter(base, self.jitter).div_f64(self.time_scale);
+        self.correlation += 1;
+        let started_at = self.epoch;
+        self.cvms[idx].operation = Some(Operation {
+            kind,
+            target,
+            started_at,
+            started: now,
+            done_at: now + real,
+            correlation_id: format!("op_{:08x}{}", self.correlation, self.rng.hex(8)),
+        });
+    }
+
+    /// Applies every transition due by `now`.
+    pub fn tick(&mut self, now: Instant, origin: Instant) {
+        let at = self.clock(now, origin);
+        for idx in 0..self.cvms.len() {
+            let Some(op) = self.cvms[idx].operation.clone() else {
+                continue;
+            };
+            if now >= op.done_at {
+                let cvm = &mut self.cvms[idx];
+                cvm.status = op.target.into();
+                cvm.operation = None;
+                match op.target {
+                    "stopped" => {
+                        cvm.exited_at = Some(at);
+                        cvm.running_since = None;
+                        self.push_event(idx, "shutdown.progress", "stopped", at);
+                    }
+                    _ => {
+                        cvm.running_since = Some(at);
+                        self.push_event(idx, "boot.progress", "done", at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts stopping CVM `idx`; false when it is already stopping, stopped or busy.
+    pub fn stop(&mut self, idx: usize, now: Instant, origin: Instant) -> bool {
+        let cvm = &self.cvms[idx];
+        if cvm.operation.is_some() || matches!(cvm.status.as_str(), "stopping" | "stopped") {
+            return false;
+        }
+        let at = self.clock(now, origin);
+        self.cvms[idx].status = "stopping".into();
+        self.begin(idx, "stop", "stopped", now);
+        if let Some(op) = self.cvms[idx].operation.as_mut() {
+            op.started_at = at;
+        }
+        self.push_event(idx, "shutdown.progress", "0%", at);
+        true
+    }
+
+    /// The progress of an operation in flight, as a percentage string.
+    fn progress(op: &Operation, now: Instant) -> String {
+        let total = op.done_at.saturating_duration_since(op.started).as_secs_f64().max(1e-9);
+        let done = now.saturating_duration_since(op.started).as_secs_f64();
+        format!("{}%", ((done / total) * 100.0).clamp(0.0, 99.0) as u32)
+    }
+
+    fn uptime(&self, idx: usize, at: DateTime<Utc>) -> Option<String> {
+        let since = self.cvms[idx].running_since?;
+        let secs = (at - since).num_seconds().max(0);
+        Some(match secs {
+            s if s >= 86_400 => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+            s if s >= 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+            s => format!("{}m{}s", s / 60, s % 60),
+        })
+    }
+
+    fn events_json(&self, idx: usize) -> Value {
+        self.cvms[idx]
+            .events
+            .iter()
+            .map(|e| json!({"event": e.event, "body": e.body, "timestamp": e.timestamp_ms}))
+            .collect()
+    }
+
+    /// `CvmStatus` for the batch status endpoint.
+    pub fn status_json(&self, idx: usize, now: Instant, origin: Instant) -> Value {
+        let at = self.clock(now, origin);
+        let cvm = &self.cvms[idx];
+        let op = cvm.operation.as_ref();
+        json!({
+            "vm_uuid": cvm.vm_uuid,
+            "status": cvm.status,
+            "uptime": self.uptime(idx, at),
+            "in_progress": op.is_some(),
+            "boot_progress": if cvm.status == "running" { Some("done".to_string()) } else { op.filter(|o| o.kind == "start").map(|o| Self::progress(o, now)) },
+            "boot_error": cvm.boot_error,
+            "shutdown_progress": op.filter(|o| o.kind == "stop").map(|o| Self::progress(o, now)).or_else(|| (cvm.status == "stopped").then(|| "done".to_string())),
+            "events": self.events_json(idx),
+            "operation_type": op.map(|o| o.kind),
+            "operation_started_at": op.map(|o| o.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "correlation_id": op.map(|o| o.correlation_id.clone()),
+        })
+    }
+
+    /// The immediate state object of `GET /cvms/{id}/state`.
+    pub fn state_json(&self, idx: usize, now: Instant, origin: Instant) -> Value {
+        let at = self.clock(now, origin);
+        let cvm = &self.cvms[idx];
+        let op = cvm.operation.as_ref();
+        let derived = match (cvm.status.as_str(), op) {
+            (_, Some(o)) if o.kind == "stop" => "stopping",
+            (_, Some(_)) => "starting",
+            (s, None) => s,
+        };
+        json!({
+            "id": cvm.id,
+            "name": cvm.name,
+            "status": cvm.status,
+            "derived_status": derived,
+            "instance_id": cvm.instance_id,
+            "uptime": self.uptime(idx, at),
+            "exited_at": cvm.exited_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "boot_progress": op.filter(|o| o.kind == "start").map(|o| Self::progress(o, now)),
+            "boot_error": cvm.boot_error,
+            "shutdown_progress": op.filter(|o| o.kind == "stop").map(|o| Self::progress(o, now)),
+        })
+    }
+
+    /// One `HostedCvm` (API versions before 2026-01-21).
+    pub fn hosted_json(&self, idx: usize, now: Instant, origin: Instant) -> Value {
+        let at = self.clock(now, origin);
+        let cvm = &self.cvms[idx];
+        let node = &self.nodes[cvm.node];
+        let gateway = format!("{}.dstack-{}.phala.network", cvm.app_id, node.region);
+        json!({
+            "hosted": {
+                "id": cvm.vm_uuid,
+                "name": cvm.name,
+                "status": cvm.status,
+                "uptime": self.uptime(idx, at).unwrap_or_default(),
+                "app_url": format!("https://{gateway}"),
+                "app_id": cvm.app_id,
+                "instance_id": cvm.instance_id,
+                "exited_at": cvm.exited_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "boot_progress": if cvm.status == "running" { Some("done") } else { None },
+                "boot_error": cvm.boot_error,
+                "shutdown_progress": None::<String>,
+                "image_version": "dstack-0.5.3",
+                "events": self.events_json(idx),
+            },
+            "name": cvm.name,
+            "managed_user": cvm.user.map(|u| json!({"id": self.users[u].numeric_id, "username": self.users[u].username})),
+            "node": {"id": node.id, "name": node.name, "region_identifier": node.region},
+            "listed": false,
+            "status": cvm.status,
+            "in_progress": cvm.operation.is_some(),
+            "dapp_dashboard_url": format!("https://{gateway}/dashboard"),
+            "syslog_endpoint": None::<String>,
+            "allow_upgrade": true,
+            "project_id": None::<String>,
+            "project_type": "webapp",
+            "billing_period": "hourly",
+            "kms_info": {"id": "kms_phalaprod", "slug": "phala-prod", "url": "https://kms.phala.network", "version": "0.5.3",
+                         "chain_id": None::<i64>, "kms_contract_address": None::<String>, "gateway_app_id": None::<String>},
+            "contract_address": None::<String>,
+            "deployer_address": None::<String>,
+            "vcpu": cvm.vcpu,
+            "memory": cvm.memory_mb,
+            "disk_size": cvm.disk_gb,
+            "gateway_domain": format!("dstack-{}.phala.network", node.region),
+            "public_urls": [{"app": format!("https://{gateway}"), "instance": format!("https://{}.{gateway}", cvm.instance_id)}],
+        })
+    }
+
+    /// One `CVMInfo` (API versions from 2026-01-21).
+    pub fn info_json(&self, idx: usize) -> Value {
+        let cvm = &self.cvms[idx];
+        let node = &self.nodes[cvm.node];
+        let ws = &self.workspaces[cvm.workspace];
+        let op = cvm.operation.as_ref();
+        json!({
+            "id": cvm.id,
+            "name": cvm.name,
+            "app_id": cvm.app_id,
+            "vm_uuid": cvm.vm_uuid,
+            "instance_id": cvm.instance_id,
+            "resource": {"instance_type": format!("tdx.{}", ["small", "medium", "large", "xlarge"][cvm.vcpu.trailing_zeros() as usize % 4]),
+                         "vcpu": cvm.vcpu, "memory_in_gb": cvm.memory_mb as f64 / 1024.0, "disk_in_gb": cvm.disk_gb, "gpus": 0,
+                         "compute_billing_price": "0.058000", "billing_period": "hourly"},
+            "node_info": {"object_type": "node", "id": node.id, "node_id": node.id, "name": node.name, "region": node.region,
+                          "device_id": None::<String>, "ppid": None::<String>, "status": "ONLINE", "version": "0.5.3"},
+            "os": {"name": "dstack", "version": "0.5.3", "is_dev": false, "os_image_hash": None::<String>},
+            "kms_type": "phala",
+            "kms_info": None::<Value>,
+            "status": cvm.status,
+            "in_progress": op.is_some(),
+            "progress": op.map(|o| json!({"target": o.target, "started_at": o.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "correlation_id": o.correlation_id})),
+            "compose_hash": None::<String>,
+            "docker_compose_hash": None::<String>,
+            "pre_launch_script_hash": None::<String>,
+            "gateway": {"base_domain": format!("dstack-{}.phala.network", node.region), "cname": None::<String>},
+            "logs": {"serial": None::<String>, "stdout": None::<String>, "stderr": None::<String>, "container_log_base": None::<String>},
+            "services": [],
+            "endpoints": [{"app": format!("https://{}.dstack-{}.phala.network", cvm.app_id, node.region), "instance": format!("https://{}.dstack-{}.phala.network", cvm.instance_id, node.region)}],
+            "public_logs": false,
+            "public_sysinfo": false,
+            "public_tcbinfo": true,
+            "gateway_enabled": true,
+            "secure_time": false,
+            "storage_fs": "zfs",
+            "workspace": {"object_type": "workspace", "id": ws.id, "name": ws.name, "slug": ws.name, "avatar_url": None::<String>},
+            "creator": cvm.user.map(|u| json!({"object_type": "user", "id": self.users[u].id, "username": self.users[u].username, "avatar_url": None::<String>})),
+            "created_at": cvm.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "deleted_at": None::<String>,
+            "listed": false,
+            "project_type": "webapp",
+        })
+    }
+
+    /// Finds a CVM by any accepted form of `{cvm_id}`: hashed id, VM UUID with
+    /// or without dashes, `app_<app id>`, instance id or name.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        let undashed = key.replace('-', "");
+        self.cvms.iter().position(|c| {
+            c.id == key
+                || c.vm_uuid == key
+                || (undashed.len() == 32 && c.vm_uuid.replace('-', "") == undashed)
+                || key.strip_prefix("app_").is_some_and(|a| a == c.app_id)
+                || c.instance_id == key
+                || c.name == key
+        })
+    }
+
+    /// Clock origin helper for tests of the state machine.
+    pub fn by_id(&self) -> BTreeMap<&str, usize> {
+        self.cvms.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect()
+    }
+}

@@ -1,0 +1,293 @@
+//! Starting, inspecting and stopping a simulator.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{Faults, SimConfig};
+use crate::fleet::Fleet;
+use crate::rng::Rng;
+use crate::server::{self, Inner, KeyInfo, Shared};
+use crate::stats::Stats;
+
+/// Entry point: `Simulator::builder()...start().await`.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder {
+            config: SimConfig::default(),
+        }
+    }
+}
+
+/// Configures a simulator before it starts.
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    config: SimConfig,
+}
+
+impl SimulatorBuilder {
+    /// Number of CVMs in the fleet.
+    pub fn cvms(mut self, n: usize) -> Self {
+        self.config.cvms = n;
+        self
+    }
+    /// Number of apps the CVMs are spread over (replicas).
+    pub fn apps(mut self, n: usize) -> Self {
+        self.config.apps = n.max(1);
+        self
+    }
+    /// Same seed, same fleet, same fault sequence.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+    /// Virtual seconds per real second (`100.0`: a 12 s stop takes 120 ms).
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.config.time_scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        self
+    }
+    /// The workspace API key to accept.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_key = Some(key.into());
+        self
+    }
+    /// The admin API key to accept.
+    pub fn admin_key(mut self, key: impl Into<String>) -> Self {
+        self.config.admin_key = Some(key.into());
+        self
+    }
+    /// Virtual duration of a stop (jittered).
+    pub fn stop_duration(mut self, d: Duration) -> Self {
+        self.config.stop_duration = d;
+        self
+    }
+    /// Virtual duration of a start (jittered).
+    pub fn start_duration(mut self, d: Duration) -> Self {
+        self.config.start_duration = d;
+        self
+    }
+    /// Relative jitter of transitions, 0..1.
+    pub fn transition_jitter(mut self, j: f64) -> Self {
+        self.config.transition_jitter = j.clamp(0.0, 1.0);
+        self
+    }
+    /// The API version for requests without `X-Phala-Version`.
+    pub fn default_version(mut self, v: impl Into<String>) -> Self {
+        self.config.default_version = v.into();
+        self
+    }
+    /// Faults to inject from the start.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.config.faults = faults;
+        self
+    }
+    /// Port on 127.0.0.1 (0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds the port, generates the fleet and starts serving.
+    pub async fn start(self) -> std::io::Result<SimHandle> {
+        let config = self.config;
+        let mut rng = Rng::new(config.seed.wrapping_mul(31).wrapping_add(17));
+        let api_key = config
+            .api_key
+            .clone()
+            .unwrap_or_else(|| format!("phak_sim_{}", rng.alnum(24)));
+        let admin_key = config
+            .admin_key
+            .clone()
+            .unwrap_or_else(|| format!("phak_admin_{}", rng.alnum(24)));
+        let partner_key = format!("phak_partner_{}", rng.alnum(24));
+        let mut keys = BTreeMap::new();
+        keys.insert(
+            api_key.clone(),
+            KeyInfo {
+                label: "workspace",
+                workspaces: vec![0, 1],
+                admin: false,
+            },
+        );
+        keys.insert(
+            partner_key.clone(),
+            KeyInfo {
+                label: "partner",
+                workspaces: vec![2],
+                admin: false,
+            },
+        );
+        keys.insert(
+            admin_key.clone(),
+            KeyInfo {
+                label: "admin",
+                workspaces: vec![0],
+                admin: true,
+            },
+        );
+        let fleet = Fleet::generate(&config);
+        let faults = config.faults.clone();
+        let (listener, addr) = server::bind(config.port).await?;
+        let shared = Arc::new(Shared {
+            config,
+            origin: Instant::now(),
+            keys,
+            inner: Mutex::new(Inner {
+                fleet,
+                rng,
+                stats: Stats::default(),
+                faults,
+                next_request: 0,
+            }),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = server::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        Ok(SimHandle {
+            base_url: format!("http://{addr}"),
+            api_key,
+            admin_key,
+            partner_key,
+            shared,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// One CVM as tests see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CvmInfo {
+    pub id: String,
+    pub vm_uuid: String,
+    pub name: String,
+    pub app_id: String,
+    pub status: String,
+    pub in_progress: bool,
+    /// True when the workspace key sees it (its default workspace).
+    pub in_main_workspace: bool,
+}
+
+/// A running simulator. Dropping it stops the server too.
+pub struct SimHandle {
+    base_url: String,
+    api_key: String,
+    admin_key: String,
+    partner_key: String,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`, without `/api/v1`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    /// The key of the main workspace's user.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+    /// The admin key.
+    pub fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+    /// A key of another workspace, whose CVMs the main key cannot touch.
+    pub fn partner_key(&self) -> &str {
+        &self.partner_key
+    }
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().stats.clone()
+    }
+    /// Replaces the faults injected from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().faults = faults;
+    }
+    /// The fleet as it is now (transitions applied).
+    pub fn cvms(&self) -> Vec<CvmInfo> {
+        let (inner, _) = self.shared.now();
+        inner
+            .fleet
+            .cvms
+            .iter()
+            .map(|c| CvmInfo {
+                id: c.id.clone(),
+                vm_uuid: c.vm_uuid.clone(),
+                name: c.name.clone(),
+                app_id: c.app_id.clone(),
+                status: c.status.clone(),
+                in_progress: c.operation.is_some(),
+                in_main_workspace: c.workspace == 0,
+            })
+            .collect()
+    }
+    /// Deletes a CVM (by any id form); true if it existed. Open streams on it get an `error` event.
+    pub fn remove_cvm(&self, id: &str) -> bool {
+        let mut inner = self.shared.lock();
+        match inner.fleet.find(id) {
+            Some(idx) => {
+                inner.fleet.cvms.remove(idx);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Stops serving and waits for the server task (at most 2 s for open streams).
+    pub async fn shutdown(mut self) {
+        self.stop_now().await;
+    }
+
+    async fn stop_now(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

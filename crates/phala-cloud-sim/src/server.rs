@@ -1,0 +1,610 @@
+//! The HTTP server: builder, handle, routes, auth, faults.
+
+// Handlers return a ready `Response` as their error; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
+use crate::fleet::Fleet;
+use crate::rng::Rng;
+use crate::sse;
+use crate::stats::Stats;
+
+/// Who a key belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyInfo {
+    pub label: &'static str,
+    pub workspaces: Vec<usize>,
+    pub admin: bool,
+}
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub origin: Instant,
+    pub keys: BTreeMap<String, KeyInfo>,
+    pub inner: Mutex<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub fleet: Fleet,
+    pub rng: Rng,
+    pub stats: Stats,
+    pub faults: Faults,
+    pub next_request: u64,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks and applies due transitions.
+    pub fn now(&self) -> (MutexGuard<'_, Inner>, Instant) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        inner.fleet.tick(now, self.origin);
+        (inner, now)
+    }
+}
+
+/// The per-request id, also sent as `X-Request-ID`.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub String);
+
+/// An authenticated caller.
+pub(crate) struct Caller {
+    pub label: &'static str,
+    pub workspace: usize,
+    pub admin: bool,
+    pub cvminfo: bool,
+}
+
+impl Caller {
+    pub fn sees(&self, fleet: &Fleet, idx: usize) -> bool {
+        self.admin || fleet.cvms[idx].workspace == self.workspace
+    }
+}
+
+/// A structured business error, FastAPI style (under `detail`).
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    let body = json!({"detail": {
+        "error_code": code, "message": message, "details": [], "suggestions": [], "links": [], "request_id": request_id,
+    }});
+    (status, axum::Json(body)).into_response()
+}
+
+/// A FastAPI validation error.
+pub(crate) fn validation_error(loc: &[&str], msg: &str, kind: &str, input: Value) -> Response {
+    let body = json!({"detail": [{"type": kind, "loc": loc, "msg": msg, "input": input}]});
+    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Authenticates a request and resolves its workspace and API version.
+pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> Result<Caller, Response> {
+    let key = header_str(headers, "x-api-key").or_else(|| {
+        header_str(headers, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+    });
+    let Some(key) = key else {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"detail": "Not authenticated"})),
+        )
+            .into_response());
+    };
+    let Some(info) = shared.keys.get(key) else {
+        return Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            "ERR-01-001",
+            "Invalid API key",
+            rid,
+        ));
+    };
+    let version = match header_str(headers, "x-phala-version") {
+        None => shared.config.default_version.as_str(),
+        Some(v) if v.eq_ignore_ascii_case("latest") => KNOWN_VERSIONS[KNOWN_VERSIONS.len() - 1],
+        Some(v) if KNOWN_VERSIONS.contains(&v) => v,
+        Some(v) => {
+            let msg = format!(
+                "Unknown API version '{v}'. Known versions: {}",
+                KNOWN_VERSIONS.join(", ")
+            );
+            return Err(api_error(StatusCode::BAD_REQUEST, "ERR-01-005", &msg, rid));
+        }
+    };
+    let workspace = match header_str(headers, "x-phala-workspace") {
+        None => info.workspaces[0],
+        Some(w) => {
+            let inner = shared.lock();
+            let found = inner.fleet.workspaces.iter().position(|ws| ws.id == w || ws.name == w);
+            match found.filter(|i| info.admin || info.workspaces.contains(i)) {
+                Some(i) => i,
+                None => {
+                    return Err(api_error(
+                        StatusCode::FORBIDDEN,
+                        "ERR-01-003",
+                        "No access to this workspace",
+                        rid,
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Caller {
+        label: info.label,
+        workspace,
+        admin: info.admin,
+        cvminfo: version >= CVMINFO_SINCE,
+    })
+}
+
+/// The endpoint label stats are kept under.
+fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["api", "v1", "status", "batch"]) => "status_batch",
+        ("POST", ["api", "v1", "cvms", "batch-stop"]) => "batch_stop",
+        ("GET", ["api", "v1", "cvms"]) => "list_cvms",
+        ("GET", ["api", "v1", "cvms", _, "state"])
+            if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("target="))) =>
+        {
+            "cvm_state_sse"
+        }
+        ("GET", ["api", "v1", "cvms", _, "state"]) => "cvm_state",
+        ("GET", ["api", "v1", "apps", _, "cvms"]) => "app_cvms",
+        _ => "other",
+    }
+}
+
+enum Fault {
+    None,
+    ServerError(StatusCode),
+    RateLimited,
+    Drop,
+    Truncate,
+}
+
+/// Request ids, latency, faults and stats around every handler.
+async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let label = endpoint(request.method(), request.uri().path(), request.uri().query());
+    let (rid, fault, delay) = {
+        let mut inner = shared.lock();
+        inner.next_request += 1;
+        let rid = format!("req_{:010x}", inner.next_request);
+        let faults = inner.faults.clone();
+        let jitter = faults.latency_jitter.mul_f64(inner.rng.unit());
+        let fault = if inner.rng.chance(faults.server_error_rate) {
+            Fault::ServerError(
+                [
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    StatusCode::BAD_GATEWAY,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                ][inner.rng.below(3)],
+            )
+        } else if inner.rng.chance(faults.rate_limit_rate) {
+            Fault::RateLimited
+        } else if label != "cvm_state_sse" && inner.rng.chance(faults.drop_rate) {
+            Fault::Drop
+        } else if label != "cvm_state_sse" && inner.rng.chance(faults.truncate_rate) {
+            Fault::Truncate
+        } else {
+            Fault::None
+        };
+        (rid, fault, faults.latency + jitter)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    request.extensions_mut().insert(RequestId(rid.clone()));
+    let mut response = match fault {
+        Fault::ServerError(status) => {
+            record_fault(&shared, "server_error");
+            let msg = status.canonical_reason().unwrap_or("Server error");
+            api_error(status, "ERR-00-500", msg, &rid)
+        }
+        Fault::RateLimited => {
+            record_fault(&shared, "rate_limited");
+            let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "ERR-00-429", "Rate limit exceeded", &rid);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Fault::None | Fault::Drop | Fault::Truncate => next.run(request).await,
+    };
+    let status = response.status().as_u16();
+    {
+        let mut inner = shared.lock();
+        *inner.stats.requests.entry((label.to_string(), status)).or_default() += 1;
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    match fault {
+        Fault::Drop | Fault::Truncate => {
+            let kind = if matches!(fault, Fault::Drop) {
+                "drop"
+            } else {
+                "truncate"
+            };
+            record_fault(&shared, kind);
+            if let Some(applied) = response.extensions().get::<AppliedStops>() {
+                let mut inner = shared.lock();
+                for id in &applied.0 {
+                    *inner.stats.stops_applied_unanswered.entry(id.clone()).or_default() += 1;
+                }
+            }
+            cut(response, matches!(fault, Fault::Truncate)).await
+        }
+        _ => response,
+    }
+}
+
+fn record_fault(shared: &Shared, kind: &str) {
+    *shared.lock().stats.faults.entry(kind.to_string()).or_default() += 1;
+}
+
+/// A response whose body stops early: nothing after the headers (drop) or
+/// half of it with the full `Content-Length` declared (truncate).
+async fn cut(response: Response, truncate: bool) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let keep = if truncate {
+        bytes.slice(..bytes.len() / 2)
+    } else {
+        Bytes::new()
+    };
+    if truncate {
+        if let Ok(v) = HeaderValue::from_str(&bytes.len().to_string()) {
+            parts.headers.insert(header::CONTENT_LENGTH, v);
+        }
+    } else {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(keep),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated drop",
+        )),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
+/// Stops a handler applied, attached to its response for the fault layer.
+#[derive(Clone)]
+pub(crate) struct AppliedStops(pub Vec<String>);
+
+fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(validation_error(
+                &["body"],
+                &format!("JSON decode error: {e}"),
+                "json_invalid",
+                Value::Null,
+            ));
+        }
+    };
+    match value.get(field) {
+        None => Err(validation_error(&["body", field], "Field required", "missing", value)),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(validation_error(
+                    &["body", field, &i.to_string()],
+                    "Input should be a valid string",
+                    "string_type",
+                    other.clone(),
+                )),
+            })
+            .collect(),
+        Some(other) => Err(validation_error(
+            &["body", field],
+            "Input should be a valid list",
+            "list_type",
+            other.clone(),
+        )),
+    }
+}
+
+async fn status_batch(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let uuids = match parse_body(&body, "vm_uuids") {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let (inner, now) = shared.now();
+    let index: BTreeMap<&str, usize> = inner
+        .fleet
+        .cvms
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.vm_uuid.as_str(), i))
+        .collect();
+    let mut out = serde_json::Map::new();
+    for uuid in &uuids {
+        if let Some(&idx) = index.get(uuid.as_str()).filter(|&&i| caller.sees(&inner.fleet, i)) {
+            out.insert(uuid.clone(), inner.fleet.status_json(idx, now, shared.origin));
+        }
+    }
+    axum::Json(Value::Object(out)).into_response()
+}
+
+async fn batch_stop(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let ids = match parse_body(&body, "cvm_ids") {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if ids.len() > 50 {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-03-010",
+            &format!("At most 50 CVMs per request, got {}", ids.len()),
+            &rid,
+        );
+    }
+    let (mut inner, now) = shared.now();
+    let index = inner
+        .fleet
+        .by_id()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect::<BTreeMap<_, _>>();
+    let (mut stopped, mut skipped, mut errors, mut applied) = (0, 0, Vec::new(), Vec::new());
+    for id in &ids {
+        match index.get(id).copied().filter(|&i| caller.sees(&inner.fleet, i)) {
+            None => errors.push(json!({"cvm_id": id, "error": "CVM not found"})),
+            Some(idx) => {
+                if inner.fleet.stop(idx, now, shared.origin) {
+                    stopped += 1;
+                    *inner.stats.stops_applied.entry(id.clone()).or_default() += 1;
+                    applied.push(id.clone());
+                } else {
+                    skipped += 1;
+                }
+            }
+        }
+    }
+    drop(inner);
+    let mut response =
+        axum::Json(json!({"total": ids.len(), "stopped": stopped, "skipped": skipped, "errors": errors}))
+            .into_response();
+    response.extensions_mut().insert(AppliedStops(applied));
+    response
+}
+
+fn list_json(shared: &Shared, caller: &Caller, pick: impl Fn(&Fleet, usize) -> bool) -> Response {
+    let (inner, now) = shared.now();
+    let fleet = &inner.fleet;
+    let items: Vec<Value> = (0..fleet.cvms.len())
+        .filter(|&i| pick(fleet, i))
+        .map(|i| {
+            if caller.cvminfo {
+                fleet.info_json(i)
+            } else {
+                fleet.hosted_json(i, now, shared.origin)
+            }
+        })
+        .collect();
+    axum::Json(Value::Array(items)).into_response()
+}
+
+async fn list_cvms(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let user = query.get("user_id").cloned();
+    let node = match query.get("teepod_id").map(|t| t.parse::<i64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            let input = Value::String(query.get("teepod_id").cloned().unwrap_or_default());
+            return validation_error(
+                &["query", "teepod_id"],
+                "Input should be a valid integer, unable to parse string as an integer",
+                "int_parsing",
+                input,
+            );
+        }
+    };
+    if (user.is_some() || node.is_some()) && !caller.admin {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "ERR-01-003",
+            "Filtering by user_id or teepod_id requires admin",
+            &rid,
+        );
+    }
+    let filtered = user.is_some() || node.is_some();
+    list_json(&shared, &caller, |fleet, i| {
+        let cvm = &fleet.cvms[i];
+        let in_scope = if filtered {
+            true
+        } else {
+            cvm.workspace == caller.workspace
+        };
+        let user_ok = match user.as_deref() {
+            None => true,
+            Some("0") => cvm.user.is_none(),
+            Some(u) => cvm.user.is_some_and(|x| fleet.users[x].id == u),
+        };
+        in_scope && user_ok && node.is_none_or(|n| fleet.nodes[cvm.node].id == n)
+    })
+}
+
+async fn app_cvms(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let app_id = app_id.strip_prefix("app_").unwrap_or(&app_id).to_string();
+    let visible = {
+        let inner = shared.lock();
+        let fleet = &inner.fleet;
+        (0..fleet.cvms.len()).any(|i| fleet.cvms[i].app_id == app_id && caller.sees(fleet, i))
+    };
+    if !visible {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-02-001",
+            &format!("App {app_id} not found"),
+            &rid,
+        );
+    }
+    list_json(&shared, &caller, |fleet, i| {
+        fleet.cvms[i].app_id == app_id && caller.sees(fleet, i)
+    })
+}
+
+/// Parses an optional bounded integer query parameter, FastAPI style.
+fn bounded(query: &BTreeMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, Response> {
+    let Some(raw) = query.get(name) else { return Ok(default) };
+    let input = Value::String(raw.clone());
+    let n: i64 = raw.parse().map_err(|_| {
+        validation_error(
+            &["query", name],
+            "Input should be a valid integer, unable to parse string as an integer",
+            "int_parsing",
+            input.clone(),
+        )
+    })?;
+    if n < min as i64 {
+        return Err(validation_error(
+            &["query", name],
+            &format!("Input should be greater than or equal to {min}"),
+            "greater_than_equal",
+            input,
+        ));
+    }
+    if n > max as i64 {
+        return Err(validation_error(
+            &["query", name],
+            &format!("Input should be less than or equal to {max}"),
+            "less_than_equal",
+            input,
+        ));
+    }
+    Ok(n as u64)
+}
+
+async fn cvm_state(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let interval = match bounded(&query, "interval", 5, 5, 30) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let timeout = match bounded(&query, "timeout", 300, 10, 600) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (inner, now) = shared.now();
+    let Some(idx) = inner.fleet.find(&cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-03-001",
+            &format!("CVM {cvm_id} not found"),
+            &rid,
+        );
+    };
+    let Some(target) = query.get("target").filter(|t| !t.is_empty()).cloned() else {
+        return axum::Json(inner.fleet.state_json(idx, now, shared.origin)).into_response();
+    };
+    let hashed = inner.fleet.cvms[idx].id.clone();
+    drop(inner);
+    sse::stream(
+        shared,
+        caller.label,
+        hashed,
+        target,
+        Duration::from_secs(interval),
+        Duration::from_secs(timeout),
+        &rid,
+    )
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/status/batch", post(status_batch))
+        .route("/api/v1/cvms/batch-stop", post(batch_stop))
+        .route("/api/v1/cvms", get(list_cvms))
+        .route("/api/v1/cvms/{cvm_id}/state", get(cvm_state))
+        .route("/api/v1/apps/{app_id}/cvms", get(app_cvms))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::BUNDLED_OPENAPI) }),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))) })
+        .layer(middleware::from_fn_with_state(shared.clone(), around))
+        .with_state(shared)
+}
+
+/// The socket a simulator listens on.
+pub(crate) async fn bind(port: u16) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}

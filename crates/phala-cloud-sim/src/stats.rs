@@ -1,0 +1,43 @@
+//! What the simulator saw and did, so tests can prove "nothing lost, nothing
+//! done twice, never more than five streams".
+
+use std::collections::BTreeMap;
+
+/// A snapshot of the simulator's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests answered, by endpoint label and HTTP status.
+    pub requests: BTreeMap<(String, u16), u64>,
+    /// SSE streams open right now, by key label.
+    pub sse_open: BTreeMap<String, usize>,
+    /// The most SSE streams any key held at once, by key label.
+    pub sse_peak: BTreeMap<String, usize>,
+    /// Stops applied (running -> stopping), by hashed CVM id.
+    pub stops_applied: BTreeMap<String, u32>,
+    /// Stops applied by requests whose response was then dropped or cut.
+    pub stops_applied_unanswered: BTreeMap<String, u32>,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Requests to `endpoint` answered with `status`.
+    pub fn count(&self, endpoint: &str, status: u16) -> u64 {
+        self.requests.get(&(endpoint.to_string(), status)).copied().unwrap_or(0)
+    }
+
+    /// Requests to `endpoint`, any status.
+    pub fn total(&self, endpoint: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|((e, _), _)| e == endpoint)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The highest number of streams any key held at once.
+    pub fn max_sse_peak(&self) -> usize {
+        self.sse_peak.values().copied().max().unwrap_or(0)
+    }
+}
