@@ -1,1 +1,58 @@
+//! The Phala Cloud CVM client that fleet operators want.
+//!
+//! Built on the generated raw client (`phala-cloud-api`, reachable through
+//! [`Client::raw`]), it adds what the API leaves to callers:
+//!
+//! - configuration from the same environment variables as Phala's SDKs
+//!   ([`Client::from_env`]) or in code ([`Client::builder`]), with the API
+//!   version pinned and credentials that never print;
+//! - one [`Error`] type with the status, `error_code`, request id and a body
+//!   snippet, and retries as a value ([`RetryPolicy`]);
+//! - batches of any size: [`Client::status_many`], [`Client::stop_many`]
+//!   (which accounts for every id);
+//! - waiting: [`Client::watch_state`] (SSE, reconnecting, within the
+//!   five-stream limit), [`Client::wait_for_state`], and
+//!   [`Client::wait_all`] for whole fleets;
+//! - lists in one type, [`Cvm`], whatever shape the API version answers.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! # async fn run() -> Result<(), phala_cloud::Error> {
+//! let client = phala_cloud::Client::from_env()?;
+//! let cvms = client.list_cvms(&Default::default()).await?;
+//! let ids: Vec<String> = cvms.iter().filter_map(|c| c.id.clone()).collect();
+//! let report = client.stop_many(&ids).await;
+//! assert!(report.is_consistent());
+//! let uuids: Vec<String> = cvms.iter().filter_map(|c| c.vm_uuid.clone()).collect();
+//! let waited = client
+//!     .wait_all(&uuids, "stopped", Duration::from_secs(600), Default::default(), |p| {
+//!         eprintln!("{} reached, {} pending", p.reached, p.pending)
+//!     })
+//!     .await?;
+//! println!("all stopped: {}", waited.all_reached());
+//! # Ok(())
+//! # }
+//! ```
 
+mod batch;
+mod client;
+mod config;
+mod error;
+mod model;
+mod retry;
+mod secret;
+mod wait;
+mod watch;
+
+pub use client::{Client, ListFilter};
+pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL};
+pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
+pub use model::{
+    Cvm, CvmState, CvmStatus, GuestEvent, Operation, ResourceUsage, Status, StatusMap, StopError, StopReport,
+};
+pub use phala_cloud_api as raw;
+pub use retry::{RetryPolicy, parse_retry_after};
+pub use secret::Secret;
+pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
+pub use watch::{StateEvent, WatchOptions};

@@ -1,0 +1,142 @@
+//! Batches without limits: any number of ids, split into chunks the API
+//! accepts, sent with bounded concurrency, merged into one answer.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::client::Replay;
+use crate::model::{StatusMap, StopError, StopReport};
+use crate::{Client, Error};
+
+/// Removes duplicates, keeping the first occurrence's order.
+pub(crate) fn dedup<I, S>(ids: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut seen = HashSet::new();
+    ids.into_iter()
+        .map(|s| s.as_ref().to_string())
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct StopAnswer {
+    #[serde(default)]
+    total: Option<usize>,
+    stopped: usize,
+    skipped: usize,
+    #[serde(default, deserialize_with = "crate::model::null_default")]
+    errors: Vec<StopError>,
+}
+
+impl Client {
+    /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
+    /// Sends nothing for an empty list; fails if any chunk fails after retries.
+    pub async fn status_many<I, S>(&self, vm_uuids: I) -> Result<StatusMap, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let ids = dedup(vm_uuids);
+        let url = self.url("/status/batch");
+        let chunks: Vec<&[String]> = ids.chunks(self.inner.status_chunk).collect();
+        let mut answers = futures::stream::iter(chunks)
+            .map(|chunk| {
+                let url = &url;
+                async move {
+                    let body = json!({ "vm_uuids": chunk });
+                    let (status, bytes) = self
+                        .send("status_batch", Replay::Idempotent, &|| {
+                            self.request(Method::POST, url).json(&body)
+                        })
+                        .await?;
+                    Client::decode::<StatusMap>(status, &bytes)
+                }
+            })
+            .buffer_unordered(self.inner.concurrency);
+        let mut merged = StatusMap::new();
+        while let Some(answer) = answers.next().await {
+            merged.extend(answer?);
+        }
+        Ok(merged)
+    }
+
+    /// Stops any number of CVMs by hashed id, 50 per request at most.
+    ///
+    /// Never loses an id: each one ends up counted as stopped or skipped, in
+    /// `errors` (the server's per-id errors) or in `failed` (its whole chunk
+    /// failed, with why). A failed chunk never discards the others' results.
+    pub async fn stop_many<I, S>(&self, cvm_ids: I) -> StopReport
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let ids = dedup(cvm_ids);
+        let url = self.url("/cvms/batch-stop");
+        let mut report = StopReport {
+            total: ids.len(),
+            ..StopReport::default()
+        };
+        let chunks: Vec<&[String]> = ids.chunks(self.inner.stop_chunk).collect();
+        let mut answers = futures::stream::iter(chunks)
+            .map(|chunk| {
+                let url = &url;
+                async move {
+                    let body = json!({ "cvm_ids": chunk });
+                    let answer = self
+                        .send("batch_stop", Replay::IfNotApplied, &|| {
+                            self.request(Method::POST, url).json(&body)
+                        })
+                        .await;
+                    (
+                        chunk,
+                        answer.and_then(|(status, bytes)| Client::decode::<StopAnswer>(status, &bytes)),
+                    )
+                }
+            })
+            .buffer_unordered(self.inner.concurrency);
+        while let Some((chunk, answer)) = answers.next().await {
+            report.requests += 1;
+            match answer {
+                Ok(a) => {
+                    if a.total.is_some_and(|t| t != chunk.len())
+                        || a.stopped + a.skipped + a.errors.len() != chunk.len()
+                    {
+                        tracing::warn!(
+                            chunk = chunk.len(),
+                            stopped = a.stopped,
+                            skipped = a.skipped,
+                            errors = a.errors.len(),
+                            "batch stop answer does not add up"
+                        );
+                    }
+                    report.stopped += a.stopped;
+                    report.skipped += a.skipped;
+                    report.errors.extend(a.errors);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    report.failed.extend(chunk.iter().map(|id| StopError {
+                        cvm_id: id.clone(),
+                        error: why.clone(),
+                    }));
+                }
+            }
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dedup_keeps_first_order() {
+        assert_eq!(super::dedup(["b", "a", "b", "c", "a"]), ["b", "a", "c"]);
+    }
+}

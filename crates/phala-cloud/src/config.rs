@@ -1,0 +1,347 @@
+//! Building a client: from the environment like Phala's official SDKs, or in code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::client::{Client, Inner};
+use crate::{Error, RetryPolicy, Secret};
+
+/// The API version whose schemas the bundled document carries.
+pub const DEFAULT_API_VERSION: &str = "2026-01-21";
+/// Where Phala Cloud lives.
+pub const DEFAULT_BASE_URL: &str = "https://cloud-api.phala.com";
+
+/// How the client authenticates.
+#[derive(Debug, Clone)]
+enum Credential {
+    ApiKey(Secret),
+    Bearer(Secret),
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// # fn main() -> Result<(), phala_cloud::Error> {
+/// let client = phala_cloud::Client::builder()
+///     .api_key("phak_example")
+///     .base_url("https://cloud-api.phala.com/api/v1")
+///     .request_timeout(std::time::Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(client.base_url(), "https://cloud-api.phala.com");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    credential: Option<Credential>,
+    base_url: String,
+    workspace: Option<String>,
+    api_version: String,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    retry: RetryPolicy,
+    concurrency: usize,
+    status_chunk: usize,
+    stop_chunk: usize,
+    max_streams: usize,
+    max_body_bytes: usize,
+    user_agent: String,
+    allow_insecure_http: bool,
+    http: Option<reqwest::Client>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            credential: None,
+            base_url: DEFAULT_BASE_URL.into(),
+            workspace: None,
+            api_version: DEFAULT_API_VERSION.into(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            concurrency: 8,
+            status_chunk: 100,
+            stop_chunk: 50,
+            max_streams: 5,
+            max_body_bytes: 64 * 1024 * 1024,
+            user_agent: format!("phala-cloud-rs/{}", env!("CARGO_PKG_VERSION")),
+            allow_insecure_http: false,
+            http: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Authenticate with an API key (`X-API-Key`).
+    pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.credential = Some(Credential::ApiKey(key.into()));
+        self
+    }
+    /// Authenticate with a bearer token (`Authorization: Bearer`).
+    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
+        self.credential = Some(Credential::Bearer(token.into()));
+        self
+    }
+    /// The API origin, with or without a trailing `/api/v1`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+    /// Sent as `X-Phala-Workspace`.
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.workspace = Some(workspace.into());
+        self
+    }
+    /// Sent as `X-Phala-Version` on every request, SSE included.
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+    /// Limit for one request and its answer (not for event streams).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Longest silence tolerated on an event stream before reconnecting.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+    /// Batch requests in flight at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+    /// vm_uuids per batch status request (default 100).
+    pub fn status_chunk_size(mut self, n: usize) -> Self {
+        self.status_chunk = n.max(1);
+        self
+    }
+    /// CVM ids per batch stop request (at most 50, the API's limit).
+    pub fn stop_chunk_size(mut self, n: usize) -> Self {
+        self.stop_chunk = n.clamp(1, 50);
+        self
+    }
+    /// Event streams held at once (the API allows 5 per user).
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = n;
+        self
+    }
+    /// Answers larger than this are refused.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+    /// Allow `http://` to hosts other than loopback (credentials in clear text).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+    /// Use this `reqwest::Client` instead of building one; auth and version
+    /// headers are then added per request. It should have no total timeout.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Reads `PHALA_CLOUD_API_KEY`, `PHALA_OIDC_TOKEN`, `PHALA_CLOUD_API_PREFIX`
+    /// and `PHALA_CLOUD_WORKSPACE` through `lookup` (the key wins over the token).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut builder = Self::default();
+        builder = match (get("PHALA_CLOUD_API_KEY"), get("PHALA_OIDC_TOKEN")) {
+            (Some(key), _) => builder.api_key(key),
+            (None, Some(token)) => builder.bearer_token(token),
+            (None, None) => return Err(Error::MissingEnv("PHALA_CLOUD_API_KEY")),
+        };
+        if let Some(prefix) = get("PHALA_CLOUD_API_PREFIX") {
+            builder = builder.base_url(prefix);
+        }
+        if let Some(ws) = get("PHALA_CLOUD_WORKSPACE") {
+            builder = builder.workspace(ws);
+        }
+        Ok(builder)
+    }
+
+    /// Checks everything and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let base = normalise_base_url(&self.base_url, self.allow_insecure_http)?;
+        if self.api_version.trim().is_empty() {
+            return Err(Error::Config("empty API version".into()));
+        }
+        let credential = self
+            .credential
+            .ok_or_else(|| Error::Config("no API key or token configured".into()))?;
+        let mut headers = HeaderMap::new();
+        let secret_header = |name: &'static str, value: String| -> Result<(HeaderName, HeaderValue), Error> {
+            let mut v = HeaderValue::from_str(&value)
+                .map_err(|_| Error::Config(format!("{name} contains characters not allowed in a header")))?;
+            v.set_sensitive(true);
+            Ok((HeaderName::from_static(name), v))
+        };
+        let (name, value) = match &credential {
+            Credential::ApiKey(k) => secret_header("x-api-key", k.expose().to_string())?,
+            Credential::Bearer(t) => secret_header("authorization", format!("Bearer {}", t.expose()))?,
+        };
+        headers.insert(name, value);
+        let plain = |name: &'static str, value: &str| -> Result<(HeaderName, HeaderValue), Error> {
+            Ok((
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).map_err(|_| Error::Config(format!("invalid {name} header value")))?,
+            ))
+        };
+        for (name, value) in [
+            ("x-phala-version", Some(self.api_version.as_str())),
+            ("x-phala-workspace", self.workspace.as_deref()),
+        ] {
+            if let Some(value) = value {
+                let (n, v) = plain(name, value)?;
+                headers.insert(n, v);
+            }
+        }
+        let (n, v) = plain("user-agent", &self.user_agent)?;
+        headers.insert(n, v);
+        let (http, per_request_headers) = match self.http {
+            Some(client) => (client, headers.clone()),
+            None => {
+                let client = reqwest::Client::builder()
+                    .default_headers(headers.clone())
+                    .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.idle_timeout)
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+                (client, HeaderMap::new())
+            }
+        };
+        let raw_http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        let raw = phala_cloud_api::Client::new_with_client(&base, raw_http);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                per_request_headers,
+                base,
+                raw,
+                api_version: self.api_version,
+                request_timeout: self.request_timeout,
+                idle_timeout: self.idle_timeout,
+                retry: self.retry,
+                concurrency: self.concurrency,
+                status_chunk: self.status_chunk,
+                stop_chunk: self.stop_chunk,
+                max_body_bytes: self.max_body_bytes,
+                streams: Arc::new(tokio::sync::Semaphore::new(self.max_streams)),
+                max_streams: self.max_streams,
+            }),
+        })
+    }
+}
+
+/// `https://host[:port][/prefix]` without a trailing `/` or `/api/v1`.
+pub(crate) fn normalise_base_url(raw: &str, allow_insecure_http: bool) -> Result<String, Error> {
+    let raw = raw.trim();
+    let url = reqwest::Url::parse(raw).map_err(|e| {
+        Error::Config(format!(
+            "base URL {raw:?} is not a URL ({e}); expected e.g. https://cloud-api.phala.com"
+        ))
+    })?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::Config(format!("base URL {raw:?} has no host")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = host == "localhost"
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || host == "[::1]";
+            if !loopback && !allow_insecure_http {
+                return Err(Error::Config(format!(
+                    "refusing plain http to {host}: credentials would travel in clear text (use https, or allow_insecure_http)"
+                )));
+            }
+        }
+        other => return Err(Error::Config(format!("base URL scheme {other:?} is not http or https"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "base URL {raw:?} must not have a query or fragment"
+        )));
+    }
+    let mut s = url.as_str().trim_end_matches('/').to_string();
+    if let Some(stripped) = s.strip_suffix("/api/v1") {
+        s = stripped.to_string();
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let ok = |u: &str| normalise_base_url(u, false).unwrap();
+        assert_eq!(ok("https://cloud-api.phala.com/api/v1"), "https://cloud-api.phala.com");
+        assert_eq!(ok("https://cloud-api.phala.com/api/v1/"), "https://cloud-api.phala.com");
+        assert_eq!(ok("https://proxy.example/phala/"), "https://proxy.example/phala");
+        assert_eq!(ok("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(ok("http://localhost:8000/api/v1"), "http://localhost:8000");
+        let err = |u: &str| normalise_base_url(u, false).unwrap_err().to_string();
+        assert!(err("cloud-api.phala.com").contains("is not a URL"));
+        assert!(err("http://cloud-api.phala.com").contains("refusing plain http"));
+        assert!(err("ftp://x").contains("not http or https"));
+        assert!(normalise_base_url("http://10.0.0.5", true).is_ok());
+    }
+
+    #[test]
+    fn env_key_wins_over_token_and_missing_key_names_the_variable() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        };
+        let b = ClientBuilder::from_env_with(env(&[
+            ("PHALA_CLOUD_API_KEY", "k"),
+            ("PHALA_OIDC_TOKEN", "t"),
+            ("PHALA_CLOUD_API_PREFIX", "https://x.example/api/v1"),
+            ("PHALA_CLOUD_WORKSPACE", "ws"),
+        ]))
+        .unwrap();
+        assert!(matches!(b.credential, Some(Credential::ApiKey(_))));
+        assert_eq!(
+            (b.base_url.as_str(), b.workspace.as_deref()),
+            ("https://x.example/api/v1", Some("ws"))
+        );
+        let b = ClientBuilder::from_env_with(env(&[("PHALA_OIDC_TOKEN", "t")])).unwrap();
+        assert!(matches!(b.credential, Some(Credential::Bearer(_))));
+        let e = ClientBuilder::from_env_with(env(&[])).unwrap_err();
+        assert_eq!(e.to_string(), "environment variable PHALA_CLOUD_API_KEY is not set");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let b = ClientBuilder::default().api_key("phak_TOPSECRET");
+        assert!(!format!("{b:?}").contains("TOPSECRET"));
+        let c = b.base_url("http://127.0.0.1:1").build().unwrap();
+        assert!(!format!("{c:?}").contains("TOPSECRET"));
+    }
+}

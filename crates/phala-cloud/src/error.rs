@@ -1,0 +1,338 @@
+//! One error type for everything the client can report.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::model::CvmState;
+
+/// The longest body excerpt an error keeps.
+pub const SNIPPET_LIMIT: usize = 512;
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client is misconfigured (bad base URL, plain http to a remote host, ...).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A required environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(&'static str),
+    /// The caller passed something the API would refuse; nothing was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The server answered with an error status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// The request could not be sent or its answer not read.
+    #[error("transport error{}: {message}", if *.connect { " (connect)" } else { "" })]
+    Transport {
+        message: String,
+        /// True when the server was never reached: nothing can have been applied.
+        connect: bool,
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The request took longer than the configured timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// A success answer that does not decode.
+    #[error("cannot decode the answer ({status}): {message}; body starts: {snippet}")]
+    Decode {
+        status: u16,
+        message: String,
+        snippet: String,
+    },
+    /// The answer is larger than the configured cap.
+    #[error("response body larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// A wait ran out of time; carries the last state seen.
+    #[error("deadline passed after {waited:?} waiting for `{target}`; last status: {}", .last.as_ref().map(|s| s.status.as_str()).unwrap_or("unknown"))]
+    Deadline {
+        target: String,
+        waited: Duration,
+        last: Option<Box<CvmState>>,
+    },
+    /// The SSE stream broke its protocol.
+    #[error("event stream: {0}")]
+    Stream(String),
+}
+
+/// What kind of API error this is, without string matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Validation,
+    RateLimited,
+    /// 465-468: on-chain KMS preconditions.
+    KmsPrecondition,
+    Server,
+    Other,
+}
+
+/// One field error of a 422 answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    /// Where, e.g. `["query", "interval"]`.
+    pub loc: Vec<String>,
+    pub msg: String,
+    pub kind: String,
+}
+
+/// An error answer from the API.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("HTTP {status}{}: {message}{}", .error_code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), .request_id.as_ref().map(|r| format!(" (request {r})")).unwrap_or_default())]
+#[non_exhaustive]
+pub struct ApiError {
+    pub status: u16,
+    /// `ERR-{module}-{code}`, when the server sent one.
+    pub error_code: Option<String>,
+    pub message: String,
+    /// From the body or the `X-Request-ID` header.
+    pub request_id: Option<String>,
+    /// `details` as sent.
+    pub details: Option<Value>,
+    /// Field errors of a 422.
+    pub field_errors: Vec<FieldError>,
+    /// `Retry-After`, when sent.
+    pub retry_after: Option<Duration>,
+    /// The first bytes of the body.
+    pub snippet: String,
+}
+
+impl ApiError {
+    pub fn kind(&self) -> ApiErrorKind {
+        match self.status {
+            400 => ApiErrorKind::BadRequest,
+            401 => ApiErrorKind::Unauthorized,
+            403 => ApiErrorKind::Forbidden,
+            404 => ApiErrorKind::NotFound,
+            409 => ApiErrorKind::Conflict,
+            422 => ApiErrorKind::Validation,
+            429 => ApiErrorKind::RateLimited,
+            465..=468 => ApiErrorKind::KmsPrecondition,
+            500..=599 => ApiErrorKind::Server,
+            _ => ApiErrorKind::Other,
+        }
+    }
+
+    /// Builds the error from a status, headers and body, whether the server
+    /// put the structured fields at the top level or under `detail`.
+    pub(crate) fn from_parts(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        let snippet = snippet(body);
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let detail = json.get("detail");
+        let structured = match detail {
+            Some(d @ Value::Object(_)) => d,
+            _ => &json,
+        };
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let field_errors: Vec<FieldError> = match detail {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|e| FieldError {
+                    loc: e
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .map(|l| {
+                            l.iter()
+                                .map(|p| p.as_str().map(str::to_string).unwrap_or_else(|| p.to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    msg: text(e.get("msg")).unwrap_or_default(),
+                    kind: text(e.get("type")).unwrap_or_default(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let message = text(structured.get("message"))
+            .or_else(|| text(detail))
+            .or_else(|| field_errors.first().map(|f| format!("{} ({})", f.msg, f.loc.join("."))))
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        let header_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        ApiError {
+            status: status.as_u16(),
+            error_code: text(structured.get("error_code")),
+            message,
+            request_id: text(structured.get("request_id")).or(header_id),
+            details: structured.get("details").filter(|d| !d.is_null()).cloned(),
+            field_errors,
+            retry_after: headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::retry::parse_retry_after),
+            snippet,
+        }
+    }
+}
+
+/// The first [`SNIPPET_LIMIT`] bytes of a body, as text.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(SNIPPET_LIMIT)];
+    let mut s = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > SNIPPET_LIMIT {
+        s.push('…');
+    }
+    s
+}
+
+impl Error {
+    /// The API error, if this is one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API error kind, if the server answered with an error.
+    pub fn kind(&self) -> Option<ApiErrorKind> {
+        self.api().map(ApiError::kind)
+    }
+
+    /// Worth retrying for a read: connect and transport failures, timeouts,
+    /// 429, 502/503/504 and a 409 without `error_code`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout(_) => true,
+            Error::Api(e) => matches!(e.status, 429 | 502 | 503 | 504) || (e.status == 409 && e.error_code.is_none()),
+            _ => false,
+        }
+    }
+
+    /// Proof that the server did not apply the request: it was never reached,
+    /// or it refused with 429/503 (or a 409 without `error_code`) before doing anything.
+    pub fn proves_not_applied(&self) -> bool {
+        match self {
+            Error::Transport { connect, .. } => *connect,
+            Error::Api(e) => matches!(e.status, 429 | 503) || (e.status == 409 && e.error_code.is_none()),
+            _ => false,
+        }
+    }
+
+    /// How long the server asked us to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|e| e.retry_after)
+    }
+
+    pub(crate) fn transport(e: reqwest::Error) -> Self {
+        let connect = e.is_connect();
+        // reqwest's messages carry the URL, never our headers.
+        let message = e.without_url().to_string();
+        Error::Transport {
+            message,
+            connect,
+            source: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(status: u16, headers: &[(&str, &str)], body: &str) -> ApiError {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        ApiError::from_parts(StatusCode::from_u16(status).unwrap(), &map, body.as_bytes())
+    }
+
+    #[test]
+    fn structured_errors_top_level_or_under_detail() {
+        let top = parse(
+            404,
+            &[],
+            r#"{"error_code":"ERR-03-001","message":"CVM not found","request_id":"req_1","details":[{"field":"id"}]}"#,
+        );
+        let nested = parse(
+            404,
+            &[],
+            r#"{"detail":{"error_code":"ERR-03-001","message":"CVM not found","request_id":"req_1","details":[{"field":"id"}]}}"#,
+        );
+        assert_eq!(top.error_code.as_deref(), Some("ERR-03-001"));
+        assert_eq!(
+            (&top.error_code, &top.message, &top.request_id, &top.details),
+            (&nested.error_code, &nested.message, &nested.request_id, &nested.details)
+        );
+        assert_eq!(top.kind(), ApiErrorKind::NotFound);
+        assert_eq!(top.to_string(), "HTTP 404 ERR-03-001: CVM not found (request req_1)");
+    }
+
+    #[test]
+    fn validation_errors_give_fields_and_header_request_id() {
+        let e = parse(
+            422,
+            &[("x-request-id", "req_h")],
+            r#"{"detail":[{"loc":["query","interval"],"msg":"too small","type":"greater_than_equal"}]}"#,
+        );
+        assert_eq!(
+            e.field_errors,
+            vec![FieldError {
+                loc: vec!["query".into(), "interval".into()],
+                msg: "too small".into(),
+                kind: "greater_than_equal".into()
+            }]
+        );
+        assert_eq!(e.request_id.as_deref(), Some("req_h"));
+        assert_eq!(e.message, "too small (query.interval)");
+    }
+
+    #[test]
+    fn html_pages_and_retry_after() {
+        let e = parse(503, &[("retry-after", "7")], "<html><body>Bad gateway</body></html>");
+        assert_eq!(e.message, "Service Unavailable");
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert!(e.snippet.starts_with("<html>"));
+        let long = parse(500, &[], &"x".repeat(5000));
+        assert!(long.snippet.chars().count() <= SNIPPET_LIMIT + 1);
+    }
+
+    #[test]
+    fn retryable_classification() {
+        let api = |status: u16, code: Option<&str>| {
+            Error::Api(Box::new(ApiError {
+                status,
+                error_code: code.map(str::to_string),
+                message: String::new(),
+                request_id: None,
+                details: None,
+                field_errors: vec![],
+                retry_after: None,
+                snippet: String::new(),
+            }))
+        };
+        for s in [429, 502, 503, 504] {
+            assert!(api(s, None).is_retryable(), "{s}");
+        }
+        assert!(api(409, None).is_retryable());
+        assert!(!api(409, Some("ERR-05-002")).is_retryable());
+        assert!(!api(500, None).is_retryable() && !api(404, None).is_retryable());
+        assert!(api(503, None).proves_not_applied() && !api(502, None).proves_not_applied());
+    }
+}

@@ -1,0 +1,356 @@
+//! Typed values as Phala really sends them: unknown fields kept, `null`
+//! where the document says absent, integer ids from old versions, new status
+//! strings, and both the flat and the nested operation forms.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// A CVM status. The set is open: unknown values are kept in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Status {
+    Pending,
+    Starting,
+    Running,
+    Stopping,
+    Stopped,
+    Error,
+    Other(String),
+}
+
+impl Status {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Pending => "pending",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Error => "error",
+            Status::Other(s) => s,
+        }
+    }
+
+    /// A state no operation will leave by itself.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Status::Error) || matches!(self, Status::Other(s) if s == "exited" || s == "offline")
+    }
+}
+
+impl From<&str> for Status {
+    fn from(s: &str) -> Self {
+        match s {
+            "pending" => Status::Pending,
+            "starting" => Status::Starting,
+            "running" => Status::Running,
+            "stopping" => Status::Stopping,
+            "stopped" => Status::Stopped,
+            "error" => Status::Error,
+            other => Status::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+        Ok(Status::from(s.as_str()))
+    }
+}
+
+/// `null` decodes as the default.
+pub(crate) fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A string or an integer (older API versions sent integer ids), as a string.
+pub(crate) fn string_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A guest event (`boot.progress`, `shutdown.progress`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GuestEvent {
+    #[serde(default, deserialize_with = "null_default")]
+    pub event: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub body: String,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default, deserialize_with = "null_default")]
+    pub timestamp: i64,
+}
+
+/// An operation in flight, from the nested `operation` object or the flat fields.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Operation {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+/// Resource usage, sent by newer servers; any field may be null.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResourceUsage {
+    pub cpu_percent: Option<f64>,
+    pub memory_used_bytes: Option<u64>,
+    pub memory_total_bytes: Option<u64>,
+    pub egress_bytes: Option<u64>,
+}
+
+/// One entry of the batch status answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CvmStatus {
+    #[serde(default, deserialize_with = "null_default")]
+    pub vm_uuid: String,
+    pub status: Status,
+    #[serde(default)]
+    pub uptime: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub in_progress: bool,
+    #[serde(default)]
+    pub boot_progress: Option<String>,
+    #[serde(default)]
+    pub boot_error: Option<String>,
+    #[serde(default)]
+    pub shutdown_progress: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub events: Vec<GuestEvent>,
+    #[serde(default)]
+    pub operation: Option<Operation>,
+    #[serde(default)]
+    pub operation_type: Option<String>,
+    #[serde(default)]
+    pub operation_started_at: Option<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    #[serde(default)]
+    pub resource_usage: Option<ResourceUsage>,
+    /// Fields this version of the crate does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CvmStatus {
+    /// The operation in flight, whichever form the server used.
+    pub fn current_operation(&self) -> Option<Operation> {
+        if let Some(op) = &self.operation {
+            return Some(op.clone());
+        }
+        (self.operation_type.is_some() || self.correlation_id.is_some()).then(|| Operation {
+            kind: self.operation_type.clone(),
+            phase: None,
+            started_at: self.operation_started_at.clone(),
+            correlation_id: self.correlation_id.clone(),
+        })
+    }
+
+    /// True when the CVM is at `target` and no operation is running.
+    pub fn reached(&self, target: &Status) -> bool {
+        &self.status == target && !self.in_progress
+    }
+}
+
+/// The immediate state of one CVM (`GET /cvms/{id}/state`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CvmState {
+    #[serde(default, deserialize_with = "string_or_int")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub status: Status,
+    #[serde(default)]
+    pub derived_status: Option<Status>,
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub uptime: Option<String>,
+    #[serde(default)]
+    pub exited_at: Option<String>,
+    #[serde(default)]
+    pub boot_progress: Option<String>,
+    #[serde(default)]
+    pub boot_error: Option<String>,
+    #[serde(default)]
+    pub shutdown_progress: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub in_progress: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The batch status answer: vm_uuid to status.
+pub type StatusMap = BTreeMap<String, CvmStatus>;
+
+/// One CVM from either list shape (`HostedCvm` before 2026-01-21, `CVMInfo` after).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Cvm {
+    /// The hashed id (`cvm_...`) when the shape carries it; integers from old versions as text.
+    pub id: Option<String>,
+    pub vm_uuid: Option<String>,
+    pub name: String,
+    pub app_id: Option<String>,
+    pub status: Status,
+    pub in_progress: bool,
+    pub node: Option<String>,
+    pub vcpu: Option<i64>,
+    pub memory_mb: Option<i64>,
+    /// The item exactly as the server sent it.
+    pub raw: Value,
+}
+
+impl Cvm {
+    /// Reads an item of either shape.
+    pub fn from_value(raw: Value) -> Self {
+        let s = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let i = |v: &Value| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64));
+        if let Some(hosted) = raw.get("hosted").filter(|h| h.is_object()) {
+            Cvm {
+                id: raw.get("id").and_then(s),
+                vm_uuid: s(&hosted["id"]),
+                name: s(&raw["name"]).or_else(|| s(&hosted["name"])).unwrap_or_default(),
+                app_id: s(&hosted["app_id"]),
+                status: Status::from(raw["status"].as_str().or(hosted["status"].as_str()).unwrap_or_default()),
+                in_progress: raw["in_progress"].as_bool().unwrap_or(false),
+                node: raw["node"]["name"].as_str().map(str::to_string),
+                vcpu: i(&raw["vcpu"]),
+                memory_mb: i(&raw["memory"]),
+                raw,
+            }
+        } else {
+            Cvm {
+                id: s(&raw["id"]),
+                vm_uuid: s(&raw["vm_uuid"]),
+                name: s(&raw["name"]).unwrap_or_default(),
+                app_id: s(&raw["app_id"]),
+                status: Status::from(raw["status"].as_str().unwrap_or_default()),
+                in_progress: raw["in_progress"].as_bool().unwrap_or(false),
+                node: raw["node_info"]["name"].as_str().map(str::to_string),
+                vcpu: i(&raw["resource"]["vcpu"]),
+                memory_mb: raw["resource"]["memory_in_gb"]
+                    .as_f64()
+                    .map(|g| (g * 1024.0).round() as i64),
+                raw,
+            }
+        }
+    }
+}
+
+/// One failed entry of a stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StopError {
+    pub cvm_id: String,
+    pub error: String,
+}
+
+/// What `stop_many` did with every id it was given.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct StopReport {
+    /// Ids requested (after removing duplicates).
+    pub total: usize,
+    /// Scheduled for stop.
+    pub stopped: usize,
+    /// Already stopping/stopped, in progress, or managed elsewhere.
+    pub skipped: usize,
+    /// Per-id errors the server reported.
+    pub errors: Vec<StopError>,
+    /// Ids whose chunk failed as a whole, with why.
+    pub failed: Vec<StopError>,
+    /// Requests sent, retries included.
+    pub requests: usize,
+}
+
+impl StopReport {
+    /// Every id is accounted for exactly once.
+    pub fn is_consistent(&self) -> bool {
+        self.stopped + self.skipped + self.errors.len() + self.failed.len() == self.total
+    }
+
+    /// Nothing failed.
+    pub fn is_complete_success(&self) -> bool {
+        self.errors.is_empty() && self.failed.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_decodes_real_world_payloads() {
+        let s: CvmStatus = serde_json::from_value(json!({
+            "vm_uuid": "u", "status": "hibernating", "in_progress": null, "events": null, "brand_new": 1,
+            "operation": {"type": "stop", "phase": "draining", "started_at": "2026-01-01T00:00:00Z", "correlation_id": "c"},
+            "resource_usage": {"cpu_percent": 12.5, "memory_used_bytes": null, "memory_total_bytes": 1024, "egress_bytes": null}
+        }))
+        .unwrap();
+        assert_eq!(s.status, Status::Other("hibernating".into()));
+        assert!(!s.in_progress && s.events.is_empty());
+        assert_eq!(s.extra["brand_new"], 1);
+        assert_eq!(s.current_operation().unwrap().phase.as_deref(), Some("draining"));
+        assert_eq!(s.resource_usage.unwrap().cpu_percent, Some(12.5));
+        let flat: CvmStatus = serde_json::from_value(
+            json!({"vm_uuid": "u", "status": "stopping", "operation_type": "stop", "correlation_id": "c"}),
+        )
+        .unwrap();
+        assert_eq!(flat.current_operation().unwrap().kind.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn cvm_reads_both_shapes_and_integer_ids() {
+        let hosted = Cvm::from_value(
+            json!({"id": 42, "hosted": {"id": "uuid-1", "app_id": "ab", "status": "running", "name": "w"}, "name": "w", "status": "running", "node": {"name": "n1"}, "vcpu": 2}),
+        );
+        assert_eq!(
+            (hosted.id.as_deref(), hosted.vm_uuid.as_deref(), hosted.node.as_deref()),
+            (Some("42"), Some("uuid-1"), Some("n1"))
+        );
+        let info = Cvm::from_value(
+            json!({"id": "cvm_1", "vm_uuid": "uuid-2", "name": "x", "status": "stopped", "in_progress": true, "resource": {"vcpu": 4, "memory_in_gb": 2.0}}),
+        );
+        assert_eq!(
+            (
+                info.id.as_deref(),
+                info.status.clone(),
+                info.in_progress,
+                info.memory_mb
+            ),
+            (Some("cvm_1"), Status::Stopped, true, Some(2048))
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Waiting for a whole fleet by polling batch status: one request per chunk
+//! per round, however many CVMs, never one connection per CVM.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::batch::dedup;
+use crate::model::{CvmStatus, Status};
+use crate::{Client, Error};
+
+/// Where a fleet wait stands after a round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WaitProgress {
+    pub round: u32,
+    pub reached: usize,
+    pub pending: usize,
+    pub failed: usize,
+    pub elapsed: Duration,
+}
+
+/// How one CVM's wait ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WaitOutcome {
+    Reached,
+    /// The CVM is in a state it will not leave by itself (e.g. `error`).
+    Failed {
+        status: String,
+    },
+    /// The batch status answer never mentioned it.
+    NotFound,
+    /// Still not at the target at the deadline.
+    TimedOut {
+        status: Option<String>,
+    },
+}
+
+/// The per-id result of [`Client::wait_all`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WaitReport {
+    pub target: String,
+    pub outcomes: BTreeMap<String, WaitOutcome>,
+    /// The last status seen per id.
+    pub last: BTreeMap<String, CvmStatus>,
+    pub rounds: u32,
+    pub elapsed: Duration,
+    /// The last error of a round that failed as a whole, if any.
+    pub last_error: Option<String>,
+}
+
+impl WaitReport {
+    pub fn all_reached(&self) -> bool {
+        self.outcomes.values().all(|o| *o == WaitOutcome::Reached)
+    }
+    pub fn count(&self, pred: impl Fn(&WaitOutcome) -> bool) -> usize {
+        self.outcomes.values().filter(|o| pred(o)).count()
+    }
+}
+
+/// Options of [`Client::wait_all`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WaitAllOptions {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// Rounds in which an id may be missing from the answer before it counts as not found.
+    pub missing_rounds: u32,
+}
+
+impl Default for WaitAllOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            missing_rounds: 2,
+        }
+    }
+}
+
+impl WaitAllOptions {
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.interval = d;
+        self
+    }
+}
+
+impl Client {
+    /// Waits until every CVM (by VM UUID) reaches `target`, ends in a failed
+    /// state, or the deadline passes; `progress` hears after every round.
+    pub async fn wait_all<I, S>(
+        &self,
+        vm_uuids: I,
+        target: &str,
+        deadline: Duration,
+        opts: WaitAllOptions,
+        mut progress: impl FnMut(&WaitProgress),
+    ) -> Result<WaitReport, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Client::check_id(target, "target status")?;
+        let ids = dedup(vm_uuids);
+        let target_status = Status::from(target);
+        let started = Instant::now();
+        let mut pending: BTreeSet<String> = ids.iter().cloned().collect();
+        let mut outcomes = BTreeMap::new();
+        let mut last: BTreeMap<String, CvmStatus> = BTreeMap::new();
+        let mut missing: BTreeMap<String, u32> = BTreeMap::new();
+        let mut last_error = None;
+        let mut round = 0;
+        while !pending.is_empty() {
+            round += 1;
+            match self.status_many(pending.iter()).await {
+                Ok(map) => {
+                    for id in pending.clone() {
+                        match map.get(&id) {
+                            Some(s) if s.reached(&target_status) => {
+                                outcomes.insert(id.clone(), WaitOutcome::Reached);
+                                pending.remove(&id);
+                            }
+                            Some(s) if s.status.is_failed() && !s.in_progress && s.status != target_status => {
+                                outcomes.insert(
+                                    id.clone(),
+                                    WaitOutcome::Failed {
+                                        status: s.status.to_string(),
+                                    },
+                                );
+                                pending.remove(&id);
+                            }
+                            Some(_) => {}
+                            None => {
+                                let n = missing.entry(id.clone()).or_default();
+                                *n += 1;
+                                if *n >= opts.missing_rounds {
+                                    outcomes.insert(id.clone(), WaitOutcome::NotFound);
+                                    pending.remove(&id);
+                                }
+                            }
+                        }
+                    }
+                    last.extend(map);
+                }
+                Err(e) => {
+                    tracing::warn!(round, error = %e, "status round failed");
+                    last_error = Some(e.to_string());
+                }
+            }
+            let failed = outcomes.values().filter(|o| !matches!(o, WaitOutcome::Reached)).count();
+            progress(&WaitProgress {
+                round,
+                reached: outcomes.len() - failed,
+                pending: pending.len(),
+                failed,
+                elapsed: started.elapsed(),
+            });
+            if pending.is_empty() || started.elapsed() + opts.interval > deadline {
+                break;
+            }
+            tokio::time::sleep(opts.interval).await;
+        }
+        for id in pending {
+            let status = last.get(&id).map(|s| s.status.to_string());
+            outcomes.insert(id, WaitOutcome::TimedOut { status });
+        }
+        Ok(WaitReport {
+            target: target.to_string(),
+            outcomes,
+            last,
+            rounds: round,
+            elapsed: started.elapsed(),
+            last_error,
+        })
+    }
+}
