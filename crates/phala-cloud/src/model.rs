@@ -290,8 +290,10 @@ pub struct StopReport {
     pub errors: Vec<StopError>,
     /// Ids whose chunk failed as a whole, with why.
     pub failed: Vec<StopError>,
-    /// Requests sent, retries included.
+    /// Requests sent.
     pub requests: usize,
+    /// Stops sent again for CVMs that were skipped while busy (`stop_and_wait`).
+    pub resent: usize,
 }
 
 impl StopReport {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::batch::dedup;
-use crate::model::{CvmStatus, Status};
+use crate::model::{CvmStatus, Status, StopReport};
 use crate::{Client, Error};
 
 /// Where a fleet wait stands after a round.
@@ -98,12 +98,68 @@ impl Client {
         target: &str,
         deadline: Duration,
         opts: WaitAllOptions,
-        mut progress: impl FnMut(&WaitProgress),
+        progress: impl FnMut(&WaitProgress),
     ) -> Result<WaitReport, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        self.wait_rounds(vm_uuids, target, deadline, opts, progress, None).await
+    }
+
+    /// Stops a fleet and waits until every CVM is stopped.
+    ///
+    /// `cvms` pairs each hashed id with its VM UUID. The API skips CVMs busy
+    /// with another operation (a start, say); those are stopped again once
+    /// they are idle, at most three times each, so the whole fleet converges.
+    pub async fn stop_and_wait(
+        &self,
+        cvms: &[(String, String)],
+        deadline: Duration,
+        opts: WaitAllOptions,
+        progress: impl FnMut(&WaitProgress),
+    ) -> Result<(StopReport, WaitReport), Error> {
+        let ids: Vec<&String> = cvms.iter().map(|(id, _)| id).collect();
+        let mut report = self.stop_many(ids).await;
+        let failed: std::collections::HashSet<&str> = report
+            .errors
+            .iter()
+            .chain(&report.failed)
+            .map(|e| e.cvm_id.as_str())
+            .collect();
+        let by_uuid: BTreeMap<String, String> = cvms
+            .iter()
+            .filter(|(id, _)| !failed.contains(id.as_str()))
+            .map(|(id, uuid)| (uuid.clone(), id.clone()))
+            .collect();
+        let uuids: Vec<String> = by_uuid.keys().cloned().collect();
+        let waited = self
+            .wait_rounds(
+                uuids,
+                "stopped",
+                deadline,
+                opts,
+                progress,
+                Some((&by_uuid, &mut report)),
+            )
+            .await?;
+        Ok((report, waited))
+    }
+
+    async fn wait_rounds<I, S>(
+        &self,
+        vm_uuids: I,
+        target: &str,
+        deadline: Duration,
+        opts: WaitAllOptions,
+        mut progress: impl FnMut(&WaitProgress),
+        mut restop: Option<(&BTreeMap<String, String>, &mut StopReport)>,
+    ) -> Result<WaitReport, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut resent: BTreeMap<String, u32> = BTreeMap::new();
         Client::check_id(target, "target status")?;
         let ids = dedup(vm_uuids);
         let target_status = Status::from(target);
@@ -142,6 +198,27 @@ impl Client {
                                     pending.remove(&id);
                                 }
                             }
+                        }
+                    }
+                    if let Some((by_uuid, report)) = restop.as_mut() {
+                        let idle: Vec<String> = pending
+                            .iter()
+                            .filter(|id| {
+                                map.get(*id).is_some_and(|s| {
+                                    !s.in_progress && !matches!(s.status, Status::Stopping | Status::Stopped)
+                                })
+                            })
+                            .filter_map(|id| by_uuid.get(id).cloned())
+                            .filter(|cvm| resent.get(cvm).copied().unwrap_or(0) < 3)
+                            .collect();
+                        if !idle.is_empty() {
+                            tracing::debug!(count = idle.len(), "stopping again CVMs that were busy");
+                            for cvm in &idle {
+                                *resent.entry(cvm.clone()).or_default() += 1;
+                            }
+                            let again = self.stop_many(&idle).await;
+                            report.resent += idle.len();
+                            report.requests += again.requests;
                         }
                     }
                     last.extend(map);

@@ -1,1 +1,29 @@
-fn main() {}
+//! `phala-cvm`: manage fleets of Phala Cloud CVMs from a shell and from scripts.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes: 0 success, 1 API or network error, 2 usage error, 3 some CVMs
+/// did not reach the target or could not be stopped.
+pub(crate) mod exit {
+    pub const API: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::API);
+        }
+    };
+    runtime.block_on(commands::run(args))
+}

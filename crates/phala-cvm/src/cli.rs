@@ -1,0 +1,133 @@
+//! The command line.
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+/// Manage fleets of Phala Cloud CVMs: list, status, state, stop and wait,
+/// whole fleets at once.
+///
+/// Configuration comes from the same environment variables as Phala's SDKs
+/// (PHALA_CLOUD_API_KEY, PHALA_CLOUD_API_PREFIX, PHALA_CLOUD_WORKSPACE);
+/// flags override them. With --simulate, an embedded simulator with a seeded
+/// fleet answers instead, so every command works with no account.
+///
+/// Exit codes: 0 success, 1 API or network error, 2 usage error,
+/// 3 some CVMs did not reach the target or could not be stopped.
+#[derive(Parser, Debug)]
+#[command(name = "phala-cvm", version, propagate_version = true)]
+pub struct Args {
+    /// Run against an embedded simulator (seeded fleet, accelerated time).
+    #[arg(long, global = true)]
+    pub simulate: bool,
+    /// CVMs in the simulated fleet.
+    #[arg(long, global = true, default_value_t = 120, value_name = "N")]
+    pub sim_cvms: usize,
+    /// Seed of the simulated fleet.
+    #[arg(long, global = true, default_value_t = 1, value_name = "SEED")]
+    pub sim_seed: u64,
+    /// API origin, with or without /api/v1.
+    #[arg(long, global = true, env = "PHALA_CLOUD_API_PREFIX", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// API key (prefer the environment variable: flags show up in `ps`).
+    #[arg(
+        long,
+        global = true,
+        env = "PHALA_CLOUD_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    /// Workspace, sent as X-Phala-Workspace.
+    #[arg(long, global = true, env = "PHALA_CLOUD_WORKSPACE", value_name = "WORKSPACE")]
+    pub workspace: Option<String>,
+    /// API version (X-Phala-Version).
+    #[arg(long, global = true, default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V")]
+    pub api_version: String,
+    /// Output: a table for people, JSON for scripts.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Show progress on stderr even when it is not a terminal.
+    #[arg(long, global = true)]
+    pub progress: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List CVMs (both API response shapes, one table).
+    List {
+        /// Only the CVMs (replicas) of this app.
+        #[arg(long, value_name = "APP_ID")]
+        app: Option<String>,
+        /// Only CVMs with this status.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Batch status of any number of CVMs by VM UUID.
+    Status {
+        #[command(flatten)]
+        select: UuidSelect,
+    },
+    /// The state of one CVM, or follow it over Server-Sent Events.
+    State {
+        /// Hashed id, VM UUID, app_<id>, instance id or name.
+        cvm_id: String,
+        /// Follow state events until --target is reached.
+        #[arg(long, requires = "target")]
+        watch: bool,
+        /// Status to wait for with --watch.
+        #[arg(long, value_name = "STATUS")]
+        target: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Stop CVMs: any number, in chunks of 50.
+    Stop {
+        /// Hashed CVM ids (cvm_...).
+        #[arg(value_name = "CVM_ID", conflicts_with_all = ["all", "app"], required_unless_present_any = ["all", "app"])]
+        ids: Vec<String>,
+        /// Every CVM of the workspace.
+        #[arg(long, conflicts_with = "app")]
+        all: bool,
+        /// Every CVM of this app.
+        #[arg(long, value_name = "APP_ID")]
+        app: Option<String>,
+        /// Then wait until they are stopped.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        timeout: u64,
+        /// Do not ask for confirmation (needed for --all/--app in scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Wait until CVMs (by VM UUID) reach a status.
+    Wait {
+        #[command(flatten)]
+        select: UuidSelect,
+        /// The status to reach.
+        #[arg(long, value_name = "STATUS")]
+        target: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        timeout: u64,
+    },
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct UuidSelect {
+    /// VM UUIDs.
+    #[arg(value_name = "VM_UUID", conflicts_with = "all", required_unless_present = "all")]
+    pub uuids: Vec<String>,
+    /// Every CVM of the workspace.
+    #[arg(long)]
+    pub all: bool,
+}

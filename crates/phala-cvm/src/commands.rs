@@ -1,0 +1,507 @@
+//! What each command does, on top of the facade.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use phala_cloud::{
+    Client, Cvm, Error, ListFilter, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+};
+use serde_json::json;
+
+use crate::cli::{Args, Command, Format, UuidSelect};
+use crate::exit;
+use crate::output::Out;
+
+/// Time compression of the embedded simulator: a 12 s stop takes 0.4 s.
+const SIM_TIME_SCALE: f64 = 30.0;
+
+/// The outcome of a command: success, partial failure, or an error.
+enum Outcome {
+    Done,
+    Partial,
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let out = Out::new(args.output, args.progress);
+    let (client, sim, interval) = match connect(&args).await {
+        Ok(c) => c,
+        Err((code, e)) => {
+            out.error(&e);
+            return ExitCode::from(code);
+        }
+    };
+    let result = execute(&client, &args.command, &out, interval).await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(exit::PARTIAL),
+        Err(e) => {
+            out.error(&e);
+            let code = if matches!(e, Error::InvalidInput(_)) {
+                exit::USAGE
+            } else {
+                exit::API
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The client, the embedded simulator if any, and the polling interval.
+async fn connect(args: &Args) -> Result<(Client, Option<phala_cloud_sim::SimHandle>, Duration), (u8, Error)> {
+    let mut builder = Client::builder().api_version(args.api_version.clone());
+    let mut sim = None;
+    let mut interval = Duration::from_secs(5);
+    if args.simulate {
+        let handle = phala_cloud_sim::Simulator::builder()
+            .cvms(args.sim_cvms)
+            .apps((args.sim_cvms / 8).max(1))
+            .seed(args.sim_seed)
+            .time_scale(SIM_TIME_SCALE)
+            .start()
+            .await
+            .map_err(|e| (exit::API, Error::Config(format!("cannot start the simulator: {e}"))))?;
+        builder = builder.base_url(handle.base_url()).api_key(handle.api_key());
+        interval = interval.div_f64(SIM_TIME_SCALE);
+        sim = Some(handle);
+    } else {
+        let key = args
+            .api_key
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or((exit::USAGE, Error::MissingEnv("PHALA_CLOUD_API_KEY")))?;
+        builder = builder.api_key(key);
+        if let Some(url) = &args.base_url {
+            builder = builder.base_url(url.clone());
+        }
+    }
+    if let Some(ws) = &args.workspace {
+        builder = builder.workspace(ws.clone());
+    }
+    let client = builder.build().map_err(|e| (exit::USAGE, e))?;
+    Ok((client, sim, interval))
+}
+
+async fn execute(client: &Client, command: &Command, out: &Out, interval: Duration) -> Result<Outcome, Error> {
+    match command {
+        Command::List { app, status } => list(client, out, app.as_deref(), status.as_deref()).await,
+        Command::Status { select } => status(client, out, select).await,
+        Command::State {
+            cvm_id,
+            watch,
+            target,
+            timeout,
+        } => match (watch, target) {
+            (true, Some(t)) => watch_state(client, out, cvm_id, t, *timeout).await,
+            _ => state(client, out, cvm_id).await,
+        },
+        Command::Stop {
+            ids,
+            all,
+            app,
+            wait,
+            timeout,
+            yes,
+        } => stop(client, out, ids, *all, app.as_deref(), *wait, *timeout, *yes, interval).await,
+        Command::Wait {
+            select,
+            target,
+            timeout,
+        } => {
+            let uuids = select_uuids(client, select).await?;
+            let report = wait_for(client, out, &uuids, target, *timeout, interval).await?;
+            print_wait(out, &report);
+            Ok(if report.all_reached() {
+                Outcome::Done
+            } else {
+                Outcome::Partial
+            })
+        }
+    }
+}
+
+fn cvm_json(c: &Cvm) -> serde_json::Value {
+    json!({"id": c.id, "vm_uuid": c.vm_uuid, "name": c.name, "app_id": c.app_id, "status": c.status.as_str(), "in_progress": c.in_progress, "node": c.node, "vcpu": c.vcpu, "memory_mb": c.memory_mb})
+}
+
+fn dash(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_string()
+}
+
+async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str>) -> Result<Outcome, Error> {
+    let mut cvms = match app {
+        Some(app) => client.app_cvms(app).await?,
+        None => client.list_cvms(&ListFilter::default()).await?,
+    };
+    if let Some(s) = status {
+        cvms.retain(|c| c.status.as_str() == s);
+    }
+    match out.format {
+        Format::Json => out.json(&cvms.iter().map(cvm_json).collect::<Vec<_>>()),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = cvms
+                .iter()
+                .map(|c| {
+                    let status = if c.in_progress {
+                        format!("{}*", out.status(c.status.as_str()))
+                    } else {
+                        out.status(c.status.as_str())
+                    };
+                    vec![
+                        dash(c.id.as_deref()),
+                        c.name.clone(),
+                        status,
+                        dash(c.vm_uuid.as_deref()),
+                        dash(c.app_id.as_deref().map(|a| &a[..a.len().min(12)])),
+                        dash(c.node.as_deref()),
+                    ]
+                })
+                .collect();
+            out.table(&["ID", "NAME", "STATUS", "VM_UUID", "APP", "NODE"], &rows);
+            eprintln!("{} CVMs", cvms.len());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+async fn select_uuids(client: &Client, select: &UuidSelect) -> Result<Vec<String>, Error> {
+    if select.all {
+        let cvms = client.list_cvms(&ListFilter::default()).await?;
+        return Ok(cvms.into_iter().filter_map(|c| c.vm_uuid).collect());
+    }
+    Ok(select.uuids.clone())
+}
+
+async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outcome, Error> {
+    let uuids = select_uuids(client, select).await?;
+    let map = client.status_many(&uuids).await?;
+    let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(*u)).collect();
+    match out.format {
+        Format::Json => out.json(&json!({"statuses": map, "not_found": missing})),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = map
+                .values()
+                .map(|s| {
+                    let op = s.current_operation().and_then(|o| o.kind).unwrap_or_default();
+                    let progress = s
+                        .shutdown_progress
+                        .clone()
+                        .or(s.boot_progress.clone())
+                        .unwrap_or_default();
+                    vec![
+                        s.vm_uuid.clone(),
+                        out.status(s.status.as_str()),
+                        if s.in_progress {
+                            format!("{op} {progress}").trim().to_string()
+                        } else {
+                            "-".into()
+                        },
+                        dash(s.uptime.as_deref()),
+                    ]
+                })
+                .collect();
+            out.table(&["VM_UUID", "STATUS", "IN PROGRESS", "UPTIME"], &rows);
+            for m in &missing {
+                eprintln!("not found: {m}");
+            }
+        }
+    }
+    Ok(if missing.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Partial
+    })
+}
+
+async fn state(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
+    let s = client.cvm_state(id).await?;
+    match out.format {
+        Format::Json => out.json(&s),
+        Format::Table => {
+            let rows = vec![
+                vec!["name".into(), dash(s.name.as_deref())],
+                vec!["status".into(), out.status(s.status.as_str())],
+                vec!["derived".into(), dash(s.derived_status.as_ref().map(|d| d.as_str()))],
+                vec!["uptime".into(), dash(s.uptime.as_deref())],
+                vec!["instance".into(), dash(s.instance_id.as_deref())],
+            ];
+            out.table(&["FIELD", "VALUE"], &rows);
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+async fn watch_state(client: &Client, out: &Out, id: &str, target: &str, timeout: u64) -> Result<Outcome, Error> {
+    let mut events = std::pin::pin!(client.watch_state(
+        id,
+        target,
+        WatchOptions::default().deadline(Duration::from_secs(timeout))
+    ));
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Err(Error::Deadline { .. }) => {
+                eprintln!("{id} did not reach {target} within {timeout}s");
+                return Ok(Outcome::Partial);
+            }
+            other => other?,
+        };
+        let (name, data, line) = match &event {
+            StateEvent::State(s) => (
+                "state",
+                serde_json::to_value(s).unwrap_or_default(),
+                format!("state     {}", out.status(s.status.as_str())),
+            ),
+            StateEvent::Complete { status, elapsed, .. } => (
+                "complete",
+                json!({"status": status.as_str(), "elapsed": elapsed}),
+                format!("complete  {} after {elapsed:.1}s", out.status(status.as_str())),
+            ),
+            StateEvent::Timeout { elapsed, .. } => (
+                "timeout",
+                json!({"elapsed": elapsed}),
+                format!("timeout   server wait ended after {elapsed:.1}s; reconnecting"),
+            ),
+            StateEvent::Error { error, message } => (
+                "error",
+                json!({"error": error, "message": message}),
+                format!("error     {error}: {message}"),
+            ),
+            _ => continue,
+        };
+        match out.format {
+            Format::Json => println!("{}", json!({"event": name, "data": data})),
+            Format::Table => println!("{line}"),
+        }
+        match event {
+            StateEvent::Complete { .. } => return Ok(Outcome::Done),
+            StateEvent::Error { .. } => return Ok(Outcome::Partial),
+            _ => {}
+        }
+    }
+    Ok(Outcome::Partial)
+}
+
+/// Asks on a terminal; refuses in a script.
+fn confirm(n: usize, what: &str) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::InvalidInput(format!(
+            "refusing to stop {n} CVMs ({what}) without --yes: not a terminal"
+        )));
+    }
+    eprint!("Stop {n} CVMs ({what})? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput("aborted".into()))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stop(
+    client: &Client,
+    out: &Out,
+    ids: &[String],
+    all: bool,
+    app: Option<&str>,
+    wait: bool,
+    timeout: u64,
+    yes: bool,
+    interval: Duration,
+) -> Result<Outcome, Error> {
+    let bulk = all || app.is_some();
+    let cvms = match app {
+        Some(app) => client.app_cvms(app).await?,
+        None => client.list_cvms(&ListFilter::default()).await?,
+    };
+    let uuid_of: BTreeMap<String, Option<String>> = cvms
+        .iter()
+        .filter_map(|c| Some((c.id.clone()?, c.vm_uuid.clone())))
+        .collect();
+    let targets: Vec<String> = if bulk {
+        cvms.iter().filter_map(|c| c.id.clone()).collect()
+    } else {
+        ids.to_vec()
+    };
+    if bulk && !yes {
+        confirm(targets.len(), if all { "the whole workspace" } else { "the app" })?;
+    }
+    let (report, waited) = if wait {
+        let known: Vec<(String, String)> = targets
+            .iter()
+            .filter_map(|id| Some((id.clone(), uuid_of.get(id).cloned().flatten()?)))
+            .collect();
+        let (bar, lines) = (progress_bar(out, known.len() as u64, ""), out.progress);
+        let opts = WaitAllOptions::default().interval(interval);
+        let (mut report, waited) = client
+            .stop_and_wait(&known, Duration::from_secs(timeout), opts, |p| {
+                show_progress(bar.as_ref(), lines, "stopped", p)
+            })
+            .await?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        // Ids the list did not know cannot be waited for, but are still stopped.
+        let unknown: Vec<&String> = targets
+            .iter()
+            .filter(|id| !known.iter().any(|(k, _)| k == *id))
+            .collect();
+        if !unknown.is_empty() {
+            let extra = client.stop_many(&unknown).await;
+            merge(&mut report, extra);
+        }
+        (report, Some(waited))
+    } else {
+        (client.stop_many(&targets).await, None)
+    };
+    print_stop(out, &report, waited.as_ref());
+    let ok = report.is_complete_success() && waited.as_ref().is_none_or(WaitReport::all_reached);
+    Ok(if ok { Outcome::Done } else { Outcome::Partial })
+}
+
+fn progress_bar(out: &Out, len: u64, msg: &'static str) -> Option<ProgressBar> {
+    if !out.progress || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(msg);
+    Some(bar)
+}
+
+async fn wait_for(
+    client: &Client,
+    out: &Out,
+    uuids: &[String],
+    target: &str,
+    timeout: u64,
+    interval: Duration,
+) -> Result<WaitReport, Error> {
+    let bar = progress_bar(out, uuids.len() as u64, "");
+    let lines = out.progress && bar.is_none();
+    let opts = WaitAllOptions::default().interval(interval);
+    let report = client
+        .wait_all(uuids, target, Duration::from_secs(timeout), opts, |p| {
+            show_progress(bar.as_ref(), lines, target, p)
+        })
+        .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(report)
+}
+
+fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &str, p: &phala_cloud::WaitProgress) {
+    if let Some(bar) = bar {
+        bar.set_position((p.reached + p.failed) as u64);
+        bar.set_message(format!(
+            "wait {target}: {} reached, {} pending, {} failed",
+            p.reached, p.pending, p.failed
+        ));
+    } else if lines {
+        eprintln!(
+            "wait {target}: round {}: {} reached, {} pending, {} failed ({:.1?})",
+            p.round, p.reached, p.pending, p.failed, p.elapsed
+        );
+    }
+}
+
+/// Adds a second stop's counts to a report.
+fn merge(report: &mut StopReport, extra: StopReport) {
+    report.total += extra.total;
+    report.stopped += extra.stopped;
+    report.skipped += extra.skipped;
+    report.errors.extend(extra.errors);
+    report.failed.extend(extra.failed);
+    report.requests += extra.requests;
+}
+
+fn outcome_text(o: &WaitOutcome) -> String {
+    match o {
+        WaitOutcome::Reached => "reached".into(),
+        WaitOutcome::Failed { status } => format!("failed ({status})"),
+        WaitOutcome::NotFound => "not found".into(),
+        WaitOutcome::TimedOut { status } => format!("timed out ({})", status.as_deref().unwrap_or("unknown")),
+        _ => "unknown".into(),
+    }
+}
+
+fn wait_json(r: &WaitReport) -> serde_json::Value {
+    json!({
+        "target": r.target, "all_reached": r.all_reached(), "rounds": r.rounds, "elapsed_secs": r.elapsed.as_secs_f64(),
+        "reached": r.count(|o| *o == WaitOutcome::Reached),
+        "not_reached": r.outcomes.iter().filter(|(_, o)| **o != WaitOutcome::Reached).map(|(id, o)| json!({"vm_uuid": id, "outcome": o})).collect::<Vec<_>>(),
+    })
+}
+
+fn print_wait(out: &Out, r: &WaitReport) {
+    match out.format {
+        Format::Json => out.json(&wait_json(r)),
+        Format::Table => print_wait_table(out, r),
+    }
+}
+
+fn print_wait_table(out: &Out, r: &WaitReport) {
+    let reached = r.count(|o| *o == WaitOutcome::Reached);
+    println!(
+        "wait: {reached}/{} reached {} in {:.1?} ({} rounds)",
+        r.outcomes.len(),
+        out.status(&r.target),
+        r.elapsed,
+        r.rounds
+    );
+    let rows: Vec<Vec<String>> = r
+        .outcomes
+        .iter()
+        .filter(|(_, o)| **o != WaitOutcome::Reached)
+        .map(|(id, o)| vec![id.clone(), outcome_text(o)])
+        .collect();
+    if !rows.is_empty() {
+        out.table(&["VM_UUID", "OUTCOME"], &rows);
+    }
+}
+
+fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
+    match out.format {
+        Format::Json => out.json(&json!({"stop": report, "wait": waited.map(wait_json)})),
+        Format::Table => {
+            println!(
+                "stop: {} requested, {} scheduled, {} skipped, {} errors, {} failed ({} requests{})",
+                report.total,
+                report.stopped,
+                report.skipped,
+                report.errors.len(),
+                report.failed.len(),
+                report.requests,
+                if report.resent > 0 {
+                    format!(", {} sent again once idle", report.resent)
+                } else {
+                    String::new()
+                }
+            );
+            let rows: Vec<Vec<String>> = report
+                .errors
+                .iter()
+                .chain(&report.failed)
+                .map(|e| vec![e.cvm_id.clone(), e.error.clone()])
+                .collect();
+            if !rows.is_empty() {
+                out.table(&["CVM_ID", "ERROR"], &rows);
+            }
+            if let Some(w) = waited {
+                print_wait_table(out, w);
+            }
+        }
+    }
+}

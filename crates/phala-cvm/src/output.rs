@@ -1,0 +1,127 @@
+//! Tables for people, JSON for scripts, one-line errors, progress on stderr.
+
+use std::io::IsTerminal;
+
+use phala_cloud::Error;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::Format;
+
+/// Where and how results are printed.
+pub struct Out {
+    pub format: Format,
+    color: bool,
+    pub progress: bool,
+}
+
+impl Out {
+    pub fn new(format: Format, force_progress: bool) -> Self {
+        Self {
+            format,
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            progress: force_progress || std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A status word, coloured on a terminal.
+    pub fn status(&self, s: &str) -> String {
+        if !self.color {
+            return s.to_string();
+        }
+        let code = match s {
+            "running" => "32",
+            "stopped" => "90",
+            "stopping" | "starting" | "pending" => "33",
+            "error" | "exited" | "offline" => "31",
+            _ => "0",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    }
+
+    /// Prints aligned columns; cells may carry colour codes.
+    pub fn table(&self, header: &[&str], rows: &[Vec<String>]) {
+        let visible = |s: &str| {
+            let mut n = 0;
+            let mut in_escape = false;
+            for c in s.chars() {
+                match (in_escape, c) {
+                    (false, '\x1b') => in_escape = true,
+                    (true, 'm') => in_escape = false,
+                    (true, _) => {}
+                    _ => n += 1,
+                }
+            }
+            n
+        };
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for row in rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(visible(cell));
+            }
+        }
+        let line = |cells: Vec<String>| {
+            let last = cells.len().saturating_sub(1);
+            let parts: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == last {
+                        c.clone()
+                    } else {
+                        format!("{c}{}", " ".repeat(widths[i] - visible(c)))
+                    }
+                })
+                .collect();
+            println!("{}", parts.join("  ").trim_end());
+        };
+        line(header.iter().map(|h| h.to_string()).collect());
+        for row in rows {
+            line(row.clone());
+        }
+    }
+
+    pub fn json<T: Serialize>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("error: cannot render JSON: {e}"),
+        }
+    }
+
+    /// One line for people on stderr; the structured error on stdout in JSON mode.
+    pub fn error(&self, e: &Error) {
+        match self.format {
+            Format::Table => eprintln!("error: {e}"),
+            Format::Json => self.json(&json!({ "error": error_json(e) })),
+        }
+    }
+}
+
+/// The structured form of an error, with stable field names.
+pub fn error_json(e: &Error) -> Value {
+    match e.api() {
+        Some(api) => json!({
+            "kind": format!("{:?}", api.kind()).to_lowercase(),
+            "status": api.status,
+            "error_code": api.error_code,
+            "message": api.message,
+            "request_id": api.request_id,
+            "details": api.details,
+            "field_errors": api.field_errors.iter().map(|f| json!({"loc": f.loc, "msg": f.msg, "type": f.kind})).collect::<Vec<_>>(),
+            "retry_after_secs": api.retry_after.map(|d| d.as_secs()),
+        }),
+        None => json!({
+            "kind": match e {
+                Error::Config(_) | Error::MissingEnv(_) => "config",
+                Error::InvalidInput(_) => "invalid_input",
+                Error::Transport { .. } => "transport",
+                Error::Timeout(_) => "timeout",
+                Error::Decode { .. } => "decode",
+                Error::BodyTooLarge { .. } => "body_too_large",
+                Error::Deadline { .. } => "deadline",
+                _ => "other",
+            },
+            "message": e.to_string(),
+        }),
+    }
+}

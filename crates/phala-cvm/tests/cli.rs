@@ -1,0 +1,220 @@
+//! The `phala-cvm` binary, run as a process, against the embedded simulator
+//! (`--simulate`) and against canned real-world answers (httpmock).
+
+use std::process::{Command, Output, Stdio};
+
+use httpmock::prelude::*;
+use serde_json::{Value, json};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_phala-cvm"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .env_remove("PHALA_CLOUD_API_KEY")
+        .env_remove("PHALA_CLOUD_API_PREFIX")
+        .env_remove("PHALA_CLOUD_WORKSPACE")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn sim(args: &[&str]) -> Output {
+    let mut all = vec!["--simulate", "--sim-cvms", "40"];
+    all.extend_from_slice(args);
+    run(&all, &[])
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn list_in_both_formats() {
+    let table = sim(&["list"]);
+    assert_eq!(code(&table), 0, "{}", text(&table));
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(out.starts_with("ID"), "{out}");
+    assert!(out.lines().count() > 10);
+    let json = sim(&["-o", "json", "list", "--status", "running"]);
+    let list = stdout_json(&json);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "running" && c["id"].as_str().unwrap().starts_with("cvm_"))
+    );
+}
+
+#[test]
+fn status_and_state_in_both_formats() {
+    let status = stdout_json(&sim(&["-o", "json", "status", "--all"]));
+    assert!(status["statuses"].as_object().unwrap().len() > 10);
+    assert_eq!(status["not_found"], json!([]));
+    let table = sim(&["status", "--all"]);
+    assert_eq!(code(&table), 0);
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("VM_UUID"));
+    let missing = sim(&["status", "00000000-0000-4000-a000-000000000000"]);
+    assert_eq!(code(&missing), 3, "{}", text(&missing));
+    let list = stdout_json(&sim(&["-o", "json", "list", "--status", "running"]));
+    let name = list[0]["name"].as_str().unwrap();
+    let state = stdout_json(&sim(&["-o", "json", "state", name]));
+    assert_eq!(state["status"], "running");
+    let table = sim(&["state", name]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("running"));
+}
+
+#[test]
+fn state_watch_follows_events() {
+    let list = stdout_json(&sim(&["-o", "json", "list", "--status", "running"]));
+    let id = list[0]["id"].as_str().unwrap();
+    let out = sim(&["-o", "json", "state", id, "--watch", "--target", "running"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "state");
+    assert_eq!(events.last().unwrap()["event"], "complete");
+    let out = sim(&["state", id, "--watch", "--target", "running"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("complete"));
+}
+
+#[test]
+fn stop_all_refuses_without_yes_in_a_script() {
+    let out = sim(&["stop", "--all"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("without --yes"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn stop_all_wait_stops_the_whole_fleet() {
+    let out = sim(&["-o", "json", "stop", "--all", "--wait", "--yes"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = stdout_json(&out);
+    let stop = &report["stop"];
+    let total = stop["total"].as_u64().unwrap();
+    assert!(total > 20);
+    assert_eq!(
+        stop["stopped"].as_u64().unwrap() + stop["skipped"].as_u64().unwrap(),
+        total
+    );
+    assert_eq!(report["wait"]["all_reached"], true);
+    let table = sim(&["stop", "--all", "--wait", "--yes"]);
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(out.contains("scheduled") && out.contains("reached"), "{out}");
+}
+
+#[test]
+fn wait_that_cannot_finish_exits_3_and_says_which() {
+    let out = sim(&["-o", "json", "wait", "--all", "--target", "running", "--timeout", "1"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["all_reached"], false);
+    assert!(!report["not_reached"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn usage_and_api_errors_have_their_exit_codes() {
+    assert_eq!(code(&run(&["stop"], &[])), 2, "stop needs ids, --all or --app");
+    assert_eq!(code(&run(&["list"], &[])), 2, "no key");
+    assert!(String::from_utf8_lossy(&run(&["list"], &[]).stderr).contains("PHALA_CLOUD_API_KEY"));
+    let out = sim(&["state", "cvm_nope"]);
+    assert_eq!(code(&out), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: HTTP 404 ERR-03-001") && err.contains("request req_"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    let json = sim(&["-o", "json", "state", "cvm_nope"]);
+    let e = stdout_json(&json);
+    assert_eq!(
+        (e["error"]["status"].as_u64(), e["error"]["error_code"].as_str()),
+        (Some(404), Some("ERR-03-001"))
+    );
+}
+
+#[test]
+fn help_reads_well() {
+    let out = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["list", "status", "state", "stop", "wait", "--simulate", "Exit codes"] {
+        assert!(help.contains(word), "{word} missing from --help");
+    }
+    for sub in ["list", "status", "state", "stop", "wait"] {
+        assert_eq!(code(&run(&[sub, "--help"], &[])), 0);
+    }
+}
+
+#[test]
+fn real_world_payloads_decode_and_the_key_never_prints() {
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(GET).path("/api/v1/cvms");
+        then.status(200).json_body(json!([
+            {"id": 17, "hosted": {"id": "uuid-a", "name": "old", "status": "running", "uptime": "1h", "app_id": "ab"}, "name": "old", "status": "running", "public_urls": [], "future_field": 1},
+            {"id": "cvm_new", "vm_uuid": "uuid-b", "name": "new", "status": "hibernating", "resource": {"vcpu": 2}, "gateway": {}, "resource_usage": {"cpu_percent": 3.5}}
+        ]));
+    });
+    server.mock(|when, then| {
+        when.method(POST).path("/api/v1/status/batch");
+        then.status(200).json_body(json!({"uuid-a": {"vm_uuid": "uuid-a", "status": "stopping", "in_progress": true, "events": null,
+            "operation": {"type": "stop", "phase": "draining", "started_at": null, "correlation_id": "c1"},
+            "resource_usage": {"cpu_percent": null, "memory_used_bytes": 5, "memory_total_bytes": null, "egress_bytes": null}, "new_thing": []}}));
+    });
+    server.mock(|when, then| {
+        when.method(GET).path("/api/v1/cvms/cvm_x/state");
+        then.status(401).json_body(json!({"detail": "Not authenticated"}));
+    });
+    let base = server.base_url();
+    let env = [
+        ("PHALA_CLOUD_API_KEY", "phak_CANARY_never_print"),
+        ("PHALA_CLOUD_API_PREFIX", base.as_str()),
+    ];
+    let list = run(&["-o", "json", "list"], &env);
+    assert_eq!(code(&list), 0, "{}", text(&list));
+    let list = stdout_json(&list);
+    assert_eq!(
+        (list[0]["id"].as_str(), list[0]["vm_uuid"].as_str()),
+        (Some("17"), Some("uuid-a"))
+    );
+    assert_eq!(list[1]["status"], "hibernating");
+    let status = run(&["-o", "json", "status", "uuid-a"], &env);
+    let status = stdout_json(&status);
+    assert_eq!(status["statuses"]["uuid-a"]["operation"]["phase"], "draining");
+    let mut all = String::new();
+    for args in [
+        &["list"][..],
+        &["status", "uuid-a"],
+        &["state", "cvm_x"],
+        &["-o", "json", "state", "cvm_x"],
+        &["--help"],
+    ] {
+        all.push_str(&text(&run(args, &env)));
+    }
+    assert!(all.contains("HTTP 401"));
+    assert!(!all.contains("CANARY"), "the API key leaked: {all}");
+}
