@@ -1,9 +1,20 @@
 //! Project automation: `cargo xtask spec ...` and `cargo xtask bench`.
+//!
+//! Thin: the logic lives in `phala-cloud-spec`. Exit codes of `spec diff`:
+//! 0 no drift, 1 compatible drift only, 2 breaking drift (see `--fail-on`);
+//! 3 for any failure (network, bad document).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use phala_cloud_spec::diff::{DiffReport, diff};
+use phala_cloud_spec::fetch::{UPSTREAM_URL, fetch};
+use phala_cloud_spec::subset::{operation_keys, parse_operation, subset};
+use serde_json::Value;
+
+const FAILURE: u8 = 3;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "phala-cloud-rs project tasks")]
@@ -27,11 +38,60 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Breaking,
+    Any,
+    Never,
+}
+
 #[derive(Subcommand)]
 enum SpecCommand {
+    /// Download the upstream document and check it is OpenAPI.
+    Fetch {
+        #[arg(long, default_value = UPSTREAM_URL, value_name = "URL|PATH")]
+        from: String,
+        #[arg(long, default_value = "target/openapi-upstream.json")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Compare the bundled operations with upstream, semantically.
+    Diff {
+        #[arg(long, default_value = UPSTREAM_URL, value_name = "URL|PATH")]
+        from: String,
+        /// The document to compare against (the bundled one by default).
+        #[arg(long, default_value = "openapi.json")]
+        against: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Which drift makes the exit code non-zero.
+        #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+        fail_on: FailOn,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Rewrite openapi.json from upstream: the covered operations (plus --add) and the schemas they reach.
+    Update {
+        #[arg(long, default_value = UPSTREAM_URL, value_name = "URL|PATH")]
+        from: String,
+        /// Another operation to cover, as 'METHOD /path'.
+        #[arg(long, value_name = "'METHOD PATH'")]
+        add: Vec<String>,
+        #[arg(long, default_value = "openapi.json")]
+        path: PathBuf,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
     /// Offline: the bundled document is valid, self-contained, normalises and generates.
     Check {
-        /// The document to check.
         #[arg(long, default_value = "openapi.json")]
         path: PathBuf,
     },
@@ -39,45 +99,135 @@ enum SpecCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start a runtime: {e}")),
+    };
     match cli.command {
-        Command::Spec {
-            command: SpecCommand::Check { path },
-        } => spec_check(&path),
-        Command::Bench { .. } => {
-            eprintln!("xtask bench: not implemented yet (see the benchmarks issue)");
-            ExitCode::from(2)
-        }
+        Command::Spec { command } => match runtime.block_on(spec(command)) {
+            Ok(code) => code,
+            Err(message) => fail(message),
+        },
+        Command::Bench { .. } => fail("xtask bench: not implemented yet (see the benchmarks issue)".into()),
     }
 }
 
-fn spec_check(path: &std::path::Path) -> ExitCode {
-    let result = (|| {
-        let doc = phala_cloud_spec::load_path(path).map_err(|e| vec![e.to_string()])?;
-        let problems: Vec<String> = phala_cloud_spec::check_document(&doc)
-            .iter()
-            .map(|e| format!("{}: {e}", path.display()))
-            .collect();
-        if !problems.is_empty() {
-            return Err(problems);
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(FAILURE)
+}
+
+async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
+    match command {
+        SpecCommand::Fetch { from, out, timeout } => {
+            let doc = fetch(&from, Duration::from_secs(timeout))
+                .await
+                .map_err(|e| e.to_string())?;
+            write_json(&out, &doc)?;
+            println!(
+                "{}: {} operations from {from}",
+                out.display(),
+                phala_cloud_spec::operations(&doc).count()
+            );
+            Ok(ExitCode::SUCCESS)
         }
-        let normalised = phala_cloud_spec::normalise(&doc).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-        let code =
-            phala_cloud_spec::codegen::generate(&normalised).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-        let ops = phala_cloud_spec::operations(&doc).count();
-        Ok(format!(
-            "{}: ok ({ops} operations, {} lines generated)",
-            path.display(),
-            code.lines().count()
-        ))
-    })();
-    match result {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
+        SpecCommand::Diff {
+            from,
+            against,
+            format,
+            fail_on,
+            timeout,
+        } => {
+            let ours = phala_cloud_spec::load_path(&against).map_err(|e| e.to_string())?;
+            let upstream = fetch(&from, Duration::from_secs(timeout))
+                .await
+                .map_err(|e| e.to_string())?;
+            let report = diff(&ours, &upstream, true);
+            print_report(&report, format);
+            let severity = report.severity();
+            Ok(ExitCode::from(match fail_on {
+                FailOn::Never => 0,
+                FailOn::Any => severity,
+                FailOn::Breaking if severity == 2 => 2,
+                FailOn::Breaking => 0,
+            }))
         }
-        Err(problems) => {
-            problems.iter().for_each(|p| eprintln!("{p}"));
-            ExitCode::FAILURE
+        SpecCommand::Update {
+            from,
+            add,
+            path,
+            timeout,
+        } => {
+            let ours = phala_cloud_spec::load_path(&path).map_err(|e| e.to_string())?;
+            let upstream = fetch(&from, Duration::from_secs(timeout))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut ops = operation_keys(&ours);
+            for a in &add {
+                let op = parse_operation(a).map_err(|e| e.to_string())?;
+                if !ops.contains(&op) {
+                    ops.push(op);
+                }
+            }
+            let updated = subset(&upstream, &ops).map_err(|e| e.to_string())?;
+            let problems = phala_cloud_spec::check_document(&updated);
+            if let Some(p) = problems.first() {
+                return Err(format!("the updated document is not self-contained: {p}"));
+            }
+            let normalised = phala_cloud_spec::normalise(&updated)
+                .map_err(|e| format!("the updated document does not normalise: {e}"))?;
+            phala_cloud_spec::codegen::generate(&normalised)
+                .map_err(|e| format!("the updated document does not generate: {e}"))?;
+            let report = diff(&ours, &updated, false);
+            if updated == ours {
+                println!("{}: already up to date", path.display());
+            } else {
+                write_json(&path, &updated)?;
+                println!("{}: updated ({} operations)", path.display(), ops.len());
+            }
+            print_report(&report, Format::Text);
+            Ok(ExitCode::SUCCESS)
         }
+        SpecCommand::Check { path } => check(&path),
     }
+}
+
+fn print_report(report: &DiffReport, format: Format) {
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Markdown => print!("{}", report.to_markdown()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(report).unwrap_or_default()),
+    }
+}
+
+/// Writes pretty JSON (two spaces, trailing newline) atomically.
+fn write_json(path: &Path, doc: &Value) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+    text.push('\n');
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn check(path: &Path) -> Result<ExitCode, String> {
+    let doc = phala_cloud_spec::load_path(path).map_err(|e| e.to_string())?;
+    let problems: Vec<String> = phala_cloud_spec::check_document(&doc)
+        .iter()
+        .map(|e| format!("{}: {e}", path.display()))
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
+    }
+    let normalised = phala_cloud_spec::normalise(&doc).map_err(|e| format!("{}: {e}", path.display()))?;
+    let code = phala_cloud_spec::codegen::generate(&normalised).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ops = phala_cloud_spec::operations(&doc).count();
+    println!(
+        "{}: ok ({ops} operations, {} lines generated)",
+        path.display(),
+        code.lines().count()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -25,6 +25,9 @@ pub enum SpecError {
     /// JSON, but not an OpenAPI 3.x document.
     #[error("{origin}: not an OpenAPI 3 document: {reason}")]
     NotOpenApi { origin: String, reason: String },
+    /// The document could not be fetched.
+    #[error("{origin}: {reason}")]
+    Fetch { origin: String, reason: String },
     /// A construct that no normalisation pass handles.
     #[error("{pointer}: unsupported construct: {construct}")]
     Unsupported { pointer: String, construct: String },

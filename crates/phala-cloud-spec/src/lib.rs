@@ -16,9 +16,13 @@
 //! ```
 
 mod check;
+pub mod diff;
 mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 mod load;
 pub mod normalise;
+pub mod subset;
 mod walk;
 
 #[cfg(feature = "codegen")]
