@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Schemathesis against the running simulator with the bundled openapi.json.
+# Installs schemathesis into a local virtualenv (target/conformance-venv) itself.
+#
+#   scripts/conformance.sh [MAX_EXAMPLES]
+#
+# Excluded check: status_code_conformance. Phala's document does not declare
+# the 401/403/404/400 answers its service really gives (see
+# ../shared/docs/phala-cloud-api-notes.md); the simulator gives them too.
+# Everything else (no server errors, bodies and content types as documented)
+# must pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples="${1:-25}"
+venv=target/conformance-venv
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "schemathesis==4.32.5"
+fi
+cargo build --quiet --locked -p phala-cloud-sim
+log=$(mktemp)
+./target/debug/phala-cloud-sim --port 0 --cvms 60 --time-scale 100 --api-key conformance-key >"$log" 2>&1 &
+sim=$!
+trap 'kill $sim 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 50); do
+    url=$(sed -n 's/^Phala Cloud simulator listening on \(http[^ ]*\).*/\1/p' "$log")
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+[ -n "${url:-}" ] || { echo "simulator did not start:"; cat "$log"; exit 1; }
+"$venv/bin/schemathesis" run openapi.json --url "$url" \
+    -H "X-API-Key: conformance-key" -H "X-Phala-Version: 2026-01-21" \
+    --exclude-checks status_code_conformance \
+    --max-examples "$examples" --seed 1
