@@ -334,18 +334,26 @@ fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
     }
 }
 
+/// Authenticates, then reads the list of ids under `field` of a JSON body.
+fn authenticated_ids(
+    shared: &Shared,
+    headers: &HeaderMap,
+    rid: &str,
+    body: &Bytes,
+    field: &str,
+) -> Result<(Caller, Vec<String>), Response> {
+    let caller = authenticate(shared, headers, rid)?;
+    Ok((caller, parse_body(body, field)?))
+}
+
 async fn status_batch(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let uuids = match parse_body(&body, "vm_uuids") {
-        Ok(u) => u,
+    let (caller, uuids) = match authenticated_ids(&shared, &headers, &rid, &body, "vm_uuids") {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let (inner, now) = shared.now();
@@ -371,12 +379,8 @@ async fn batch_stop(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let ids = match parse_body(&body, "cvm_ids") {
-        Ok(u) => u,
+    let (caller, ids) = match authenticated_ids(&shared, &headers, &rid, &body, "cvm_ids") {
+        Ok(v) => v,
         Err(r) => return r,
     };
     if ids.len() > 50 {

@@ -459,6 +459,20 @@ async fn server_errors_and_rate_limits_change_nothing() {
     assert_eq!(sim.cvms().iter().find(|c| c.id == cvm.id).unwrap().status, "running");
 }
 
+/// Sends a stop and reports whether its answer broke (send or body error).
+async fn stop_breaks(sim: &SimHandle, id: &str) -> bool {
+    let result = http()
+        .post(format!("{}/api/v1/cvms/batch-stop", sim.base_url()))
+        .header("X-API-Key", sim.api_key())
+        .json(&json!({"cvm_ids": [id]}))
+        .send()
+        .await;
+    match result {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    }
+}
+
 #[tokio::test]
 async fn dropped_and_truncated_responses_are_recorded_when_applied() {
     let sim = sim(30).await;
@@ -468,29 +482,12 @@ async fn dropped_and_truncated_responses_are_recorded_when_applied() {
         .map(|c| c.id)
         .collect();
     sim.set_faults(Faults::default().with_drops(1.0));
-    let result = http()
-        .post(format!("{}/api/v1/cvms/batch-stop", sim.base_url()))
-        .header("X-API-Key", sim.api_key())
-        .json(&json!({"cvm_ids": [running[0]]}))
-        .send()
-        .await;
-    let failed = match result {
-        Err(_) => true,
-        Ok(resp) => resp.bytes().await.is_err(),
-    };
-    assert!(failed, "the client must see a broken response");
+    assert!(
+        stop_breaks(&sim, &running[0]).await,
+        "the client must see a broken response"
+    );
     sim.set_faults(Faults::default().with_truncation(1.0));
-    let result = http()
-        .post(format!("{}/api/v1/cvms/batch-stop", sim.base_url()))
-        .header("X-API-Key", sim.api_key())
-        .json(&json!({"cvm_ids": [running[1]]}))
-        .send()
-        .await;
-    let failed = match result {
-        Err(_) => true,
-        Ok(resp) => resp.bytes().await.is_err(),
-    };
-    assert!(failed, "a truncated body fails to read");
+    assert!(stop_breaks(&sim, &running[1]).await, "a truncated body fails to read");
     let stats = sim.stats();
     assert_eq!(stats.stops_applied_unanswered.get(&running[0]), Some(&1));
     assert_eq!(stats.stops_applied_unanswered.get(&running[1]), Some(&1));

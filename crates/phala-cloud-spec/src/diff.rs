@@ -352,6 +352,25 @@ impl<'a> Flattener<'a> {
         self.schema(&loc, schema, side, required, stack);
     }
 
+    /// Records a parameter or body: its schema, or a bare location without one.
+    fn schema_or_leaf(&mut self, loc: &str, schema: Option<&'a Value>, side: Side, required: Option<bool>) {
+        match schema {
+            Some(s) => self.schema(loc, s, side, required, &mut Vec::new()),
+            None => {
+                self.out.insert(
+                    loc.to_string(),
+                    (
+                        side,
+                        Facts {
+                            required,
+                            ..Facts::default()
+                        },
+                    ),
+                );
+            }
+        }
+    }
+
     fn operation(&mut self, item: &'a Value, op: &'a Value) {
         let params = item
             .get("parameters")
@@ -369,41 +388,13 @@ impl<'a> Flattener<'a> {
             };
             let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
             let loc = format!("{place} parameter {name}");
-            match p.get("schema") {
-                Some(s) => self.schema(&loc, s, Side::Request, Some(required), &mut Vec::new()),
-                None => {
-                    self.out.insert(
-                        loc,
-                        (
-                            Side::Request,
-                            Facts {
-                                required: Some(required),
-                                ..Facts::default()
-                            },
-                        ),
-                    );
-                }
-            }
+            self.schema_or_leaf(&loc, p.get("schema"), Side::Request, Some(required));
         }
         if let Some(body) = op.get("requestBody").map(|b| self.resolve(b).0) {
             let required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
             for (media, content) in body.get("content").and_then(Value::as_object).into_iter().flatten() {
                 let loc = format!("request body {media}");
-                match content.get("schema") {
-                    Some(s) => self.schema(&loc, s, Side::Request, Some(required), &mut Vec::new()),
-                    None => {
-                        self.out.insert(
-                            loc,
-                            (
-                                Side::Request,
-                                Facts {
-                                    required: Some(required),
-                                    ..Facts::default()
-                                },
-                            ),
-                        );
-                    }
-                }
+                self.schema_or_leaf(&loc, content.get("schema"), Side::Request, Some(required));
             }
         }
         for (code, resp) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
@@ -414,12 +405,7 @@ impl<'a> Flattener<'a> {
                 let parent = loc.clone();
                 let loc = format!("{loc} {media}");
                 self.parents.insert(loc.clone(), parent);
-                match content.get("schema") {
-                    Some(s) => self.schema(&loc, s, Side::Response, None, &mut Vec::new()),
-                    None => {
-                        self.out.insert(loc, (Side::Response, Facts::default()));
-                    }
-                }
+                self.schema_or_leaf(&loc, content.get("schema"), Side::Response, None);
             }
         }
     }
