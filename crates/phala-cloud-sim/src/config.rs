@@ -60,8 +60,11 @@ impl Faults {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SimConfig {
+    /// CVMs in the fleet.
     pub cvms: usize,
+    /// Apps they are spread over (replicas).
     pub apps: usize,
+    /// Same seed, same fleet and fault sequence.
     pub seed: u64,
     /// Virtual seconds per real second: 100 makes a 5 s SSE interval last 50 ms.
     pub time_scale: f64,
@@ -79,6 +82,7 @@ pub struct SimConfig {
     pub default_version: String,
     /// SSE streams one key may hold at once.
     pub max_sse_per_key: usize,
+    /// Faults injected from the start.
     pub faults: Faults,
     /// Port to bind on 127.0.0.1; 0 picks a free one.
     pub port: u16,

@@ -19,6 +19,7 @@ use crate::stats::Stats;
 pub struct Simulator;
 
 impl Simulator {
+    /// Configure a simulator.
     pub fn builder() -> SimulatorBuilder {
         SimulatorBuilder {
             config: SimConfig::default(),
@@ -177,11 +178,17 @@ impl SimulatorBuilder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CvmInfo {
+    /// Hashed id (`cvm_...`).
     pub id: String,
+    /// VM UUID.
     pub vm_uuid: String,
+    /// Name.
     pub name: String,
+    /// App id (40 hex digits).
     pub app_id: String,
+    /// Status now.
     pub status: String,
+    /// An operation is in flight.
     pub in_progress: bool,
     /// True when the workspace key sees it (its default workspace).
     pub in_main_workspace: bool,

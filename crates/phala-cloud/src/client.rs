@@ -69,10 +69,12 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
+    /// Only CVMs of this owner (`usr_...`, or `"0"` for unassigned).
     pub fn user_id(mut self, id: impl Into<String>) -> Self {
         self.user_id = Some(id.into());
         self
     }
+    /// Only CVMs on this node.
     pub fn teepod_id(mut self, id: i64) -> Self {
         self.teepod_id = Some(id);
         self

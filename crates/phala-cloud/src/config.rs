@@ -107,6 +107,7 @@ impl ClientBuilder {
         self.request_timeout = d;
         self
     }
+    /// Limit for establishing a connection.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
         self
@@ -116,6 +117,7 @@ impl ClientBuilder {
         self.idle_timeout = d;
         self
     }
+    /// How reads and safe writes are retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -145,6 +147,7 @@ impl ClientBuilder {
         self.max_body_bytes = n;
         self
     }
+    /// Sent as `User-Agent` (default `phala-cloud-rs/<version>`).
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
         self

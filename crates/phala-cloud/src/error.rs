@@ -30,10 +30,12 @@ pub enum Error {
     /// The request could not be sent or its answer not read.
     #[error("transport error{}: {message}", if *.connect { " (connect)" } else { "" })]
     Transport {
+        /// What failed, without the URL's secrets (there are none) or headers.
         message: String,
         /// True when the server was never reached: nothing can have been applied.
         connect: bool,
         #[source]
+        /// The underlying error, when kept.
         source: Option<reqwest::Error>,
     },
     /// The request took longer than the configured timeout.
@@ -42,18 +44,27 @@ pub enum Error {
     /// A success answer that does not decode.
     #[error("cannot decode the answer ({status}): {message}; body starts: {snippet}")]
     Decode {
+        /// HTTP status of the answer.
         status: u16,
+        /// What the decoder said.
         message: String,
+        /// The first bytes of the body.
         snippet: String,
     },
     /// The answer is larger than the configured cap.
     #[error("response body larger than {limit} bytes")]
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// A wait ran out of time; carries the last state seen.
     #[error("deadline passed after {waited:?} waiting for `{target}`; last status: {}", .last.as_ref().map(|s| s.status.as_str()).unwrap_or("unknown"))]
     Deadline {
+        /// The status waited for.
         target: String,
+        /// How long it waited.
         waited: Duration,
+        /// The last state seen, if any.
         last: Option<Box<CvmState>>,
     },
     /// The SSE stream broke its protocol.
@@ -65,16 +76,25 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApiErrorKind {
+    /// 400.
     BadRequest,
+    /// 401: missing or unknown credentials.
     Unauthorized,
+    /// 403: no access (workspace, admin-only filter).
     Forbidden,
+    /// 404: no such CVM or app.
     NotFound,
+    /// 409: another operation is in progress.
     Conflict,
+    /// 422: the request failed validation; see `field_errors`.
     Validation,
+    /// 429: slow down; see `retry_after`.
     RateLimited,
     /// 465-468: on-chain KMS preconditions.
     KmsPrecondition,
+    /// 5xx.
     Server,
+    /// Any other status.
     Other,
 }
 
@@ -83,7 +103,9 @@ pub enum ApiErrorKind {
 pub struct FieldError {
     /// Where, e.g. `["query", "interval"]`.
     pub loc: Vec<String>,
+    /// The validator's message.
     pub msg: String,
+    /// The validator's error type, e.g. `greater_than_equal`.
     pub kind: String,
 }
 
@@ -92,9 +114,11 @@ pub struct FieldError {
 #[error("HTTP {status}{}: {message}{}", .error_code.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), .request_id.as_ref().map(|r| format!(" (request {r})")).unwrap_or_default())]
 #[non_exhaustive]
 pub struct ApiError {
+    /// HTTP status.
     pub status: u16,
     /// `ERR-{module}-{code}`, when the server sent one.
     pub error_code: Option<String>,
+    /// A human-readable message (the server's, or the status reason).
     pub message: String,
     /// From the body or the `X-Request-ID` header.
     pub request_id: Option<String>,
@@ -109,6 +133,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The kind of error, from the status.
     pub fn kind(&self) -> ApiErrorKind {
         match self.status {
             400 => ApiErrorKind::BadRequest,

@@ -11,16 +11,24 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Status {
+    /// Created, not yet scheduled.
     Pending,
+    /// Booting.
     Starting,
+    /// Up.
     Running,
+    /// Shutting down.
     Stopping,
+    /// Down.
     Stopped,
+    /// Failed; no operation will leave it by itself.
     Error,
+    /// A status this crate does not know yet.
     Other(String),
 }
 
 impl Status {
+    /// The status as the API spells it.
     pub fn as_str(&self) -> &str {
         match self {
             Status::Pending => "pending",
@@ -91,8 +99,10 @@ pub(crate) fn string_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<St
 #[non_exhaustive]
 pub struct GuestEvent {
     #[serde(default, deserialize_with = "null_default")]
+    /// Event name, e.g. `boot.progress`.
     pub event: String,
     #[serde(default, deserialize_with = "null_default")]
+    /// Event payload.
     pub body: String,
     /// Milliseconds since the Unix epoch.
     #[serde(default, deserialize_with = "null_default")]
@@ -104,12 +114,16 @@ pub struct GuestEvent {
 #[non_exhaustive]
 pub struct Operation {
     #[serde(rename = "type", default)]
+    /// Operation kind, e.g. `stop`.
     pub kind: Option<String>,
     #[serde(default)]
+    /// Phase within the operation, when the server reports one.
     pub phase: Option<String>,
     #[serde(default)]
+    /// When it started (RFC 3339).
     pub started_at: Option<String>,
     #[serde(default)]
+    /// Correlates the operation's log lines and events.
     pub correlation_id: Option<String>,
 }
 
@@ -117,9 +131,13 @@ pub struct Operation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ResourceUsage {
+    /// CPU use in percent.
     pub cpu_percent: Option<f64>,
+    /// Memory in use.
     pub memory_used_bytes: Option<u64>,
+    /// Memory available to the CVM.
     pub memory_total_bytes: Option<u64>,
+    /// Bytes sent out.
     pub egress_bytes: Option<u64>,
 }
 
@@ -128,29 +146,42 @@ pub struct ResourceUsage {
 #[non_exhaustive]
 pub struct CvmStatus {
     #[serde(default, deserialize_with = "null_default")]
+    /// The VM UUID this entry is about.
     pub vm_uuid: String,
+    /// Platform status.
     pub status: Status,
     #[serde(default)]
+    /// Uptime as the VMM formats it.
     pub uptime: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
+    /// An operation is still running, even if `status` already shows its target.
     pub in_progress: bool,
     #[serde(default)]
+    /// Boot progress text.
     pub boot_progress: Option<String>,
     #[serde(default)]
+    /// Why boot failed.
     pub boot_error: Option<String>,
     #[serde(default)]
+    /// Shutdown progress text.
     pub shutdown_progress: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
+    /// The last guest events (the VMM keeps 20).
     pub events: Vec<GuestEvent>,
     #[serde(default)]
+    /// The operation in flight, in the nested form of newer servers.
     pub operation: Option<Operation>,
     #[serde(default)]
+    /// The operation in flight (flat form).
     pub operation_type: Option<String>,
     #[serde(default)]
+    /// When the operation in flight started (flat form).
     pub operation_started_at: Option<String>,
     #[serde(default)]
+    /// Correlation id of the operation in flight (flat form).
     pub correlation_id: Option<String>,
     #[serde(default)]
+    /// Resource usage, from newer servers.
     pub resource_usage: Option<ResourceUsage>,
     /// Fields this version of the crate does not know.
     #[serde(flatten)]
@@ -182,27 +213,39 @@ impl CvmStatus {
 #[non_exhaustive]
 pub struct CvmState {
     #[serde(default, deserialize_with = "string_or_int")]
+    /// The hashed id; integer ids from old versions as text.
     pub id: Option<String>,
     #[serde(default)]
+    /// CVM name.
     pub name: Option<String>,
+    /// Platform status.
     pub status: Status,
     #[serde(default)]
+    /// Status derived from the operation in flight.
     pub derived_status: Option<Status>,
     #[serde(default)]
+    /// Instance id.
     pub instance_id: Option<String>,
     #[serde(default)]
+    /// Uptime as the VMM formats it.
     pub uptime: Option<String>,
     #[serde(default)]
+    /// When it last exited.
     pub exited_at: Option<String>,
     #[serde(default)]
+    /// Boot progress text.
     pub boot_progress: Option<String>,
     #[serde(default)]
+    /// Why boot failed.
     pub boot_error: Option<String>,
     #[serde(default)]
+    /// Shutdown progress text.
     pub shutdown_progress: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
+    /// An operation is still running (when the server says).
     pub in_progress: bool,
     #[serde(flatten)]
+    /// Fields this version of the crate does not know.
     pub extra: Map<String, Value>,
 }
 
@@ -215,13 +258,21 @@ pub type StatusMap = BTreeMap<String, CvmStatus>;
 pub struct Cvm {
     /// The hashed id (`cvm_...`) when the shape carries it; integers from old versions as text.
     pub id: Option<String>,
+    /// The VM UUID (what batch status takes).
     pub vm_uuid: Option<String>,
+    /// CVM name.
     pub name: String,
+    /// The app it is a replica of.
     pub app_id: Option<String>,
+    /// Platform status.
     pub status: Status,
+    /// An operation is still running.
     pub in_progress: bool,
+    /// Node name.
     pub node: Option<String>,
+    /// Virtual CPUs.
     pub vcpu: Option<i64>,
+    /// Memory in MiB.
     pub memory_mb: Option<i64>,
     /// The item exactly as the server sent it.
     pub raw: Value,
@@ -272,7 +323,9 @@ impl Cvm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct StopError {
+    /// The hashed CVM id.
     pub cvm_id: String,
+    /// Why it failed.
     pub error: String,
 }
 

@@ -43,14 +43,17 @@ impl RetryPolicy {
             ..Self::default()
         }
     }
+    /// Attempts in all, the first included (at least 1).
     pub fn with_max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
     }
+    /// The first backoff delay; it doubles each attempt.
     pub fn with_base_delay(mut self, d: Duration) -> Self {
         self.base_delay = d;
         self
     }
+    /// The longest delay between attempts (also caps `Retry-After`).
     pub fn with_max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
         self
@@ -65,13 +68,16 @@ impl RetryPolicy {
         self.deadline = Some(d);
         self
     }
+    /// Retry until attempts run out, however long that takes.
     pub fn without_deadline(mut self) -> Self {
         self.deadline = None;
         self
     }
+    /// Attempts in all.
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
+    /// The overall time limit, if any.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline
     }

@@ -15,10 +15,15 @@ use crate::{Client, Error};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WaitProgress {
+    /// Rounds so far (one batch status sweep each).
     pub round: u32,
+    /// CVMs at the target.
     pub reached: usize,
+    /// CVMs still waited for.
     pub pending: usize,
+    /// CVMs that failed or were not found.
     pub failed: usize,
+    /// Time since the wait began.
     pub elapsed: Duration,
 }
 
@@ -27,15 +32,18 @@ pub struct WaitProgress {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WaitOutcome {
+    /// At the target, with no operation in progress.
     Reached,
     /// The CVM is in a state it will not leave by itself (e.g. `error`).
     Failed {
+        /// The status it is stuck in.
         status: String,
     },
     /// The batch status answer never mentioned it.
     NotFound,
     /// Still not at the target at the deadline.
     TimedOut {
+        /// The last status seen, if any.
         status: Option<String>,
     },
 }
@@ -44,20 +52,26 @@ pub enum WaitOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WaitReport {
+    /// The status waited for.
     pub target: String,
+    /// How each VM UUID's wait ended.
     pub outcomes: BTreeMap<String, WaitOutcome>,
     /// The last status seen per id.
     pub last: BTreeMap<String, CvmStatus>,
+    /// Rounds sent.
     pub rounds: u32,
+    /// Time the wait took.
     pub elapsed: Duration,
     /// The last error of a round that failed as a whole, if any.
     pub last_error: Option<String>,
 }
 
 impl WaitReport {
+    /// Every CVM reached the target.
     pub fn all_reached(&self) -> bool {
         self.outcomes.values().all(|o| *o == WaitOutcome::Reached)
     }
+    /// How many outcomes match `pred`.
     pub fn count(&self, pred: impl Fn(&WaitOutcome) -> bool) -> usize {
         self.outcomes.values().filter(|o| pred(o)).count()
     }
@@ -83,6 +97,7 @@ impl Default for WaitAllOptions {
 }
 
 impl WaitAllOptions {
+    /// Time between rounds (default 5 s).
     pub fn interval(mut self, d: Duration) -> Self {
         self.interval = d;
         self

@@ -26,14 +26,27 @@ pub enum StateEvent {
     State(Box<CvmState>),
     /// The target was reached; the stream ends.
     Complete {
+        /// The status reached.
         status: Status,
+        /// Seconds the server waited.
         elapsed: f64,
+        /// The status waited for.
         target: String,
     },
     /// The server's own wait ended; the stream reconnects if the deadline allows.
-    Timeout { elapsed: f64, target: String },
+    Timeout {
+        /// Seconds the server waited.
+        elapsed: f64,
+        /// The status waited for.
+        target: String,
+    },
     /// The server reported an error (e.g. the CVM is gone); the stream ends.
-    Error { error: String, message: String },
+    Error {
+        /// Error name, e.g. `NotFound`.
+        error: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// How to watch.
@@ -59,14 +72,17 @@ impl Default for WatchOptions {
 }
 
 impl WatchOptions {
+    /// Server polling interval in seconds (5-30).
     pub fn interval(mut self, secs: u32) -> Self {
         self.interval = secs;
         self
     }
+    /// Server-side wait per connection in seconds (10-600).
     pub fn timeout(mut self, secs: u32) -> Self {
         self.timeout = secs;
         self
     }
+    /// Give up after this long overall.
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = Some(d);
         self
