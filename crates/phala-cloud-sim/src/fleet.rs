@@ -1,6 +1,6 @@
 //! The simulated fleet and its state machine over (virtual) time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -87,6 +87,12 @@ pub struct Fleet {
     time_scale: f64,
     epoch: DateTime<Utc>,
     correlation: u64,
+    /// Hashed id -> index.
+    by_id: HashMap<String, usize>,
+    /// VM UUID -> index.
+    by_uuid: HashMap<String, usize>,
+    /// Indices of CVMs with an operation in flight: all `tick` has to look at.
+    busy: BTreeSet<usize>,
 }
 
 const WORDS: [&str; 12] = [
@@ -143,6 +149,9 @@ impl Fleet {
             time_scale: config.time_scale.max(1e-6),
             epoch,
             correlation: 0,
+            by_id: HashMap::new(),
+            by_uuid: HashMap::new(),
+            busy: BTreeSet::new(),
         };
         let now = Instant::now();
         for i in 0..config.cvms {
@@ -226,7 +235,42 @@ impl Fleet {
                 fleet.begin(idx, "start", "running", now);
             }
         }
+        fleet.reindex();
         fleet
+    }
+
+    /// Rebuilds the lookup tables (after generation or a removal).
+    fn reindex(&mut self) {
+        self.by_id = self.cvms.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        self.by_uuid = self
+            .cvms
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.vm_uuid.clone(), i))
+            .collect();
+        self.busy = self
+            .cvms
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.operation.is_some())
+            .map(|(i, _)| i)
+            .collect();
+    }
+
+    /// Deletes CVM `idx`.
+    pub fn remove(&mut self, idx: usize) {
+        self.cvms.remove(idx);
+        self.reindex();
+    }
+
+    /// The index of a hashed id.
+    pub fn index_of_id(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The index of a VM UUID.
+    pub fn index_of_uuid(&self, uuid: &str) -> Option<usize> {
+        self.by_uuid.get(uuid).copied()
     }
 
     /// Wall-clock time of the simulation, advanced by virtual time.
@@ -257,6 +301,7 @@ impl Fleet {
         let real = self.rng.jitter(base, self.jitter).div_f64(self.time_scale);
         self.correlation += 1;
         let started_at = self.epoch;
+        self.busy.insert(idx);
         self.cvms[idx].operation = Some(Operation {
             kind,
             target,
@@ -270,11 +315,18 @@ impl Fleet {
     /// Applies every transition due by `now`.
     pub fn tick(&mut self, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
-        for idx in 0..self.cvms.len() {
+        let due: Vec<usize> = self
+            .busy
+            .iter()
+            .copied()
+            .filter(|&i| self.cvms[i].operation.as_ref().is_none_or(|op| now >= op.done_at))
+            .collect();
+        for idx in due {
+            self.busy.remove(&idx);
             let Some(op) = self.cvms[idx].operation.clone() else {
                 continue;
             };
-            if now >= op.done_at {
+            {
                 let cvm = &mut self.cvms[idx];
                 cvm.status = op.target.into();
                 cvm.operation = None;
@@ -472,6 +524,9 @@ impl Fleet {
     /// Finds a CVM by any accepted form of `{cvm_id}`: hashed id, VM UUID with
     /// or without dashes, `app_<app id>`, instance id or name.
     pub fn find(&self, key: &str) -> Option<usize> {
+        if let Some(i) = self.index_of_id(key).or_else(|| self.index_of_uuid(key)) {
+            return Some(i);
+        }
         let undashed = key.replace('-', "");
         self.cvms.iter().position(|c| {
             c.id == key
@@ -481,10 +536,5 @@ impl Fleet {
                 || c.instance_id == key
                 || c.name == key
         })
-    }
-
-    /// Clock origin helper for tests of the state machine.
-    pub fn by_id(&self) -> BTreeMap<&str, usize> {
-        self.cvms.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect()
     }
 }

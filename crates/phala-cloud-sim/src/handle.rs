@@ -265,7 +265,7 @@ impl SimHandle {
         let mut inner = self.shared.lock();
         match inner.fleet.find(id) {
             Some(idx) => {
-                inner.fleet.cvms.remove(idx);
+                inner.fleet.remove(idx);
                 true
             }
             None => false,

@@ -357,16 +357,13 @@ async fn status_batch(
         Err(r) => return r,
     };
     let (inner, now) = shared.now();
-    let index: BTreeMap<&str, usize> = inner
-        .fleet
-        .cvms
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.vm_uuid.as_str(), i))
-        .collect();
     let mut out = serde_json::Map::new();
     for uuid in &uuids {
-        if let Some(&idx) = index.get(uuid.as_str()).filter(|&&i| caller.sees(&inner.fleet, i)) {
+        if let Some(idx) = inner
+            .fleet
+            .index_of_uuid(uuid)
+            .filter(|&i| caller.sees(&inner.fleet, i))
+        {
             out.insert(uuid.clone(), inner.fleet.status_json(idx, now, shared.origin));
         }
     }
@@ -392,15 +389,9 @@ async fn batch_stop(
         );
     }
     let (mut inner, now) = shared.now();
-    let index = inner
-        .fleet
-        .by_id()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect::<BTreeMap<_, _>>();
     let (mut stopped, mut skipped, mut errors, mut applied) = (0, 0, Vec::new(), Vec::new());
     for id in &ids {
-        match index.get(id).copied().filter(|&i| caller.sees(&inner.fleet, i)) {
+        match inner.fleet.index_of_id(id).filter(|&i| caller.sees(&inner.fleet, i)) {
             None => errors.push(json!({"cvm_id": id, "error": "CVM not found"})),
             Some(idx) => {
                 if inner.fleet.stop(idx, now, shared.origin) {

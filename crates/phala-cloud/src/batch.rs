@@ -36,6 +36,33 @@ struct StopAnswer {
 }
 
 impl Client {
+    /// One batch status request.
+    async fn status_chunk(&self, chunk: Vec<String>) -> Result<StatusMap, Error> {
+        let url = self.url("/status/batch");
+        let body = json!({ "vm_uuids": chunk });
+        let (status, bytes) = self
+            .send("status_batch", Replay::Idempotent, &|| {
+                self.request(Method::POST, &url).json(&body)
+            })
+            .await?;
+        Client::decode::<StatusMap>(status, &bytes)
+    }
+
+    /// One batch stop request, with the ids it carried.
+    async fn stop_chunk(&self, chunk: Vec<String>) -> (Vec<String>, Result<StopAnswer, Error>) {
+        let url = self.url("/cvms/batch-stop");
+        let body = json!({ "cvm_ids": chunk });
+        let answer = self
+            .send("batch_stop", Replay::IfNotApplied, &|| {
+                self.request(Method::POST, &url).json(&body)
+            })
+            .await;
+        (
+            chunk,
+            answer.and_then(|(status, bytes)| Client::decode::<StopAnswer>(status, &bytes)),
+        )
+    }
+
     /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
     /// Sends nothing for an empty list; fails if any chunk fails after retries.
     pub async fn status_many<I, S>(&self, vm_uuids: I) -> Result<StatusMap, Error>
@@ -44,21 +71,8 @@ impl Client {
         S: AsRef<str>,
     {
         let ids = dedup(vm_uuids);
-        let url = self.url("/status/batch");
-        let chunks: Vec<&[String]> = ids.chunks(self.inner.status_chunk).collect();
-        let mut answers = futures::stream::iter(chunks)
-            .map(|chunk| {
-                let url = &url;
-                async move {
-                    let body = json!({ "vm_uuids": chunk });
-                    let (status, bytes) = self
-                        .send("status_batch", Replay::Idempotent, &|| {
-                            self.request(Method::POST, url).json(&body)
-                        })
-                        .await?;
-                    Client::decode::<StatusMap>(status, &bytes)
-                }
-            })
+        let chunks: Vec<Vec<String>> = ids.chunks(self.inner.status_chunk).map(<[String]>::to_vec).collect();
+        let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.status_chunk(chunk)))
             .buffer_unordered(self.inner.concurrency);
         let mut merged = StatusMap::new();
         while let Some(answer) = answers.next().await {
@@ -78,28 +92,12 @@ impl Client {
         S: AsRef<str>,
     {
         let ids = dedup(cvm_ids);
-        let url = self.url("/cvms/batch-stop");
         let mut report = StopReport {
             total: ids.len(),
             ..StopReport::default()
         };
-        let chunks: Vec<&[String]> = ids.chunks(self.inner.stop_chunk).collect();
-        let mut answers = futures::stream::iter(chunks)
-            .map(|chunk| {
-                let url = &url;
-                async move {
-                    let body = json!({ "cvm_ids": chunk });
-                    let answer = self
-                        .send("batch_stop", Replay::IfNotApplied, &|| {
-                            self.request(Method::POST, url).json(&body)
-                        })
-                        .await;
-                    (
-                        chunk,
-                        answer.and_then(|(status, bytes)| Client::decode::<StopAnswer>(status, &bytes)),
-                    )
-                }
-            })
+        let chunks: Vec<Vec<String>> = ids.chunks(self.inner.stop_chunk).map(<[String]>::to_vec).collect();
+        let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.stop_chunk(chunk)))
             .buffer_unordered(self.inner.concurrency);
         while let Some((chunk, answer)) = answers.next().await {
             report.requests += 1;

@@ -1,0 +1,272 @@
+//! Benchmarks, run by `cargo xtask bench` in release; prints one JSON document.
+//!
+//!     cargo run --release -p phala-cloud --example bench -- [--quick]
+//!
+//! Every ratio compares two figures measured in this same run.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use phala_cloud::{Client, Cvm, RetryPolicy, StatusMap};
+use phala_cloud_sim::{Faults, Simulator};
+use serde_json::{Value, json};
+
+/// Counts live and peak heap bytes, for the decode scenario.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// A server that answers every status batch with the same 50 entries.
+async fn fixed_server() -> (String, Vec<String>) {
+    let uuids: Vec<String> = (0..50).map(|i| format!("00000000-0000-4000-a000-{i:012}")).collect();
+    let body: serde_json::Map<String, Value> = uuids
+        .iter()
+        .map(|u| {
+            (
+                u.clone(),
+                json!({"vm_uuid": u, "status": "running", "uptime": "1h", "in_progress": false, "events": []}),
+            )
+        })
+        .collect();
+    let body = Value::Object(body).to_string();
+    let app = axum::Router::new().route(
+        "/api/v1/status/batch",
+        axum::routing::post(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), uuids)
+}
+
+async fn overhead(quick: bool) -> Value {
+    let (base, uuids) = fixed_server().await;
+    let client = Client::builder().base_url(&base).api_key("bench").build().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/status/batch");
+    let body = json!({ "vm_uuids": uuids });
+    let n = if quick { 300 } else { 3000 };
+    let hand = |http: reqwest::Client, url: String, body: Value| async move {
+        let resp = http
+            .post(&url)
+            .header("X-API-Key", "bench")
+            .header("X-Phala-Version", "2026-01-21")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let bytes = resp.bytes().await.unwrap();
+        serde_json::from_slice::<HashMap<String, Value>>(&bytes).unwrap().len()
+    };
+    let mut results = Vec::new();
+    for (label, concurrency) in [("sequential", 1usize), ("64 in flight", 64)] {
+        let (mut facade, mut manual) = (Vec::new(), Vec::new());
+        for _ in 0..if quick { 1 } else { 5 } {
+            let per = n / concurrency;
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|_| {
+                    let (client, uuids) = (client.clone(), uuids.clone());
+                    tokio::spawn(async move {
+                        for _ in 0..per {
+                            let m: StatusMap = client.status_many(&uuids).await.unwrap();
+                            assert_eq!(m.len(), 50);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            facade.push((per * concurrency) as f64 / started.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|_| {
+                    let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                    tokio::spawn(async move {
+                        for _ in 0..per {
+                            assert_eq!(hand(http.clone(), url.clone(), body.clone()).await, 50);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            manual.push((per * concurrency) as f64 / started.elapsed().as_secs_f64());
+        }
+        let (f, m) = (median(facade), median(manual));
+        results.push(json!({"mode": label, "facade_rps": f.round(), "hand_written_rps": m.round(), "ratio": (f / m * 100.0).round() / 100.0}));
+    }
+    json!(results)
+}
+
+async fn fleet_stop(quick: bool) -> Value {
+    let ids_n = if quick { 1000 } else { 10_000 };
+    let latency = Duration::from_millis(20);
+    let sim = Simulator::builder()
+        .cvms(ids_n * 5 / 4 + 100)
+        .apps(100)
+        .seed(3)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| c.in_main_workspace)
+        .map(|c| c.id)
+        .take(ids_n)
+        .collect();
+    sim.set_faults(Faults::default().with_latency(latency, Duration::ZERO));
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .concurrency(8)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let report = client.stop_many(&ids).await;
+    let facade = started.elapsed().as_secs_f64();
+    assert!(report.is_consistent() && report.failed.is_empty());
+    let requests = ids.len().div_ceil(50);
+    let ideal = requests as f64 / 8.0 * latency.as_secs_f64();
+    // The naive loop: one raw-client request per chunk, one after another.
+    let raw = client.raw();
+    let naive_ids: Vec<String> = if quick { ids.clone() } else { ids[..2000].to_vec() };
+    let started = Instant::now();
+    for chunk in naive_ids.chunks(50) {
+        raw.batch_stop_cvms()
+            .body(phala_cloud::raw::types::BatchStopRequest::builder().cvm_ids(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let naive = started.elapsed().as_secs_f64() * ids.len() as f64 / naive_ids.len() as f64;
+    sim.shutdown().await;
+    json!({"ids": ids.len(), "requests": requests, "latency_ms": 20, "concurrency": 8, "facade_s": round3(facade), "ideal_s": round3(ideal), "vs_ideal": round2(facade / ideal), "naive_sequential_s": round3(naive), "speedup_vs_naive": round2(naive / facade)})
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn decode(quick: bool) -> Value {
+    let n = if quick { 1000 } else { 10_000 };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (hosted, info, status) = rt.block_on(async {
+        let sim = Simulator::builder().cvms(n * 5 / 4).apps(50).start().await.unwrap();
+        let http = reqwest::Client::new();
+        let get = |v: &'static str| {
+            http.get(format!("{}/api/v1/cvms", sim.base_url()))
+                .header("X-API-Key", sim.api_key())
+                .header("X-Phala-Version", v)
+                .send()
+        };
+        let hosted = get("2025-10-28").await.unwrap().bytes().await.unwrap().to_vec();
+        let info = get("2026-01-21").await.unwrap().bytes().await.unwrap().to_vec();
+        let uuids: Vec<String> = sim
+            .cvms()
+            .into_iter()
+            .filter(|c| c.in_main_workspace)
+            .map(|c| c.vm_uuid)
+            .collect();
+        let status = http
+            .post(format!("{}/api/v1/status/batch", sim.base_url()))
+            .header("X-API-Key", sim.api_key())
+            .json(&json!({"vm_uuids": uuids}))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        sim.shutdown().await;
+        (hosted, info, status)
+    });
+    let mut out = Vec::new();
+    let measure = |name: &str, bytes: &[u8], f: &dyn Fn(&[u8]) -> usize| {
+        let mut times = Vec::new();
+        let mut peak = 0;
+        for _ in 0..if quick { 2 } else { 7 } {
+            let base = LIVE.load(Ordering::Relaxed);
+            PEAK.store(base, Ordering::Relaxed);
+            let started = Instant::now();
+            let count = f(bytes);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            peak = PEAK.load(Ordering::Relaxed) - base;
+            assert!(count > 0);
+        }
+        json!({"payload": name, "json_bytes": bytes.len(), "median_ms": round2(median(times)), "peak_heap_bytes": peak, "peak_vs_json": round2(peak as f64 / bytes.len() as f64)})
+    };
+    out.push(measure("list, HostedCvm shape", &hosted, &|b| {
+        serde_json::from_slice::<Vec<Value>>(b)
+            .unwrap()
+            .into_iter()
+            .map(Cvm::from_value)
+            .count()
+    }));
+    out.push(measure("list, CVMInfo shape", &info, &|b| {
+        serde_json::from_slice::<Vec<Value>>(b)
+            .unwrap()
+            .into_iter()
+            .map(Cvm::from_value)
+            .count()
+    }));
+    out.push(measure("status map", &status, &|b| {
+        serde_json::from_slice::<StatusMap>(b).unwrap().len()
+    }));
+    json!({"cvms": n, "results": out})
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let overhead = rt.block_on(overhead(quick));
+    let fleet = rt.block_on(fleet_stop(quick));
+    drop(rt);
+    let decode = decode(quick);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &json!({"quick": quick, "overhead": overhead, "fleet_stop": fleet, "decode": decode})
+        )
+        .unwrap()
+    );
+}
