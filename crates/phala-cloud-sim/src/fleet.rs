@@ -323,23 +323,20 @@ impl Fleet {
             .collect();
         for idx in due {
             self.busy.remove(&idx);
-            let Some(op) = self.cvms[idx].operation.clone() else {
+            let cvm = &mut self.cvms[idx];
+            let Some(op) = cvm.operation.take() else {
                 continue;
             };
-            {
-                let cvm = &mut self.cvms[idx];
-                cvm.status = op.target.into();
-                cvm.operation = None;
-                match op.target {
-                    "stopped" => {
-                        cvm.exited_at = Some(at);
-                        cvm.running_since = None;
-                        self.push_event(idx, "shutdown.progress", "stopped", at);
-                    }
-                    _ => {
-                        cvm.running_since = Some(at);
-                        self.push_event(idx, "boot.progress", "done", at);
-                    }
+            cvm.status = op.target.into();
+            match op.target {
+                "stopped" => {
+                    cvm.exited_at = Some(at);
+                    cvm.running_since = None;
+                    self.push_event(idx, "shutdown.progress", "stopped", at);
+                }
+                _ => {
+                    cvm.running_since = Some(at);
+                    self.push_event(idx, "boot.progress", "done", at);
                 }
             }
         }
