@@ -141,10 +141,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             fail_on,
             timeout,
         } => {
-            let ours = phala_cloud_spec::load_path(&against).map_err(|e| e.to_string())?;
-            let upstream = fetch(&from, Duration::from_secs(timeout))
-                .await
-                .map_err(|e| e.to_string())?;
+            let (ours, upstream) = ours_and_upstream(&against, &from, timeout).await?;
             let report = diff(&ours, &upstream, true);
             print_report(&report, format);
             let severity = report.severity();
@@ -161,10 +158,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             path,
             timeout,
         } => {
-            let ours = phala_cloud_spec::load_path(&path).map_err(|e| e.to_string())?;
-            let upstream = fetch(&from, Duration::from_secs(timeout))
-                .await
-                .map_err(|e| e.to_string())?;
+            let (ours, upstream) = ours_and_upstream(&path, &from, timeout).await?;
             let mut ops = operation_keys(&ours);
             for a in &add {
                 let op = parse_operation(a).map_err(|e| e.to_string())?;
@@ -173,14 +167,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
                 }
             }
             let updated = subset(&upstream, &ops).map_err(|e| e.to_string())?;
-            let problems = phala_cloud_spec::check_document(&updated);
-            if let Some(p) = problems.first() {
-                return Err(format!("the updated document is not self-contained: {p}"));
-            }
-            let normalised = phala_cloud_spec::normalise(&updated)
-                .map_err(|e| format!("the updated document does not normalise: {e}"))?;
-            phala_cloud_spec::codegen::generate(&normalised)
-                .map_err(|e| format!("the updated document does not generate: {e}"))?;
+            verify(&updated, "the updated document")?;
             let report = diff(&ours, &updated, false);
             if updated == ours {
                 println!("{}: already up to date", path.display());
@@ -294,22 +281,33 @@ fn write_json(path: &Path, doc: &Value) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn check(path: &Path) -> Result<ExitCode, String> {
-    let doc = phala_cloud_spec::load_path(path).map_err(|e| e.to_string())?;
-    let problems: Vec<String> = phala_cloud_spec::check_document(&doc)
+/// The document is self-contained, normalises and generates; the generated line count.
+fn verify(doc: &Value, origin: &str) -> Result<usize, String> {
+    let problems: Vec<String> = phala_cloud_spec::check_document(doc)
         .iter()
-        .map(|e| format!("{}: {e}", path.display()))
+        .map(|e| format!("{origin}: {e}"))
         .collect();
     if !problems.is_empty() {
         return Err(problems.join("\n"));
     }
-    let normalised = phala_cloud_spec::normalise(&doc).map_err(|e| format!("{}: {e}", path.display()))?;
-    let code = phala_cloud_spec::codegen::generate(&normalised).map_err(|e| format!("{}: {e}", path.display()))?;
+    let normalised = phala_cloud_spec::normalise(doc).map_err(|e| format!("{origin}: {e}"))?;
+    let code = phala_cloud_spec::codegen::generate(&normalised).map_err(|e| format!("{origin}: {e}"))?;
+    Ok(code.lines().count())
+}
+
+/// The document at `path` and the upstream one at `from`.
+async fn ours_and_upstream(path: &Path, from: &str, timeout: u64) -> Result<(Value, Value), String> {
+    let ours = phala_cloud_spec::load_path(path).map_err(|e| e.to_string())?;
+    let upstream = fetch(from, Duration::from_secs(timeout))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((ours, upstream))
+}
+
+fn check(path: &Path) -> Result<ExitCode, String> {
+    let doc = phala_cloud_spec::load_path(path).map_err(|e| e.to_string())?;
+    let lines = verify(&doc, &path.display().to_string())?;
     let ops = phala_cloud_spec::operations(&doc).count();
-    println!(
-        "{}: ok ({ops} operations, {} lines generated)",
-        path.display(),
-        code.lines().count()
-    );
+    println!("{}: ok ({ops} operations, {lines} lines generated)", path.display());
     Ok(ExitCode::SUCCESS)
 }

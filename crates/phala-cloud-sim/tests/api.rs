@@ -239,13 +239,7 @@ async fn stopping_moves_through_stopping_to_stopped_over_scaled_time() {
         .await
         .unwrap();
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
-    post(
-        &sim,
-        "/api/v1/cvms/batch-stop",
-        sim.api_key(),
-        json!({"cvm_ids": [cvm.id]}),
-    )
-    .await;
+    stop(&sim, &cvm.id).await;
     let (_, status) = post(
         &sim,
         "/api/v1/status/batch",
@@ -367,13 +361,7 @@ async fn sse_streams_state_then_complete() {
         ["state", "complete"],
         "already at target: state then complete at once"
     );
-    post(
-        &sim,
-        "/api/v1/cvms/batch-stop",
-        sim.api_key(),
-        json!({"cvm_ids": [cvm.id]}),
-    )
-    .await;
+    stop(&sim, &cvm.id).await;
     let events = sse_events(sse(&sim, &cvm.id, "target=stopped&interval=5").send().await.unwrap()).await;
     assert_eq!(events.first().unwrap().1["status"], "stopping");
     let (last, data) = events.last().unwrap();
@@ -434,23 +422,11 @@ async fn server_errors_and_rate_limits_change_nothing() {
     let sim = sim(30).await;
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
     sim.set_faults(Faults::default().with_server_errors(1.0));
-    let (s, body) = post(
-        &sim,
-        "/api/v1/cvms/batch-stop",
-        sim.api_key(),
-        json!({"cvm_ids": [cvm.id]}),
-    )
-    .await;
+    let (s, body) = stop(&sim, &cvm.id).await;
     assert!(s.is_server_error());
     assert!(body["detail"]["request_id"].is_string());
     sim.set_faults(Faults::default().with_rate_limits(1.0));
-    let resp = http()
-        .post(format!("{}/api/v1/cvms/batch-stop", sim.base_url()))
-        .header("X-API-Key", sim.api_key())
-        .json(&json!({"cvm_ids": [cvm.id]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = stop_request(&sim, &cvm.id).send().await.unwrap();
     assert_eq!(
         (resp.status().as_u16(), resp.headers()["retry-after"].to_str().unwrap()),
         (429, "1")
@@ -459,15 +435,23 @@ async fn server_errors_and_rate_limits_change_nothing() {
     assert_eq!(sim.cvms().iter().find(|c| c.id == cvm.id).unwrap().status, "running");
 }
 
-/// Sends a stop and reports whether its answer broke (send or body error).
-async fn stop_breaks(sim: &SimHandle, id: &str) -> bool {
-    let result = http()
+/// A stop of one CVM with the workspace key, ready to send.
+fn stop_request(sim: &SimHandle, id: &str) -> reqwest::RequestBuilder {
+    http()
         .post(format!("{}/api/v1/cvms/batch-stop", sim.base_url()))
         .header("X-API-Key", sim.api_key())
         .json(&json!({"cvm_ids": [id]}))
-        .send()
-        .await;
-    match result {
+}
+
+/// Stops one CVM with the workspace key.
+async fn stop(sim: &SimHandle, id: &str) -> (StatusCode, Value) {
+    let resp = stop_request(sim, id).send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends a stop and reports whether its answer broke (send or body error).
+async fn stop_breaks(sim: &SimHandle, id: &str) -> bool {
+    match stop_request(sim, id).send().await {
         Err(_) => true,
         Ok(resp) => resp.bytes().await.is_err(),
     }
@@ -498,13 +482,7 @@ async fn dropped_and_truncated_responses_are_recorded_when_applied() {
 async fn sse_streams_can_be_cut_mid_stream() {
     let sim = sim(20).await;
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
-    post(
-        &sim,
-        "/api/v1/cvms/batch-stop",
-        sim.api_key(),
-        json!({"cvm_ids": [cvm.id]}),
-    )
-    .await;
+    stop(&sim, &cvm.id).await;
     sim.set_faults(Faults::default().with_sse_drops(1.0));
     let resp = sse(&sim, &cvm.id, "target=stopped").send().await.unwrap();
     assert_eq!(resp.status(), 200);

@@ -223,19 +223,16 @@ impl<'a> Flattener<'a> {
             merged.extend(all.iter().map(|a| self.resolve(a).0));
         }
         // A union of string schemas is one string (an enum if every arm is one).
-        let all_strings = variants.len() > 1
-            && variants
+        let arms: Vec<&Value> = variants.iter().map(|v| self.resolve(v).0).collect();
+        if arms.len() > 1
+            && arms
                 .iter()
-                .all(|v| self.resolve(v).0.get("type").and_then(Value::as_str) == Some("string"));
-        if all_strings {
-            let open = variants
-                .iter()
-                .any(|v| self.resolve(v).0.get("enum").is_none() && self.resolve(v).0.get("const").is_none());
+                .all(|a| a.get("type").and_then(Value::as_str) == Some("string"))
+        {
             facts.types.insert("string".into());
-            if !open {
+            if arms.iter().all(|a| a.get("enum").is_some() || a.get("const").is_some()) {
                 let set = facts.enums.get_or_insert_with(BTreeSet::new);
-                for v in &variants {
-                    let arm = self.resolve(v).0;
+                for arm in &arms {
                     for e in arm
                         .get("enum")
                         .and_then(Value::as_array)

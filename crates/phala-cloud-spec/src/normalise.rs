@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::SpecError;
-use crate::walk::{self, Side, escape, for_each_schema, operations, rewrite_refs, schema_ref_name, schemas_by_side};
+use crate::walk::{self, Side, escape, for_each_schema, operations, response_schemas, rewrite_refs, schema_ref_name};
 
 /// One normalisation step.
 #[derive(Clone, Copy)]
@@ -408,7 +408,7 @@ pub fn request_content_types(doc: &mut Value) {
 /// `x-known-values`) and response-side `pattern`s go, so that a new value
 /// or format decodes. Schemas reached only from requests keep both.
 pub fn lenient_responses(doc: &mut Value) {
-    let (_, response) = schemas_by_side(doc);
+    let response = response_schemas(doc);
     for_each_schema(doc, &mut |schema, place| {
         let lenient = match place.side {
             Side::Response => true,

@@ -296,43 +296,25 @@ pub(crate) fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
 
-/// Component schemas referenced from the request side and from the response side.
-pub(crate) fn schemas_by_side(doc: &Value) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
-    let mut request = Vec::new();
-    let mut response = Vec::new();
-    let collect = |v: &Value, out: &mut Vec<String>| {
+/// Component schemas a response reaches, transitively.
+pub(crate) fn response_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
+    let mut roots = Vec::new();
+    let mut collect = |v: &Value| {
         for_each_ref(v, &mut |r| {
             if let Some(n) = schema_ref_name(r) {
-                out.push(unescape(n));
+                roots.push(unescape(n));
             }
         })
     };
     for (_, _, op) in operations(doc) {
-        for key in ["parameters", "requestBody"] {
-            if let Some(v) = op.get(key) {
-                collect(v, &mut request);
-            }
-        }
         if let Some(v) = op.get("responses") {
-            collect(v, &mut response);
-        }
-    }
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for item in paths.values() {
-            if let Some(v) = item.get("parameters") {
-                collect(v, &mut request);
-            }
-        }
-    }
-    for key in ["parameters", "requestBodies"] {
-        if let Some(v) = doc.pointer(&format!("/components/{key}")) {
-            collect(v, &mut request);
+            collect(v);
         }
     }
     for key in ["responses", "headers"] {
         if let Some(v) = doc.pointer(&format!("/components/{key}")) {
-            collect(v, &mut response);
+            collect(v);
         }
     }
-    (reachable_schemas(doc, request), reachable_schemas(doc, response))
+    reachable_schemas(doc, roots)
 }
