@@ -192,6 +192,26 @@ pub struct CvmInfo {
     pub in_progress: bool,
     /// True when the workspace key sees it (its default workspace).
     pub in_main_workspace: bool,
+    /// When the operation in flight finishes (real time), so benchmarks can
+    /// measure how soon a client notices.
+    pub operation_done_at: Option<std::time::Instant>,
+}
+
+/// Changes a running simulator's faults; cheap to clone and `Send`.
+#[derive(Clone)]
+pub struct FaultControl(Arc<Shared>);
+
+impl FaultControl {
+    /// Replaces the faults injected from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.0.lock().faults = faults;
+    }
+}
+
+impl std::fmt::Debug for FaultControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultControl").finish_non_exhaustive()
+    }
 }
 
 /// A running simulator. Dropping it stops the server too.
@@ -242,6 +262,10 @@ impl SimHandle {
     pub fn set_faults(&self, faults: Faults) {
         self.shared.lock().faults = faults;
     }
+    /// A handle that changes faults from another task, e.g. to end a burst.
+    pub fn fault_control(&self) -> FaultControl {
+        FaultControl(self.shared.clone())
+    }
     /// The fleet as it is now (transitions applied).
     pub fn cvms(&self) -> Vec<CvmInfo> {
         let (inner, _) = self.shared.now();
@@ -257,6 +281,7 @@ impl SimHandle {
                 status: c.status.clone(),
                 in_progress: c.operation.is_some(),
                 in_main_workspace: c.workspace == 0,
+                operation_done_at: c.operation.as_ref().map(|op| op.done_at.into_std()),
             })
             .collect()
     }

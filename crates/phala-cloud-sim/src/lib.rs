@@ -34,7 +34,7 @@ mod sse;
 mod stats;
 
 pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
-pub use handle::{CvmInfo, SimHandle, Simulator, SimulatorBuilder};
+pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};
 pub use stats::Stats;
 
 /// The bundled OpenAPI document, served at `/openapi.json`.

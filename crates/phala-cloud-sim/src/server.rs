@@ -391,6 +391,7 @@ async fn batch_stop(
     let (mut inner, now) = shared.now();
     let (mut stopped, mut skipped, mut errors, mut applied) = (0, 0, Vec::new(), Vec::new());
     for id in &ids {
+        *inner.stats.stop_requests.entry(id.clone()).or_default() += 1;
         match inner.fleet.index_of_id(id).filter(|&i| caller.sees(&inner.fleet, i)) {
             None => errors.push(json!({"cvm_id": id, "error": "CVM not found"})),
             Some(idx) => {

@@ -13,6 +13,9 @@ pub struct Stats {
     pub sse_open: BTreeMap<String, usize>,
     /// The most SSE streams any key held at once, by key label.
     pub sse_peak: BTreeMap<String, usize>,
+    /// Times each id reached the batch-stop handler (faults that answer
+    /// before the handler do not count): more than 1 means a client resent it.
+    pub stop_requests: BTreeMap<String, u32>,
     /// Stops applied (running -> stopping), by hashed CVM id.
     pub stops_applied: BTreeMap<String, u32>,
     /// Stops applied by requests whose response was then dropped or cut.
@@ -34,6 +37,15 @@ impl Stats {
             .filter(|((e, _), _)| e == endpoint)
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// Ids that reached the batch-stop handler more than once.
+    pub fn resent_stops(&self) -> Vec<(&str, u32)> {
+        self.stop_requests
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(id, n)| (id.as_str(), *n))
+            .collect()
     }
 
     /// The highest number of streams any key held at once.

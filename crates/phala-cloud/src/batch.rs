@@ -25,6 +25,26 @@ where
         .collect()
 }
 
+/// The position and form of the first id no endpoint could accept (empty,
+/// blank, or with control characters), so nothing is sent for it.
+pub(crate) fn first_invalid(ids: &[String]) -> Option<(usize, &str)> {
+    ids.iter()
+        .enumerate()
+        .find(|(_, id)| invalid_id(id).is_some())
+        .map(|(i, id)| (i, id.as_str()))
+}
+
+/// Why an id cannot be sent, if it cannot.
+pub(crate) fn invalid_id(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("empty id")
+    } else if id.chars().any(char::is_control) {
+        Some("id contains control characters")
+    } else {
+        None
+    }
+}
+
 #[derive(Deserialize)]
 struct StopAnswer {
     #[serde(default)]
@@ -64,13 +84,20 @@ impl Client {
     }
 
     /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
-    /// Sends nothing for an empty list; fails if any chunk fails after retries.
+    /// Sends nothing for an empty list, or when an id is empty or blank
+    /// ([`Error::InvalidInput`]); fails if any chunk fails after retries.
     pub async fn status_many<I, S>(&self, vm_uuids: I) -> Result<StatusMap, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let ids = dedup(vm_uuids);
+        if let Some((at, id)) = first_invalid(&ids) {
+            return Err(Error::InvalidInput(format!(
+                "vm_uuid #{at} ({id:?}): {}",
+                invalid_id(id).unwrap_or_default()
+            )));
+        }
         let chunks: Vec<Vec<String>> = ids.chunks(self.inner.status_chunk).map(<[String]>::to_vec).collect();
         let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.status_chunk(chunk)))
             .buffer_unordered(self.inner.concurrency);
@@ -85,17 +112,24 @@ impl Client {
     ///
     /// Never loses an id: each one ends up counted as stopped or skipped, in
     /// `errors` (the server's per-id errors) or in `failed` (its whole chunk
-    /// failed, with why). A failed chunk never discards the others' results.
+    /// failed, or the id is empty or blank, with why). A failed chunk never
+    /// discards the others' results.
     pub async fn stop_many<I, S>(&self, cvm_ids: I) -> StopReport
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids = dedup(cvm_ids);
+        let (ids, invalid): (Vec<String>, Vec<String>) =
+            dedup(cvm_ids).into_iter().partition(|id| invalid_id(id).is_none());
         let mut report = StopReport {
-            total: ids.len(),
+            total: ids.len() + invalid.len(),
             ..StopReport::default()
         };
+        // Ids no server would accept are reported, not sent.
+        report.failed.extend(invalid.into_iter().map(|id| StopError {
+            error: format!("invalid input: {}", invalid_id(&id).unwrap_or_default()),
+            cvm_id: id,
+        }));
         let chunks: Vec<Vec<String>> = ids.chunks(self.inner.stop_chunk).map(<[String]>::to_vec).collect();
         let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.stop_chunk(chunk)))
             .buffer_unordered(self.inner.concurrency);

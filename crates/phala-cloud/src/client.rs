@@ -36,6 +36,7 @@ pub(crate) struct Inner {
     pub status_chunk: usize,
     pub stop_chunk: usize,
     pub max_body_bytes: usize,
+    pub max_event_bytes: usize,
     pub streams: Arc<tokio::sync::Semaphore>,
     pub max_streams: usize,
 }
@@ -148,13 +149,21 @@ impl Client {
             let status = resp.status();
             let headers = resp.headers().clone();
             let limit = self.inner.max_body_bytes;
-            if resp.content_length().is_some_and(|n| n as usize > limit) {
+            let declared = resp.content_length().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+            if declared.is_some_and(|n| n > limit) {
                 return Err(Error::BodyTooLarge { limit });
             }
-            let mut body = Vec::new();
+            // Sized once when the length is declared; otherwise grown by
+            // doubling, but never past the cap.
+            let mut body = Vec::with_capacity(declared.unwrap_or(0));
             while let Some(chunk) = resp.chunk().await.map_err(Error::transport)? {
-                if body.len() + chunk.len() > limit {
+                let need = body.len() + chunk.len();
+                if need > limit {
                     return Err(Error::BodyTooLarge { limit });
+                }
+                if need > body.capacity() {
+                    let target = (body.capacity() * 2).max(need).min(limit);
+                    body.reserve_exact(target - body.len());
                 }
                 body.extend_from_slice(&chunk);
             }

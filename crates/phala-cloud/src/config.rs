@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     stop_chunk: usize,
     max_streams: usize,
     max_body_bytes: usize,
+    max_event_bytes: usize,
     user_agent: String,
     allow_insecure_http: bool,
     http: Option<reqwest::Client>,
@@ -69,6 +70,7 @@ impl Default for ClientBuilder {
             stop_chunk: 50,
             max_streams: 5,
             max_body_bytes: 64 * 1024 * 1024,
+            max_event_bytes: 1024 * 1024,
             user_agent: format!("phala-cloud-rs/{}", env!("CARGO_PKG_VERSION")),
             allow_insecure_http: false,
             http: None,
@@ -122,19 +124,19 @@ impl ClientBuilder {
         self.retry = policy;
         self
     }
-    /// Batch requests in flight at once.
+    /// Batch requests in flight at once (at least 1; default 8).
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.concurrency = n;
         self
     }
-    /// vm_uuids per batch status request (default 100).
+    /// vm_uuids per batch status request (at least 1; default 100).
     pub fn status_chunk_size(mut self, n: usize) -> Self {
-        self.status_chunk = n.max(1);
+        self.status_chunk = n;
         self
     }
-    /// CVM ids per batch stop request (at most 50, the API's limit).
+    /// CVM ids per batch stop request (1 to 50, the API's limit; default 50).
     pub fn stop_chunk_size(mut self, n: usize) -> Self {
-        self.stop_chunk = n.clamp(1, 50);
+        self.stop_chunk = n;
         self
     }
     /// Event streams held at once (the API allows 5 per user).
@@ -142,9 +144,16 @@ impl ClientBuilder {
         self.max_streams = n;
         self
     }
-    /// Answers larger than this are refused.
+    /// Answers larger than this are refused with [`Error::BodyTooLarge`]
+    /// before more is read (default 64 MiB).
     pub fn max_body_bytes(mut self, n: usize) -> Self {
         self.max_body_bytes = n;
+        self
+    }
+    /// An event stream that sends more than this without completing an
+    /// event is cut (default 1 MiB; state events are about 1 KiB).
+    pub fn max_event_bytes(mut self, n: usize) -> Self {
+        self.max_event_bytes = n;
         self
     }
     /// Sent as `User-Agent` (default `phala-cloud-rs/<version>`).
@@ -183,9 +192,31 @@ impl ClientBuilder {
         Ok(builder)
     }
 
+    /// Limits that would make the client useless or unsafe are refused, not clamped.
+    fn check_limits(&self) -> Result<(), Error> {
+        let problems = [
+            (self.concurrency == 0, "concurrency must be at least 1"),
+            (self.status_chunk == 0, "status chunk size must be at least 1"),
+            (
+                !(1..=50).contains(&self.stop_chunk),
+                "stop chunk size must be 1-50 (the API's limit)",
+            ),
+            (self.request_timeout.is_zero(), "request timeout must not be zero"),
+            (self.connect_timeout.is_zero(), "connect timeout must not be zero"),
+            (self.idle_timeout.is_zero(), "idle timeout must not be zero"),
+            (self.max_body_bytes == 0, "max body bytes must not be zero"),
+            (self.max_event_bytes == 0, "max event bytes must not be zero"),
+        ];
+        match problems.into_iter().find(|(bad, _)| *bad) {
+            Some((_, why)) => Err(Error::Config(why.into())),
+            None => Ok(()),
+        }
+    }
+
     /// Checks everything and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let base = normalise_base_url(&self.base_url, self.allow_insecure_http)?;
+        self.check_limits()?;
         if self.api_version.trim().is_empty() {
             return Err(Error::Config("empty API version".into()));
         }
@@ -254,10 +285,23 @@ impl ClientBuilder {
                 status_chunk: self.status_chunk,
                 stop_chunk: self.stop_chunk,
                 max_body_bytes: self.max_body_bytes,
+                max_event_bytes: self.max_event_bytes,
                 streams: Arc::new(tokio::sync::Semaphore::new(self.max_streams)),
                 max_streams: self.max_streams,
             }),
         })
+    }
+}
+
+/// The URL as it may be shown: credentials in it (`user:pass@`) replaced.
+fn shown(raw: &str) -> String {
+    let authority_start = raw.find("://").map_or(0, |i| i + 3);
+    let authority_end = raw[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| authority_start + i);
+    match raw[authority_start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..authority_start], &raw[authority_start + at..]),
+        None => raw.to_string(),
     }
 }
 
@@ -266,12 +310,19 @@ pub(crate) fn normalise_base_url(raw: &str, allow_insecure_http: bool) -> Result
     let raw = raw.trim();
     let url = reqwest::Url::parse(raw).map_err(|e| {
         Error::Config(format!(
-            "base URL {raw:?} is not a URL ({e}); expected e.g. https://cloud-api.phala.com"
+            "base URL {:?} is not a URL ({e}); expected e.g. https://cloud-api.phala.com",
+            shown(raw)
         ))
     })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!(
+            "base URL {:?} carries credentials; set the API key instead",
+            shown(raw)
+        )));
+    }
     let host = url
         .host_str()
-        .ok_or_else(|| Error::Config(format!("base URL {raw:?} has no host")))?;
+        .ok_or_else(|| Error::Config(format!("base URL {raw:?} has no host (missing https://?)")))?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -284,7 +335,11 @@ pub(crate) fn normalise_base_url(raw: &str, allow_insecure_http: bool) -> Result
                 )));
             }
         }
-        other => return Err(Error::Config(format!("base URL scheme {other:?} is not http or https"))),
+        other => {
+            return Err(Error::Config(format!(
+                "base URL scheme {other:?} is not http or https (missing https://?)"
+            )));
+        }
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(

@@ -237,11 +237,14 @@ impl Error {
     }
 
     /// Worth retrying for a read: connect and transport failures, timeouts,
-    /// 429, 502/503/504 and a 409 without `error_code`.
+    /// 429, 500/502/503/504 and a 409 without `error_code`. (Writes retry
+    /// only what [`Error::proves_not_applied`] allows.)
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::Timeout(_) => true,
-            Error::Api(e) => matches!(e.status, 429 | 502 | 503 | 504) || (e.status == 409 && e.error_code.is_none()),
+            Error::Api(e) => {
+                matches!(e.status, 429 | 500 | 502 | 503 | 504) || (e.status == 409 && e.error_code.is_none())
+            }
             _ => false,
         }
     }
@@ -352,12 +355,35 @@ mod tests {
                 snippet: String::new(),
             }))
         };
-        for s in [429, 502, 503, 504] {
+        for s in [429, 500, 502, 503, 504] {
             assert!(api(s, None).is_retryable(), "{s}");
         }
         assert!(api(409, None).is_retryable());
         assert!(!api(409, Some("ERR-05-002")).is_retryable());
-        assert!(!api(500, None).is_retryable() && !api(404, None).is_retryable());
+        assert!(!api(501, None).is_retryable() && !api(404, None).is_retryable());
         assert!(api(503, None).proves_not_applied() && !api(502, None).proves_not_applied());
+        assert!(
+            !api(500, None).proves_not_applied(),
+            "a 500 may come after the work was done"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any status, body and `Retry-After` becomes an error without
+        /// panicking, with a bounded snippet, and renders.
+        #[test]
+        fn any_error_answer_decodes(status in 100u16..1000, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+                                    json in "\\{\"detail\": (\\[\\{\"loc\": \\[[0-9a-z\",]{0,12}\\], \"msg\": \".{0,8}\"\\}\\]|\".{0,8}\"|\\{\"message\": [0-9]\\}|null)\\}",
+                                    retry_after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30)) {
+            // Any byte a header value may hold (visible ASCII, tab, obs-text).
+            let retry_after: Vec<u8> = retry_after.into_iter().filter(|b| *b == b'\t' || *b >= 0x20 && *b != 0x7f).collect();
+            let mut headers = HeaderMap::new();
+            headers.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_bytes(&retry_after).unwrap());
+            for body in [&body[..], json.as_bytes()] {
+                let e = ApiError::from_parts(StatusCode::from_u16(status).unwrap(), &headers, body);
+                proptest::prop_assert!(e.snippet.len() <= 3 * SNIPPET_LIMIT + 3);
+                let _ = Error::Api(Box::new(e)).to_string();
+            }
+        }
     }
 }

@@ -44,6 +44,7 @@ mod error;
 mod model;
 mod retry;
 mod secret;
+mod sse;
 mod wait;
 mod watch;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::batch::dedup;
+use crate::batch::{dedup, first_invalid, invalid_id};
 use crate::model::{CvmStatus, Status, StopReport};
 use crate::{Client, Error};
 
@@ -97,10 +97,34 @@ impl Default for WaitAllOptions {
 }
 
 impl WaitAllOptions {
-    /// Time between rounds (default 5 s).
+    /// The shortest interval accepted: anything shorter is a busy loop.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+    /// Time between rounds (default 5 s; at least [`Self::MIN_INTERVAL`]).
     pub fn interval(mut self, d: Duration) -> Self {
         self.interval = d;
         self
+    }
+
+    /// Rounds an id may be missing before it counts as not found (default 2; at least 1).
+    pub fn missing_rounds(mut self, n: u32) -> Self {
+        self.missing_rounds = n;
+        self
+    }
+
+    /// Checked before any request.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.interval < Self::MIN_INTERVAL {
+            return Err(Error::InvalidInput(format!(
+                "interval must be at least {:?}, got {:?}",
+                Self::MIN_INTERVAL,
+                self.interval
+            )));
+        }
+        if self.missing_rounds == 0 {
+            return Err(Error::InvalidInput("missing_rounds must be at least 1".into()));
+        }
+        Ok(())
     }
 }
 
@@ -176,7 +200,14 @@ impl Client {
     {
         let mut resent: BTreeMap<String, u32> = BTreeMap::new();
         Client::check_id(target, "target status")?;
+        opts.validate()?;
         let ids = dedup(vm_uuids);
+        if let Some((at, id)) = first_invalid(&ids) {
+            return Err(Error::InvalidInput(format!(
+                "vm_uuid #{at} ({id:?}): {}",
+                invalid_id(id).unwrap_or_default()
+            )));
+        }
         let target_status = Status::from(target);
         let started = Instant::now();
         let mut pending: BTreeSet<String> = ids.iter().cloned().collect();

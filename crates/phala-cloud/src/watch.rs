@@ -5,10 +5,8 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
-use serde::Deserialize;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
@@ -106,7 +104,7 @@ impl WatchOptions {
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
+type EventStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, Error>> + Send>>;
 
 struct Watch {
     client: Client,
@@ -122,18 +120,6 @@ struct Watch {
     polled_once: bool,
     reconnects: u32,
     done: bool,
-}
-
-#[derive(Deserialize)]
-struct Finished {
-    #[serde(default)]
-    status: Option<Status>,
-    #[serde(default)]
-    elapsed: Option<f64>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
 }
 
 impl Watch {
@@ -206,56 +192,26 @@ impl Watch {
                 snippet(&body)
             )));
         }
-        self.events = Some(Box::pin(
-            resp.bytes_stream().eventsource().map(|r| r.map_err(|e| e.to_string())),
-        ));
+        self.events = Some(Box::pin(crate::sse::events(
+            resp.bytes_stream(),
+            self.client.inner.max_event_bytes,
+        )));
         Ok(())
     }
 
     fn on_event(&mut self, ev: eventsource_stream::Event) {
-        let parsed = |data: &str| serde_json::from_str::<Finished>(data);
-        match ev.event.as_str() {
-            "state" => match serde_json::from_str::<CvmState>(&ev.data) {
-                Ok(s) => self.queue.push_back(Ok(StateEvent::State(Box::new(s)))),
-                Err(e) => self.queue.push_back(Err(Error::Decode {
-                    status: 200,
-                    message: format!("state event: {e}"),
-                    snippet: snippet(ev.data.as_bytes()),
-                })),
-            },
-            "complete" => {
-                let f = parsed(&ev.data).ok();
-                let status = f
-                    .as_ref()
-                    .and_then(|f| f.status.clone())
-                    .unwrap_or_else(|| Status::from(self.target.as_str()));
-                let elapsed = f.as_ref().and_then(|f| f.elapsed).unwrap_or_default();
-                self.queue.push_back(Ok(StateEvent::Complete {
-                    status,
-                    elapsed,
-                    target: self.target.clone(),
-                }));
-                self.finish();
+        match crate::sse::state_event(&ev.event, &ev.data, &self.target) {
+            Some(Ok(event)) => {
+                match &event {
+                    StateEvent::Complete { .. } | StateEvent::Error { .. } => self.finish(),
+                    // The server's wait ended: reconnect if the deadline allows.
+                    StateEvent::Timeout { .. } => self.events = None,
+                    StateEvent::State(_) => {}
+                }
+                self.queue.push_back(Ok(event));
             }
-            "timeout" => {
-                let elapsed = parsed(&ev.data).ok().and_then(|f| f.elapsed).unwrap_or_default();
-                self.queue.push_back(Ok(StateEvent::Timeout {
-                    elapsed,
-                    target: self.target.clone(),
-                }));
-                self.events = None;
-            }
-            "error" => {
-                let f = parsed(&ev.data).ok();
-                let error = f
-                    .as_ref()
-                    .and_then(|f| f.error.clone())
-                    .unwrap_or_else(|| "error".into());
-                let message = f.and_then(|f| f.message).unwrap_or_else(|| ev.data.clone());
-                self.queue.push_back(Ok(StateEvent::Error { error, message }));
-                self.finish();
-            }
-            other => tracing::debug!(event = other, "ignoring unknown event"),
+            Some(Err(e)) => self.queue.push_back(Err(e)),
+            None => tracing::debug!(event = %ev.event, "ignoring unknown event"),
         }
     }
 

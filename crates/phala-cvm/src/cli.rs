@@ -48,8 +48,36 @@ pub struct Args {
     /// Show progress on stderr even when it is not a terminal.
     #[arg(long, global = true)]
     pub progress: bool,
+    /// Log to stderr at this level: retries and reconnects at warn, each
+    /// request at debug. Credentials are never logged.
+    #[arg(long, global = true, env = "PHALA_CVM_LOG", value_enum, default_value_t = LogLevel::Off, value_name = "LEVEL")]
+    pub log_level: LogLevel,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn filter(self) -> tracing_subscriber::filter::LevelFilter {
+        use tracing_subscriber::filter::LevelFilter;
+        match self {
+            LogLevel::Off => LevelFilter::OFF,
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -18,6 +18,13 @@ pub(crate) mod exit {
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if args.log_level != cli::LogLevel::Off {
+        tracing_subscriber::fmt()
+            .with_max_level(args.log_level.filter())
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

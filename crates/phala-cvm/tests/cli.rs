@@ -218,3 +218,58 @@ fn real_world_payloads_decode_and_the_key_never_prints() {
     assert!(all.contains("HTTP 401"));
     assert!(!all.contains("CANARY"), "the API key leaked: {all}");
 }
+
+#[test]
+fn every_command_at_trace_never_prints_the_key() {
+    const CANARY: &str = "phak_CANARY_cli_5e1d";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(async {
+        phala_cloud_sim::Simulator::builder()
+            .cvms(40)
+            .seed(4)
+            .time_scale(200.0)
+            .api_key(CANARY)
+            .faults(
+                phala_cloud_sim::Faults::default()
+                    .with_server_errors(0.15)
+                    .with_rate_limits(0.05)
+                    .with_drops(0.05)
+                    .with_sse_drops(0.5),
+            )
+            .start()
+            .await
+            .unwrap()
+    });
+    let fleet = sim.cvms();
+    let mine: Vec<_> = fleet.iter().filter(|c| c.in_main_workspace).collect();
+    let (id, uuid, app) = (&mine[0].id, &mine[0].vm_uuid, &mine[0].app_id);
+    let base = sim.base_url().to_string();
+    let mut all = String::new();
+    for key in [CANARY, "phak_CANARY_wrong_key"] {
+        let env = [("PHALA_CLOUD_API_KEY", key), ("PHALA_CLOUD_API_PREFIX", base.as_str())];
+        for args in [
+            &["list"][..],
+            &["-o", "json", "list", "--app", app],
+            &["status", "--all"],
+            &["-o", "json", "status", uuid],
+            &["state", id],
+            &["state", id, "--watch", "--target", "stopped", "--timeout", "3"],
+            &["stop", id, "--yes"],
+            &["-o", "json", "stop", "--all", "--wait", "--yes", "--timeout", "10"],
+            &["wait", "--all", "--target", "running", "--timeout", "1"],
+            &["state", ""],
+        ] {
+            let mut with_log = vec!["--log-level", "trace"];
+            with_log.extend_from_slice(args);
+            let o = run(&with_log, &env);
+            all.push_str(&text(&o));
+        }
+    }
+    assert!(
+        all.contains("TRACE") || all.contains("DEBUG"),
+        "logs were written: {all}"
+    );
+    assert!(all.contains("HTTP 401"), "the wrong key was refused");
+    assert!(!all.contains("CANARY"), "the API key leaked: {all}");
+    drop(sim);
+}

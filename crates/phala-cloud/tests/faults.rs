@@ -1,0 +1,268 @@
+//! The fault matrix: every fleet operation against every fault the simulator
+//! injects, over loopback. Each case asserts the invariants, not a timing:
+//! every id accounted for once, no id sent to the stop handler twice, never
+//! more than five event streams, no hang past the deadline, errors typed.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use phala_cloud::{Client, Error, RetryPolicy, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WatchOptions};
+use phala_cloud_sim::{Faults, SimHandle, Simulator};
+
+/// A fault, and whether a client with retries is expected to get through it.
+#[derive(Clone)]
+struct Case {
+    name: &'static str,
+    faults: Faults,
+    /// Faults end after this long (a burst); `None`: they last.
+    burst: Option<Duration>,
+    /// Reads are expected to succeed despite the fault.
+    survivable: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name, faults, burst, survivable| Case {
+        name,
+        faults,
+        burst,
+        survivable,
+    };
+    vec![
+        case(
+            "5xx burst",
+            Faults::default().with_server_errors(1.0),
+            Some(Duration::from_millis(150)),
+            true,
+        ),
+        case("5xx 20%", Faults::default().with_server_errors(0.2), None, true),
+        case(
+            "429 with Retry-After",
+            Faults::default().with_rate_limits(0.3),
+            None,
+            true,
+        ),
+        case("dropped connections", Faults::default().with_drops(0.2), None, true),
+        case("truncated bodies", Faults::default().with_truncation(0.2), None, true),
+        case(
+            "slow past the timeout",
+            Faults::default().with_latency(Duration::from_millis(400), Duration::ZERO),
+            None,
+            false,
+        ),
+    ]
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(150);
+
+fn client(sim: &SimHandle) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .request_timeout(REQUEST_TIMEOUT)
+        .status_chunk_size(25)
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(12)
+                .with_base_delay(Duration::from_millis(5))
+                // Caps the simulator's `Retry-After: 1` too.
+                .with_max_delay(Duration::from_millis(40))
+                .with_deadline(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// A fleet of running CVMs (the simulator's stops take 12 virtual seconds: 60 ms here).
+async fn fleet(case: &Case) -> (SimHandle, Vec<(String, String)>) {
+    let sim = Simulator::builder()
+        .cvms(400)
+        .apps(20)
+        .seed(11)
+        .time_scale(200.0)
+        .start()
+        .await
+        .unwrap();
+    let running = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| c.in_main_workspace && c.status == "running")
+        .map(|c| (c.id, c.vm_uuid))
+        .take(120)
+        .collect();
+    sim.set_faults(case.faults.clone());
+    if let Some(burst) = case.burst {
+        let handle = sim.fault_control();
+        tokio::spawn(async move {
+            tokio::time::sleep(burst).await;
+            handle.set_faults(Faults::default());
+        });
+    }
+    (sim, running)
+}
+
+/// Errors a caller can match on; a panic or a stringly error would not get here.
+fn typed(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Api(_) | Error::Timeout(_) | Error::Transport { .. } | Error::Decode { .. } | Error::Deadline { .. }
+    )
+}
+
+/// The stop invariants: every id in exactly one bucket, none sent twice,
+/// every stop applied without an answer reported as failed.
+fn assert_stop_invariants(case: &str, sim: &SimHandle, ids: &[String], report: &StopReport) {
+    assert_eq!(report.total, ids.len(), "{case}");
+    assert!(report.is_consistent(), "{case}: {report:?}");
+    let stats = sim.stats();
+    assert!(
+        stats.resent_stops().is_empty(),
+        "{case}: resent {:?}",
+        stats.resent_stops()
+    );
+    let failed: HashSet<&str> = report.failed.iter().map(|f| f.cvm_id.as_str()).collect();
+    assert_eq!(failed.len(), report.failed.len(), "{case}: an id failed twice");
+    for id in stats.stops_applied_unanswered.keys() {
+        assert!(
+            failed.contains(id.as_str()),
+            "{case}: {id} applied unanswered but not failed"
+        );
+    }
+    let applied: u32 = stats.stops_applied.values().sum();
+    let answered = report.stopped as u32;
+    assert!(answered <= applied, "{case}: more reported stopped than applied");
+    for f in &report.failed {
+        assert!(!f.error.is_empty(), "{case}: every failure says why");
+    }
+}
+
+#[tokio::test]
+async fn status_many_under_every_fault() {
+    for case in cases() {
+        let (sim, fleet) = fleet(&case).await;
+        let uuids: Vec<String> = fleet.iter().map(|(_, u)| u.clone()).collect();
+        let result = tokio::time::timeout(Duration::from_secs(20), client(&sim).status_many(&uuids))
+            .await
+            .unwrap_or_else(|_| panic!("{}: hung", case.name));
+        match result {
+            Ok(map) => {
+                let got: BTreeSet<&String> = map.keys().collect();
+                assert_eq!(got, uuids.iter().collect(), "{}: every uuid answered", case.name);
+            }
+            Err(e) => {
+                assert!(!case.survivable, "{}: {e}", case.name);
+                assert!(
+                    matches!(e, Error::Timeout(t) if t == REQUEST_TIMEOUT),
+                    "{}: {e:?}",
+                    case.name
+                );
+            }
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn stop_many_under_every_fault() {
+    for case in cases() {
+        let (sim, fleet) = fleet(&case).await;
+        let mut ids: Vec<String> = fleet.iter().map(|(id, _)| id.clone()).collect();
+        ids.push("cvm_does_not_exist".into());
+        let report = tokio::time::timeout(Duration::from_secs(20), client(&sim).stop_many(&ids))
+            .await
+            .unwrap_or_else(|_| panic!("{}: hung", case.name));
+        assert_stop_invariants(case.name, &sim, &ids, &report);
+        if case.name == "slow past the timeout" {
+            assert_eq!(report.failed.len(), ids.len(), "nothing answered in time");
+            assert!(report.failed.iter().all(|f| f.error.contains("timed out")));
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn wait_all_under_every_fault() {
+    for case in cases() {
+        let (sim, fleet) = fleet(&case).await;
+        let client = client(&sim);
+        let uuids: Vec<String> = fleet.iter().map(|(_, u)| u.clone()).collect();
+        // Stop with the faults off, so the wait alone meets them.
+        sim.set_faults(Faults::default());
+        let ids: Vec<&String> = fleet.iter().map(|(id, _)| id).collect();
+        assert_eq!(client.stop_many(ids).await.stopped, fleet.len());
+        sim.set_faults(case.faults.clone());
+        let deadline = Duration::from_secs(if case.survivable { 10 } else { 1 });
+        let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
+        let report = tokio::time::timeout(
+            deadline + Duration::from_secs(10),
+            client.wait_all(&uuids, "stopped", deadline, opts, |_| {}),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: hung past the deadline", case.name))
+        .unwrap();
+        let keys: BTreeSet<&String> = report.outcomes.keys().collect();
+        assert_eq!(keys, uuids.iter().collect(), "{}: every uuid has an outcome", case.name);
+        if case.survivable {
+            assert!(report.all_reached(), "{}: {:?}", case.name, report.last_error);
+        } else {
+            assert!(
+                report
+                    .outcomes
+                    .values()
+                    .all(|o| matches!(o, WaitOutcome::TimedOut { .. }))
+            );
+            assert!(report.last_error.as_deref().unwrap_or_default().contains("timed out"));
+        }
+        assert_eq!(
+            sim.stats().total("batch_stop") as usize,
+            fleet.len().div_ceil(50),
+            "{}: waiting stops nothing",
+            case.name
+        );
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn watch_state_under_every_fault() {
+    let mut cases = cases();
+    cases.push(Case {
+        name: "SSE cut mid-stream",
+        faults: Faults::default().with_sse_drops(0.7),
+        burst: None,
+        survivable: true,
+    });
+    for case in cases {
+        let (sim, fleet) = fleet(&case).await;
+        let client = client(&sim);
+        sim.set_faults(Faults::default());
+        let watched: Vec<&String> = fleet.iter().map(|(id, _)| id).take(8).collect();
+        assert_eq!(client.stop_many(&watched).await.stopped, watched.len());
+        sim.set_faults(case.faults.clone());
+        let deadline = Duration::from_secs(if case.survivable { 15 } else { 1 });
+        let watches = watched.iter().map(|id| {
+            let events = client.watch_state(id, "stopped", WatchOptions::default().deadline(deadline));
+            async move { events.collect::<Vec<_>>().await }
+        });
+        let all = tokio::time::timeout(deadline + Duration::from_secs(10), futures::future::join_all(watches))
+            .await
+            .unwrap_or_else(|_| panic!("{}: hung past the deadline", case.name));
+        for events in all {
+            let last = events.last().expect("a watch always says how it ended");
+            if case.survivable {
+                assert!(
+                    matches!(last, Ok(StateEvent::Complete { .. })),
+                    "{}: {last:?}",
+                    case.name
+                );
+            } else {
+                assert!(matches!(last, Err(Error::Deadline { .. })), "{}: {last:?}", case.name);
+            }
+            for e in events.iter().filter_map(|e| e.as_ref().err()) {
+                assert!(typed(e), "{}: {e:?}", case.name);
+            }
+        }
+        assert!(sim.stats().max_sse_peak() <= 5, "{}: more than five streams", case.name);
+        sim.shutdown().await;
+    }
+}
