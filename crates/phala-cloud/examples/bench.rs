@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use phala_cloud::{Client, Cvm, RetryPolicy, StatusMap};
+use futures::StreamExt;
+
+use phala_cloud::{Client, Cvm, RetryPolicy, StateEvent, StatusMap, WaitAllOptions, WatchOptions};
 use phala_cloud_sim::{Faults, Simulator};
 use serde_json::{Value, json};
 
@@ -173,6 +175,134 @@ async fn fleet_stop(quick: bool) -> Value {
     json!({"ids": ids.len(), "requests": requests, "latency_ms": 20, "concurrency": 8, "facade_s": round3(facade), "ideal_s": round3(ideal), "vs_ideal": round2(facade / ideal), "naive_sequential_s": round3(naive), "speedup_vs_naive": round2(naive / facade)})
 }
 
+/// A fleet of `n` running CVMs, all just told to stop: they reach `stopped`
+/// at random times (12 virtual seconds, +-50%) within a window of a few
+/// real seconds. Returns the simulator, the VM UUIDs and hashed ids, and the
+/// real instant of the last transition.
+async fn stopping_fleet(n: usize, scale: f64) -> (phala_cloud_sim::SimHandle, Vec<String>, Vec<String>, Instant) {
+    let sim = Simulator::builder()
+        .cvms(n * 2)
+        .apps(50)
+        .seed(21)
+        .time_scale(scale)
+        .start()
+        .await
+        .unwrap();
+    let fleet: Vec<_> = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| c.in_main_workspace && c.status == "running")
+        .take(n)
+        .collect();
+    assert_eq!(fleet.len(), n, "enough running CVMs");
+    let ids: Vec<String> = fleet.iter().map(|c| c.id.clone()).collect();
+    let uuids: Vec<String> = fleet.iter().map(|c| c.vm_uuid.clone()).collect();
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .build()
+        .unwrap();
+    assert_eq!(client.stop_many(&ids).await.stopped, n);
+    let ours: std::collections::HashSet<&String> = ids.iter().collect();
+    let last = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| ours.contains(&c.id))
+        .filter_map(|c| c.operation_done_at)
+        .max()
+        .expect("stops in flight");
+    (sim, uuids, ids, last)
+}
+
+async fn fleet_wait(quick: bool) -> Value {
+    let (n, scale, interval) = if quick {
+        (100, 20.0, Duration::from_millis(200))
+    } else {
+        (1000, 4.0, Duration::from_secs(1))
+    };
+    let chunk = 100;
+    let mut polls = Vec::new();
+    for _ in 0..if quick { 1 } else { 3 } {
+        let (sim, uuids, _, last) = stopping_fleet(n, scale).await;
+        let client = Client::builder()
+            .base_url(sim.base_url())
+            .api_key(sim.api_key())
+            .status_chunk_size(chunk)
+            .build()
+            .unwrap();
+        let before = sim.stats().total("status_batch");
+        let mut per_round = Vec::new();
+        let mut seen = before;
+        let report = client
+            .wait_all(
+                &uuids,
+                "stopped",
+                Duration::from_secs(120),
+                WaitAllOptions::default().interval(interval),
+                |_| {
+                    let now = sim.stats().total("status_batch");
+                    per_round.push(now - seen);
+                    seen = now;
+                },
+            )
+            .await
+            .unwrap();
+        let done = Instant::now();
+        assert!(report.all_reached());
+        let requests = sim.stats().total("status_batch") - before;
+        polls.push((
+            requests,
+            report.rounds,
+            per_round.iter().copied().max().unwrap_or(0),
+            signed_secs(done, last),
+        ));
+        sim.shutdown().await;
+    }
+    polls.sort_by(|a, b| a.3.total_cmp(&b.3));
+    let (requests, rounds, max_per_round, lag) = polls[polls.len() / 2];
+
+    // The same fleet watched one CVM at a time, within the five-stream limit.
+    let (sim, _, ids, last) = stopping_fleet(n, scale).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .build()
+        .unwrap();
+    let watches = ids.iter().map(|id| {
+        let events = client.watch_state(
+            id,
+            "stopped",
+            WatchOptions::default().deadline(Duration::from_secs(120)),
+        );
+        async move {
+            let events: Vec<_> = events.collect().await;
+            matches!(events.last(), Some(Ok(StateEvent::Complete { .. })))
+        }
+    });
+    let completed = futures::future::join_all(watches).await;
+    let done = Instant::now();
+    assert!(completed.iter().all(|c| *c));
+    let stats = sim.stats();
+    let sse_requests = stats.total("cvm_state_sse") + stats.total("cvm_state");
+    let sse_peak = stats.max_sse_peak();
+    sim.shutdown().await;
+    json!({
+        "cvms": n, "chunk": chunk, "interval_ms": interval.as_millis() as u64,
+        "wait_all": {"requests": requests, "rounds": rounds, "max_requests_per_round": max_per_round,
+                     "goal_per_round": n.div_ceil(chunk), "last_transition_to_done_s": round3(lag)},
+        "per_cvm_watch": {"requests": sse_requests, "sse_peak": sse_peak, "poll_interval_s": 5,
+                          "last_transition_to_done_s": round3(signed_secs(done, last))},
+    })
+}
+
+/// `a - b` in seconds, negative when `a` is earlier.
+fn signed_secs(a: Instant, b: Instant) -> f64 {
+    match a.checked_duration_since(b) {
+        Some(d) => d.as_secs_f64(),
+        None => -b.duration_since(a).as_secs_f64(),
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -233,18 +363,10 @@ fn decode(quick: bool) -> Value {
         json!({"payload": name, "json_bytes": bytes.len(), "median_ms": round2(median(times)), "peak_heap_bytes": peak, "peak_vs_json": round2(peak as f64 / bytes.len() as f64)})
     };
     out.push(measure("list, HostedCvm shape", &hosted, &|b| {
-        serde_json::from_slice::<Vec<Value>>(b)
-            .unwrap()
-            .into_iter()
-            .map(Cvm::from_value)
-            .count()
+        Cvm::decode_list(b).unwrap().len()
     }));
     out.push(measure("list, CVMInfo shape", &info, &|b| {
-        serde_json::from_slice::<Vec<Value>>(b)
-            .unwrap()
-            .into_iter()
-            .map(Cvm::from_value)
-            .count()
+        Cvm::decode_list(b).unwrap().len()
     }));
     out.push(measure("status map", &status, &|b| {
         serde_json::from_slice::<StatusMap>(b).unwrap().len()
@@ -253,20 +375,33 @@ fn decode(quick: bool) -> Value {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only NAME` runs one scenario (overhead, fleet_stop, fleet_wait, decode).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let overhead = rt.block_on(overhead(quick));
-    let fleet = rt.block_on(fleet_stop(quick));
+    let mut out = serde_json::Map::new();
+    out.insert("quick".into(), json!(quick));
+    if wanted("overhead") {
+        out.insert("overhead".into(), rt.block_on(overhead(quick)));
+    }
+    if wanted("fleet_stop") {
+        out.insert("fleet_stop".into(), rt.block_on(fleet_stop(quick)));
+    }
+    if wanted("fleet_wait") {
+        out.insert("fleet_wait".into(), rt.block_on(fleet_wait(quick)));
+    }
     drop(rt);
-    let decode = decode(quick);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(
-            &json!({"quick": quick, "overhead": overhead, "fleet_stop": fleet, "decode": decode})
-        )
-        .unwrap()
-    );
+    if wanted("decode") {
+        out.insert("decode".into(), decode(quick));
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap());
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -42,6 +42,25 @@ pub(crate) fn invalid_id(id: &str) -> Option<&'static str> {
         Some("id contains control characters")
     } else {
         None
+    }
+}
+
+/// `ids` split into owned chunks of at most `size` (moved, not copied).
+fn into_chunks(ids: Vec<String>, size: usize) -> Vec<Vec<String>> {
+    let mut rest = ids.into_iter();
+    std::iter::from_fn(|| Some(rest.by_ref().take(size).collect::<Vec<_>>()).filter(|c| !c.is_empty())).collect()
+}
+
+/// The outputs of `futures`, at most `concurrency` at a time, as they finish.
+/// A single future is awaited directly: going through `buffer_unordered`
+/// added about 40 µs to every one-request call (bench scenario 1).
+fn in_flight<F: Future>(futures: Vec<F>, concurrency: usize) -> impl Stream<Item = F::Output> {
+    let single = futures.len() == 1;
+    let all = futures::stream::iter(futures);
+    if single {
+        all.then(|f| f).left_stream()
+    } else {
+        all.buffer_unordered(concurrency).right_stream()
     }
 }
 
@@ -98,9 +117,11 @@ impl Client {
                 invalid_id(id).unwrap_or_default()
             )));
         }
-        let chunks: Vec<Vec<String>> = ids.chunks(self.inner.status_chunk).map(<[String]>::to_vec).collect();
-        let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.status_chunk(chunk)))
-            .buffer_unordered(self.inner.concurrency);
+        let chunks = into_chunks(ids, self.inner.status_chunk);
+        let mut answers = std::pin::pin!(in_flight(
+            chunks.into_iter().map(|chunk| self.status_chunk(chunk)).collect(),
+            self.inner.concurrency,
+        ));
         let mut merged = StatusMap::new();
         while let Some(answer) = answers.next().await {
             merged.extend(answer?);
@@ -130,9 +151,11 @@ impl Client {
             error: format!("invalid input: {}", invalid_id(&id).unwrap_or_default()),
             cvm_id: id,
         }));
-        let chunks: Vec<Vec<String>> = ids.chunks(self.inner.stop_chunk).map(<[String]>::to_vec).collect();
-        let mut answers = futures::stream::iter(chunks.into_iter().map(|chunk| self.stop_chunk(chunk)))
-            .buffer_unordered(self.inner.concurrency);
+        let chunks = into_chunks(ids, self.inner.stop_chunk);
+        let mut answers = std::pin::pin!(in_flight(
+            chunks.into_iter().map(|chunk| self.stop_chunk(chunk)).collect(),
+            self.inner.concurrency,
+        ));
         while let Some((chunk, answer)) = answers.next().await {
             report.requests += 1;
             match answer {
@@ -167,6 +190,16 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chunks_keep_every_id_in_order() {
+        let ids: Vec<String> = (0..7).map(|i| i.to_string()).collect();
+        assert_eq!(
+            super::into_chunks(ids, 3),
+            [vec!["0", "1", "2"], vec!["3", "4", "5"], vec!["6"]]
+        );
+        assert!(super::into_chunks(Vec::new(), 3).is_empty());
+    }
+
     #[test]
     fn dedup_keeps_first_order() {
         assert_eq!(super::dedup(["b", "a", "b", "c", "a"]), ["b", "a", "c"]);

@@ -6,7 +6,6 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::snippet;
@@ -255,7 +254,7 @@ impl Client {
                 self.request(Method::GET, &url).query(&query)
             })
             .await?;
-        Self::cvm_list(status, &body)
+        Cvm::decode_list_answer(status, &body)
     }
 
     /// The CVMs (replicas) of one app. `app_id` is the hex id, with or without `app_`.
@@ -265,22 +264,7 @@ impl Client {
         let (status, body) = self
             .send("app_cvms", Replay::Idempotent, &|| self.request(Method::GET, &url))
             .await?;
-        Self::cvm_list(status, &body)
-    }
-
-    fn cvm_list(status: u16, body: &[u8]) -> Result<Vec<Cvm>, Error> {
-        let items: Vec<Value> = Self::decode(status, body)?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                Value::Object(_) => Ok(Cvm::from_value(item)),
-                other => Err(Error::Decode {
-                    status,
-                    message: format!("list item is not an object: {other}"),
-                    snippet: snippet(body),
-                }),
-            })
-            .collect()
+        Cvm::decode_list_answer(status, &body)
     }
 }
 

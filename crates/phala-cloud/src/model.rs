@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::snippet;
 use serde_json::{Map, Value};
 
 /// A CVM status. The set is open: unknown values are kept in `Other`.
@@ -253,7 +256,7 @@ pub struct CvmState {
 pub type StatusMap = BTreeMap<String, CvmStatus>;
 
 /// One CVM from either list shape (`HostedCvm` before 2026-01-21, `CVMInfo` after).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Cvm {
     /// The hashed id (`cvm_...`) when the shape carries it; integers from old versions as text.
@@ -274,43 +277,137 @@ pub struct Cvm {
     pub vcpu: Option<i64>,
     /// Memory in MiB.
     pub memory_mb: Option<i64>,
-    /// The item exactly as the server sent it.
-    pub raw: Value,
+    /// The item exactly as the server sent it, kept as text: a parsed copy
+    /// of every item would cost several times the answer's size. Parse it
+    /// with [`Cvm::raw_value`] or `serde_json::from_str(cvm.raw.get())`.
+    pub raw: Box<RawValue>,
+}
+
+impl PartialEq for Cvm {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.id,
+            &self.vm_uuid,
+            &self.name,
+            &self.app_id,
+            &self.status,
+            self.in_progress,
+            &self.node,
+            self.vcpu,
+            self.memory_mb,
+            self.raw.get(),
+        ) == (
+            &other.id,
+            &other.vm_uuid,
+            &other.name,
+            &other.app_id,
+            &other.status,
+            other.in_progress,
+            &other.node,
+            other.vcpu,
+            other.memory_mb,
+            other.raw.get(),
+        )
+    }
+}
+
+/// The fields of a list item that [`Cvm`] reads, from either shape; any
+/// JSON type is accepted for each, and everything else is skipped unparsed.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListItem {
+    id: Value,
+    vm_uuid: Value,
+    name: Value,
+    app_id: Value,
+    status: Value,
+    in_progress: Value,
+    hosted: Value,
+    node: Value,
+    node_info: Value,
+    vcpu: Value,
+    memory: Value,
+    resource: Value,
 }
 
 impl Cvm {
-    /// Reads an item of either shape.
-    pub fn from_value(raw: Value) -> Self {
+    /// Reads an item of either shape, keeping its text. Fails only when the
+    /// item is not a JSON object (or repeats a field this type reads).
+    pub fn from_raw(raw: Box<RawValue>) -> Result<Self, serde_json::Error> {
+        let item: ListItem = serde_json::from_str(raw.get())?;
+        Ok(Self::from_item(item, raw))
+    }
+
+    /// Reads an item of either shape from a parsed value.
+    pub fn from_value(value: Value) -> Self {
+        let raw = serde_json::value::to_raw_value(&value).unwrap_or_default();
+        let item = serde_json::from_value(value).unwrap_or_default();
+        Self::from_item(item, raw)
+    }
+
+    /// Decodes a list answer (`GET /cvms`, `GET /apps/{id}/cvms`) of either
+    /// shape. Each item is read for its fields and kept as text, never parsed
+    /// whole, so memory stays near the answer's size.
+    pub fn decode_list(body: &[u8]) -> Result<Vec<Cvm>, crate::Error> {
+        Self::decode_list_answer(200, body)
+    }
+
+    pub(crate) fn decode_list_answer(status: u16, body: &[u8]) -> Result<Vec<Cvm>, crate::Error> {
+        let fail = |message: String| crate::Error::Decode {
+            status,
+            message,
+            snippet: snippet(body),
+        };
+        let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| fail(e.to_string()))?;
+        items
+            .into_iter()
+            .map(|item| {
+                if !item.get().starts_with('{') {
+                    let item = snippet(item.get().as_bytes());
+                    return Err(fail(format!("list item is not an object: {item}")));
+                }
+                Cvm::from_raw(item.to_owned()).map_err(|e| fail(format!("list item: {e}")))
+            })
+            .collect()
+    }
+
+    /// The raw item parsed.
+    pub fn raw_value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
+    }
+
+    fn from_item(item: ListItem, raw: Box<RawValue>) -> Self {
         let s = |v: &Value| match v {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
         let i = |v: &Value| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64));
-        if let Some(hosted) = raw.get("hosted").filter(|h| h.is_object()) {
+        let in_progress = item.in_progress.as_bool().unwrap_or(false);
+        if let hosted @ Value::Object(_) = &item.hosted {
             Cvm {
-                id: raw.get("id").and_then(s),
+                id: s(&item.id),
                 vm_uuid: s(&hosted["id"]),
-                name: s(&raw["name"]).or_else(|| s(&hosted["name"])).unwrap_or_default(),
+                name: s(&item.name).or_else(|| s(&hosted["name"])).unwrap_or_default(),
                 app_id: s(&hosted["app_id"]),
-                status: Status::from(raw["status"].as_str().or(hosted["status"].as_str()).unwrap_or_default()),
-                in_progress: raw["in_progress"].as_bool().unwrap_or(false),
-                node: raw["node"]["name"].as_str().map(str::to_string),
-                vcpu: i(&raw["vcpu"]),
-                memory_mb: i(&raw["memory"]),
+                status: Status::from(item.status.as_str().or(hosted["status"].as_str()).unwrap_or_default()),
+                in_progress,
+                node: item.node["name"].as_str().map(str::to_string),
+                vcpu: i(&item.vcpu),
+                memory_mb: i(&item.memory),
                 raw,
             }
         } else {
             Cvm {
-                id: s(&raw["id"]),
-                vm_uuid: s(&raw["vm_uuid"]),
-                name: s(&raw["name"]).unwrap_or_default(),
-                app_id: s(&raw["app_id"]),
-                status: Status::from(raw["status"].as_str().unwrap_or_default()),
-                in_progress: raw["in_progress"].as_bool().unwrap_or(false),
-                node: raw["node_info"]["name"].as_str().map(str::to_string),
-                vcpu: i(&raw["resource"]["vcpu"]),
-                memory_mb: raw["resource"]["memory_in_gb"]
+                id: s(&item.id),
+                vm_uuid: s(&item.vm_uuid),
+                name: s(&item.name).unwrap_or_default(),
+                app_id: s(&item.app_id),
+                status: Status::from(item.status.as_str().unwrap_or_default()),
+                in_progress,
+                node: item.node_info["name"].as_str().map(str::to_string),
+                vcpu: i(&item.resource["vcpu"]),
+                memory_mb: item.resource["memory_in_gb"]
                     .as_f64()
                     .map(|g| (g * 1024.0).round() as i64),
                 raw,

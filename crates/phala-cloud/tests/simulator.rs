@@ -115,7 +115,7 @@ async fn lists_decode_both_shapes_into_one_type() {
     let a = old.list_cvms(&Default::default()).await.unwrap();
     let b = new.list_cvms(&Default::default()).await.unwrap();
     assert_eq!(a.len(), b.len());
-    assert!(a[0].raw.get("hosted").is_some() && b[0].raw.get("hosted").is_none());
+    assert!(a[0].raw_value().get("hosted").is_some() && b[0].raw_value().get("hosted").is_none());
     let mut left: Vec<_> = a
         .iter()
         .map(|c| (c.vm_uuid.clone(), c.name.clone(), c.app_id.clone(), c.status.clone()))
