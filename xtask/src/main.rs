@@ -4,6 +4,8 @@
 //! 0 no drift, 1 compatible drift only, 2 breaking drift (see `--fail-on`);
 //! 3 for any failure (network, bad document).
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,11 +32,14 @@ enum Command {
         #[command(subcommand)]
         command: SpecCommand,
     },
-    /// Run the benchmarks and rewrite BENCHMARKS.md.
+    /// Run the benchmarks (release, loopback) and rewrite BENCHMARKS.md.
     Bench {
-        /// A short run, to keep the harness from rotting.
+        /// A short run that checks the harness works; writes nothing.
         #[arg(long)]
         quick: bool,
+        /// Skip scenario 5 (a clean build of the workspace: minutes).
+        #[arg(long)]
+        no_build: bool,
     },
 }
 
@@ -108,10 +113,17 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(message) => fail(message),
         },
-        Command::Bench { quick } => match bench(quick) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => fail(message),
-        },
+        Command::Bench { quick, no_build } => {
+            let opts = bench::Options {
+                quick,
+                release: true,
+                build_times: !quick && !no_build,
+            };
+            match bench::run(&opts) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(message) => fail(message),
+            }
+        }
     }
 }
 
@@ -180,85 +192,6 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
         }
         SpecCommand::Check { path } => check(&path),
     }
-}
-
-/// Runs the benchmark example in release and rewrites BENCHMARKS.md (not with --quick).
-fn bench(quick: bool) -> Result<(), String> {
-    let mut args = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "phala-cloud",
-        "--example",
-        "bench",
-        "--",
-    ];
-    if quick {
-        args.push("--quick");
-    }
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(&args)
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("benchmark failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    let results: Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("benchmark output is not JSON: {e}"))?;
-    let report = bench_markdown(&results);
-    print!("{report}");
-    if !quick {
-        std::fs::write("BENCHMARKS.md", report).map_err(|e| format!("BENCHMARKS.md: {e}"))?;
-    }
-    Ok(())
-}
-
-fn command_output(cmd: &str, args: &[&str]) -> String {
-    std::process::Command::new(cmd)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-fn bench_markdown(r: &Value) -> String {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let mut md = String::from(
-        "# Benchmarks\n\nWritten by `cargo xtask bench` (release, loopback). Each figure is a median of repeated runs; each ratio compares two figures of the same run.\n\n",
-    );
-    md.push_str(&format!(
-        "- machine: {} ({cpus} cores)\n- date: {}\n- commit: {}\n\n",
-        command_output("uname", &["-sm"]),
-        command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        command_output("git", &["rev-parse", "--short", "HEAD"])
-    ));
-    md.push_str("## 1. Per-call overhead: `status_many` of 50 ids vs a hand-written reqwest call\n\n| mode | facade req/s | hand-written req/s | ratio |\n|---|---|---|---|\n");
-    for row in r["overhead"].as_array().into_iter().flatten() {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            row["mode"].as_str().unwrap_or(""),
-            row["facade_rps"],
-            row["hand_written_rps"],
-            row["ratio"]
-        ));
-    }
-    let f = &r["fleet_stop"];
-    md.push_str(&format!("\n## 2. Fleet stop: `stop_many` of {} ids, {} ms latency, concurrency {}\n\n| facade | ideal ({} requests / 8 x 20 ms) | vs ideal | naive sequential loop (raw client) | speed-up |\n|---|---|---|---|---|\n| {} s | {} s | {}x | {} s | {}x |\n", f["ids"], f["latency_ms"], f["concurrency"], f["requests"], f["facade_s"], f["ideal_s"], f["vs_ideal"], f["naive_sequential_s"], f["speedup_vs_naive"]));
-    md.push_str(&format!("\n## 4. Decode ({} CVMs)\n\n| payload | JSON bytes | median ms | peak heap bytes | peak / JSON |\n|---|---|---|---|---|\n", r["decode"]["cvms"]));
-    for row in r["decode"]["results"].as_array().into_iter().flatten() {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            row["payload"].as_str().unwrap_or(""),
-            row["json_bytes"],
-            row["median_ms"],
-            row["peak_heap_bytes"],
-            row["peak_vs_json"]
-        ));
-    }
-    md.push_str("\nNot measured yet: scenario 3 (fleet wait vs SSE) and 5 (build times, see the closing notes).\n");
-    md
 }
 
 fn print_report(report: &DiffReport, format: Format) {

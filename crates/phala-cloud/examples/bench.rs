@@ -123,7 +123,7 @@ async fn overhead(quick: bool) -> Value {
             manual.push((per * concurrency) as f64 / started.elapsed().as_secs_f64());
         }
         let (f, m) = (median(facade), median(manual));
-        results.push(json!({"mode": label, "facade_rps": f.round(), "hand_written_rps": m.round(), "ratio": (f / m * 100.0).round() / 100.0}));
+        results.push(json!({"mode": label, "facade_rps": f.round() as u64, "hand_written_rps": m.round() as u64, "ratio": (f / m * 100.0).round() / 100.0}));
     }
     json!(results)
 }
@@ -257,6 +257,12 @@ async fn fleet_wait(quick: bool) -> Value {
             signed_secs(done, last),
         ));
         sim.shutdown().await;
+    }
+    for (_, _, max_per_round, _) in &polls {
+        assert!(
+            *max_per_round as usize <= n.div_ceil(chunk),
+            "a round sent more than ceil(N / chunk)"
+        );
     }
     polls.sort_by(|a, b| a.3.total_cmp(&b.3));
     let (requests, rounds, max_per_round, lag) = polls[polls.len() / 2];
