@@ -24,10 +24,21 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(workspace_root());
-    cmd
+/// Runs cargo in the workspace root; its output if it succeeded.
+fn cargo(args: &[&str]) -> Result<std::process::Output, String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out)
 }
 
 /// Runs the benchmarks; returns the report, also printed, and written to
@@ -41,13 +52,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
     if opts.quick {
         args.push("--quick");
     }
-    let out = cargo()
-        .args(&args)
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("benchmark failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
+    let out = cargo(&args)?;
     let mut results: Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("benchmark output is not JSON: {e}"))?;
     if opts.build_times {
@@ -75,13 +80,7 @@ fn build_times() -> Result<Value, String> {
             args.push("-v");
         }
         let started = Instant::now();
-        let out = cargo()
-            .args(&args)
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("build failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
+        let out = cargo(&args)?;
         Ok((
             started.elapsed().as_secs_f64(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -4,9 +4,7 @@
 //!
 //! Every ratio compares two figures measured in this same run.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,24 +14,11 @@ use phala_cloud_sim::{Faults, Simulator};
 use serde_json::{Value, json};
 
 /// Counts live and peak heap bytes, for the decode scenario.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -358,12 +343,11 @@ fn decode(quick: bool) -> Value {
         let mut times = Vec::new();
         let mut peak = 0;
         for _ in 0..if quick { 2 } else { 7 } {
-            let base = LIVE.load(Ordering::Relaxed);
-            PEAK.store(base, Ordering::Relaxed);
+            let base = counting_alloc::start();
             let started = Instant::now();
             let count = f(bytes);
             times.push(started.elapsed().as_secs_f64() * 1000.0);
-            peak = PEAK.load(Ordering::Relaxed) - base;
+            peak = counting_alloc::peak_since(base);
             assert!(count > 0);
         }
         json!({"payload": name, "json_bytes": bytes.len(), "median_ms": round2(median(times)), "peak_heap_bytes": peak, "peak_vs_json": round2(peak as f64 / bytes.len() as f64)})

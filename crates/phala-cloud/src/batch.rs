@@ -129,6 +129,34 @@ impl Client {
         Ok(merged)
     }
 
+    /// Status chunk by chunk, for fleet waits: what answered, and the ids of
+    /// the chunks that failed (after retries) with the last error, so one
+    /// failed chunk does not throw away the others' answers.
+    pub(crate) async fn status_partial(&self, ids: Vec<String>) -> (StatusMap, Vec<String>, Option<Error>) {
+        let chunks = into_chunks(ids, self.inner.status_chunk);
+        let mut answers = std::pin::pin!(in_flight(
+            chunks
+                .into_iter()
+                .map(|chunk| async move {
+                    let answer = self.status_chunk(chunk.clone()).await;
+                    (chunk, answer)
+                })
+                .collect(),
+            self.inner.concurrency,
+        ));
+        let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), Vec::new(), None);
+        while let Some((chunk, answer)) = answers.next().await {
+            match answer {
+                Ok(map) => merged.extend(map),
+                Err(e) => {
+                    unanswered.extend(chunk);
+                    last_error = Some(e);
+                }
+            }
+        }
+        (merged, unanswered, last_error)
+    }
+
     /// Stops any number of CVMs by hashed id, 50 per request at most.
     ///
     /// Never loses an id: each one ends up counted as stopped or skipped, in

@@ -218,62 +218,63 @@ impl Client {
         let mut round = 0;
         while !pending.is_empty() {
             round += 1;
-            match self.status_many(pending.iter()).await {
-                Ok(map) => {
-                    for id in pending.clone() {
-                        match map.get(&id) {
-                            Some(s) if s.reached(&target_status) => {
-                                outcomes.insert(id.clone(), WaitOutcome::Reached);
-                                pending.remove(&id);
-                            }
-                            Some(s) if s.status.is_failed() && !s.in_progress && s.status != target_status => {
-                                outcomes.insert(
-                                    id.clone(),
-                                    WaitOutcome::Failed {
-                                        status: s.status.to_string(),
-                                    },
-                                );
-                                pending.remove(&id);
-                            }
-                            Some(_) => {}
-                            None => {
-                                let n = missing.entry(id.clone()).or_default();
-                                *n += 1;
-                                if *n >= opts.missing_rounds {
-                                    outcomes.insert(id.clone(), WaitOutcome::NotFound);
-                                    pending.remove(&id);
-                                }
-                            }
-                        }
-                    }
-                    if let Some((by_uuid, report)) = restop.as_mut() {
-                        let idle: Vec<String> = pending
-                            .iter()
-                            .filter(|id| {
-                                map.get(*id).is_some_and(|s| {
-                                    !s.in_progress && !matches!(s.status, Status::Stopping | Status::Stopped)
-                                })
-                            })
-                            .filter_map(|id| by_uuid.get(id).cloned())
-                            .filter(|cvm| resent.get(cvm).copied().unwrap_or(0) < 3)
-                            .collect();
-                        if !idle.is_empty() {
-                            tracing::debug!(count = idle.len(), "stopping again CVMs that were busy");
-                            for cvm in &idle {
-                                *resent.entry(cvm.clone()).or_default() += 1;
-                            }
-                            let again = self.stop_many(&idle).await;
-                            report.resent += idle.len();
-                            report.requests += again.requests;
-                        }
-                    }
-                    last.extend(map);
+            let (map, unanswered, error) = self.status_partial(pending.iter().cloned().collect()).await;
+            if let Some(e) = error {
+                tracing::warn!(round, unanswered = unanswered.len(), error = %e, "status chunks failed this round");
+                last_error = Some(e.to_string());
+            }
+            // Ids whose chunk failed learn nothing this round: not even that they are missing.
+            let unanswered: BTreeSet<String> = unanswered.into_iter().collect();
+            for id in pending.clone() {
+                if unanswered.contains(&id) {
+                    continue;
                 }
-                Err(e) => {
-                    tracing::warn!(round, error = %e, "status round failed");
-                    last_error = Some(e.to_string());
+                match map.get(&id) {
+                    Some(s) if s.reached(&target_status) => {
+                        outcomes.insert(id.clone(), WaitOutcome::Reached);
+                        pending.remove(&id);
+                    }
+                    Some(s) if s.status.is_failed() && !s.in_progress && s.status != target_status => {
+                        outcomes.insert(
+                            id.clone(),
+                            WaitOutcome::Failed {
+                                status: s.status.to_string(),
+                            },
+                        );
+                        pending.remove(&id);
+                    }
+                    Some(_) => {}
+                    None => {
+                        let n = missing.entry(id.clone()).or_default();
+                        *n += 1;
+                        if *n >= opts.missing_rounds {
+                            outcomes.insert(id.clone(), WaitOutcome::NotFound);
+                            pending.remove(&id);
+                        }
+                    }
                 }
             }
+            if let Some((by_uuid, report)) = restop.as_mut() {
+                let idle: Vec<String> = pending
+                    .iter()
+                    .filter(|id| {
+                        map.get(*id)
+                            .is_some_and(|s| !s.in_progress && !matches!(s.status, Status::Stopping | Status::Stopped))
+                    })
+                    .filter_map(|id| by_uuid.get(id).cloned())
+                    .filter(|cvm| resent.get(cvm).copied().unwrap_or(0) < 3)
+                    .collect();
+                if !idle.is_empty() {
+                    tracing::debug!(count = idle.len(), "stopping again CVMs that were busy");
+                    for cvm in &idle {
+                        *resent.entry(cvm.clone()).or_default() += 1;
+                    }
+                    let again = self.stop_many(&idle).await;
+                    report.resent += idle.len();
+                    report.requests += again.requests;
+                }
+            }
+            last.extend(map);
             let failed = outcomes.values().filter(|o| !matches!(o, WaitOutcome::Reached)).count();
             progress(&WaitProgress {
                 round,

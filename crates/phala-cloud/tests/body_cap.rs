@@ -1,30 +1,14 @@
 //! A 100 MB answer against a 16 MiB cap: refused, and the heap never holds
 //! the body. Its own test binary, because it counts every allocation.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use axum::body::Body;
 use phala_cloud::{Client, Error, RetryPolicy};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 const CAP: usize = 16 * 1024 * 1024;
 const SENT: usize = 100 * 1024 * 1024;
@@ -47,10 +31,9 @@ async fn a_hundred_megabytes_never_reach_the_heap() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = counting_alloc::start();
     let result = client.list_cvms(&Default::default()).await;
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = counting_alloc::peak_since(before);
     assert!(matches!(result, Err(Error::BodyTooLarge { limit: CAP })), "{result:?}");
     // The body may grow to the cap (plus the copy while it grows), never to what was sent.
     assert!(peak < 2 * CAP + 4 * 1024 * 1024, "peak heap {peak} bytes");

@@ -266,3 +266,34 @@ async fn watch_state_under_every_fault() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn wait_all_keeps_what_each_round_answered() {
+    let case = cases().remove(0);
+    let (sim, fleet) = fleet(&case).await;
+    sim.set_faults(Faults::default());
+    let ids: Vec<&String> = fleet.iter().map(|(id, _)| id).collect();
+    let client = client(&sim);
+    assert_eq!(client.stop_many(ids).await.stopped, fleet.len());
+    // Half of the requests fail and nothing is retried: every round loses
+    // some chunks. Their ids must wait for the next round, not count as missing.
+    sim.set_faults(Faults::default().with_server_errors(0.5));
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .status_chunk_size(10)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let uuids: Vec<&String> = fleet.iter().map(|(_, u)| u).collect();
+    let opts = WaitAllOptions::default()
+        .interval(Duration::from_millis(20))
+        .missing_rounds(1);
+    let report = client
+        .wait_all(&uuids, "stopped", Duration::from_secs(20), opts, |_| {})
+        .await
+        .unwrap();
+    assert!(report.all_reached(), "{:?}", report.outcomes);
+    assert!(report.last_error.is_some(), "chunks did fail");
+    sim.shutdown().await;
+}
