@@ -81,6 +81,24 @@ impl ListFilter {
     }
 }
 
+/// Error answers are read this far at most: enough for any JSON error body.
+pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The first `limit` bytes of a body, read until `timeout`; the rest is
+/// dropped with the response. For answers that only feed an error, so a
+/// server sending an endless body cannot hold the caller or its memory.
+pub(crate) async fn body_prefix(mut resp: reqwest::Response, limit: usize, timeout: Duration) -> Vec<u8> {
+    let until = Instant::now() + timeout;
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match tokio::time::timeout_at(until, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body
+}
+
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -11,7 +11,7 @@ use reqwest::Method;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::client::encode_segment;
+use crate::client::{ERROR_BODY_LIMIT, body_prefix, encode_segment};
 use crate::error::snippet;
 use crate::model::{CvmState, Status};
 use crate::{ApiError, Client, Error};
@@ -170,7 +170,7 @@ impl Watch {
         let status = resp.status();
         if !status.is_success() {
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = body_prefix(resp, ERROR_BODY_LIMIT, self.client.inner.request_timeout).await;
             let err = ApiError::from_parts(status, &headers, &body);
             if status.as_u16() == 429 {
                 tracing::debug!(cvm = %self.id, "event stream refused (429); polling");
@@ -186,7 +186,7 @@ impl Watch {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = body_prefix(resp, ERROR_BODY_LIMIT, self.client.inner.request_timeout).await;
             return Err(Error::Stream(format!(
                 "expected text/event-stream, got: {}",
                 snippet(&body)

@@ -423,6 +423,13 @@ async fn event_streams_in_every_legal_form_and_some_illegal_ones() {
             ),
             "endless-line" => sse("data: ", Some(Box::leak("x".repeat(4096).into_boxed_str()))),
             "bad-json" => sse("event: state\ndata: {not json\n\n", None),
+            // An endless body that is not an event stream, as a success and as an error.
+            "endless-html" | "endless-500" => {
+                let chunk = Bytes::from_static(b"<html>xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+                let body = Body::from_stream(futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())));
+                let status = if id == "endless-500" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+                (status, [("content-type", "text/html")], body).into_response()
+            }
             _ => (StatusCode::OK, "not an event stream").into_response(),
         }
     })
@@ -480,6 +487,14 @@ async fn event_streams_in_every_legal_form_and_some_illegal_ones() {
         matches!(&events[0], Err(Error::Decode { status: 200, .. })),
         "{events:?}"
     );
+    // Endless bodies that are not event streams end the watch by the deadline.
+    let events = watch("endless-html", 500).await;
+    assert!(
+        matches!(events.as_slice(), [Err(Error::Stream(m))] if m.contains("<html>")),
+        "{events:?}"
+    );
+    let events = watch("endless-500", 500).await;
+    assert!(matches!(events.last(), Some(Err(Error::Deadline { .. }))), "{events:?}");
     // Not an event stream at all.
     let events = watch("html", 300).await;
     assert!(matches!(events.as_slice(), [Err(Error::Stream(m))] if m.contains("not an event stream")));
