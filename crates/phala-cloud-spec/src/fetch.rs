@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use crate::SpecError;
 
+/// The largest document accepted (upstream's is about 1 MB).
+pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
+
 /// Where Phala publishes its document.
 pub const UPSTREAM_URL: &str = "https://cloud-api.phala.com/openapi.json";
 
@@ -45,9 +48,16 @@ pub async fn fetch(source: &str, timeout: Duration) -> Result<Value, SpecError> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = resp.bytes().await.map_err(|e| fail(describe(e)))?;
     if status != reqwest::StatusCode::OK {
         return Err(fail(format!("HTTP {status}")));
+    }
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(describe(e)))? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(fail(format!("larger than {MAX_DOCUMENT_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
     }
     let head = String::from_utf8_lossy(&body[..body.len().min(256)])
         .trim_start()

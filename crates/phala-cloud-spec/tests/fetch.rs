@@ -9,7 +9,7 @@ use phala_cloud_spec::fetch::fetch;
 const DOC: &str = r#"{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}"#;
 
 #[tokio::test]
-async fn ok_404_html_and_slow() {
+async fn ok_404_html_huge_and_slow() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
@@ -37,7 +37,19 @@ async fn ok_404_html_and_slow() {
             then.status(200).delay(Duration::from_secs(3)).body(DOC);
         })
         .await;
+    server
+        .mock_async(|when, then| {
+            when.path("/huge.json");
+            then.status(200)
+                .body(vec![b' '; phala_cloud_spec::fetch::MAX_DOCUMENT_BYTES + 1]);
+        })
+        .await;
     let t = Duration::from_secs(1);
+    let e = fetch(&server.url("/huge.json"), Duration::from_secs(10))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("larger than 33554432 bytes"), "{e}");
     let doc = fetch(&server.url("/ok.json"), t).await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let e = fetch(&server.url("/missing.json"), t).await.unwrap_err().to_string();
