@@ -76,7 +76,7 @@ struct StopAnswer {
 
 impl Client {
     /// One batch status request.
-    async fn status_chunk(&self, chunk: Vec<String>) -> Result<StatusMap, Error> {
+    async fn status_chunk(&self, chunk: &[String]) -> Result<StatusMap, Error> {
         let url = self.url("/status/batch");
         let body = json!({ "vm_uuids": chunk });
         let (status, bytes) = self
@@ -119,7 +119,10 @@ impl Client {
         }
         let chunks = into_chunks(ids, self.inner.status_chunk);
         let mut answers = std::pin::pin!(in_flight(
-            chunks.into_iter().map(|chunk| self.status_chunk(chunk)).collect(),
+            chunks
+                .into_iter()
+                .map(|chunk| async move { self.status_chunk(&chunk).await })
+                .collect(),
             self.inner.concurrency,
         ));
         let mut merged = StatusMap::new();
@@ -138,7 +141,7 @@ impl Client {
             chunks
                 .into_iter()
                 .map(|chunk| async move {
-                    let answer = self.status_chunk(chunk.clone()).await;
+                    let answer = self.status_chunk(&chunk).await;
                     (chunk, answer)
                 })
                 .collect(),
