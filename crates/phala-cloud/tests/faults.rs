@@ -297,3 +297,34 @@ async fn wait_all_keeps_what_each_round_answered() {
     assert!(report.last_error.is_some(), "chunks did fail");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn stop_and_wait_under_every_fault() {
+    for case in cases().into_iter().filter(|c| c.survivable) {
+        let (sim, fleet) = fleet(&case).await;
+        let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
+        let (stopped, waited) = tokio::time::timeout(
+            Duration::from_secs(30),
+            client(&sim).stop_and_wait(&fleet, Duration::from_secs(15), opts, |_| {}),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: hung", case.name))
+        .unwrap();
+        assert!(stopped.is_consistent(), "{}: {stopped:?}", case.name);
+        // Chunks that failed may be sent again once their CVMs show idle;
+        // a CVM whose stop was applied is never stopped a second time.
+        let stats = sim.stats();
+        assert!(
+            stats.stops_applied.values().all(|n| *n == 1),
+            "{}: a CVM was stopped twice",
+            case.name
+        );
+        let stopped_now = sim.cvms().into_iter().filter(|c| c.status == "stopped").count();
+        let reached = waited.count(|o| *o == WaitOutcome::Reached);
+        assert!(reached <= stopped_now, "{}", case.name);
+        let failed_ids: HashSet<&str> = stopped.failed.iter().map(|f| f.cvm_id.as_str()).collect();
+        let expected = fleet.iter().filter(|(id, _)| !failed_ids.contains(id.as_str())).count();
+        assert_eq!(reached, expected, "{}: every CVM not failed is stopped", case.name);
+        sim.shutdown().await;
+    }
+}
