@@ -1,7 +1,7 @@
 //! Batches without limits: any number of ids, split into chunks the API
 //! accepts, sent with bounded concurrency, merged into one answer.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use futures::{Stream, StreamExt};
 use reqwest::Method;
@@ -25,13 +25,17 @@ where
         .collect()
 }
 
-/// The position and form of the first id no endpoint could accept (empty,
-/// blank, or with control characters), so nothing is sent for it.
-pub(crate) fn first_invalid(ids: &[String]) -> Option<(usize, &str)> {
-    ids.iter()
+/// Refuses the first id no endpoint could accept (empty, blank, or with
+/// control characters), naming its position, so nothing is sent.
+pub(crate) fn check_ids(ids: &[String]) -> Result<(), Error> {
+    match ids
+        .iter()
         .enumerate()
-        .find(|(_, id)| invalid_id(id).is_some())
-        .map(|(i, id)| (i, id.as_str()))
+        .find_map(|(at, id)| Some((at, id, invalid_id(id)?)))
+    {
+        Some((at, id, why)) => Err(Error::InvalidInput(format!("vm_uuid #{at} ({id:?}): {why}"))),
+        None => Ok(()),
+    }
 }
 
 /// Why an id cannot be sent, if it cannot.
@@ -111,22 +115,10 @@ impl Client {
         S: AsRef<str>,
     {
         let ids = dedup(vm_uuids);
-        if let Some((at, id)) = first_invalid(&ids) {
-            return Err(Error::InvalidInput(format!(
-                "vm_uuid #{at} ({id:?}): {}",
-                invalid_id(id).unwrap_or_default()
-            )));
-        }
-        let chunks = into_chunks(ids, self.inner.status_chunk);
-        let mut answers = std::pin::pin!(in_flight(
-            chunks
-                .into_iter()
-                .map(|chunk| async move { self.status_chunk(&chunk).await })
-                .collect(),
-            self.inner.concurrency,
-        ));
+        check_ids(&ids)?;
+        let mut answers = std::pin::pin!(self.status_answers(ids));
         let mut merged = StatusMap::new();
-        while let Some(answer) = answers.next().await {
+        while let Some((_, answer)) = answers.next().await {
             merged.extend(answer?);
         }
         Ok(merged)
@@ -135,19 +127,9 @@ impl Client {
     /// Status chunk by chunk, for fleet waits: what answered, and the ids of
     /// the chunks that failed (after retries) with the last error, so one
     /// failed chunk does not throw away the others' answers.
-    pub(crate) async fn status_partial(&self, ids: Vec<String>) -> (StatusMap, Vec<String>, Option<Error>) {
-        let chunks = into_chunks(ids, self.inner.status_chunk);
-        let mut answers = std::pin::pin!(in_flight(
-            chunks
-                .into_iter()
-                .map(|chunk| async move {
-                    let answer = self.status_chunk(&chunk).await;
-                    (chunk, answer)
-                })
-                .collect(),
-            self.inner.concurrency,
-        ));
-        let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), Vec::new(), None);
+    pub(crate) async fn status_partial(&self, ids: Vec<String>) -> (StatusMap, BTreeSet<String>, Option<Error>) {
+        let mut answers = std::pin::pin!(self.status_answers(ids));
+        let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), BTreeSet::new(), None);
         while let Some((chunk, answer)) = answers.next().await {
             match answer {
                 Ok(map) => merged.extend(map),
@@ -158,6 +140,21 @@ impl Client {
             }
         }
         (merged, unanswered, last_error)
+    }
+
+    /// One batch status request per chunk of `ids`, with the chunk it carried.
+    fn status_answers(&self, ids: Vec<String>) -> impl Stream<Item = (Vec<String>, Result<StatusMap, Error>)> + '_ {
+        let chunks = into_chunks(ids, self.inner.status_chunk);
+        in_flight(
+            chunks
+                .into_iter()
+                .map(|chunk| async move {
+                    let answer = self.status_chunk(&chunk).await;
+                    (chunk, answer)
+                })
+                .collect(),
+            self.inner.concurrency,
+        )
     }
 
     /// Stops any number of CVMs by hashed id, 50 per request at most.

@@ -8,7 +8,6 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::error::snippet;
 use crate::model::{Cvm, CvmState};
 use crate::{ApiError, ClientBuilder, Error, RetryPolicy};
 
@@ -232,11 +231,7 @@ impl Client {
     }
 
     pub(crate) fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Error> {
-        serde_json::from_slice(body).map_err(|e| Error::Decode {
-            status,
-            message: e.to_string(),
-            snippet: snippet(body),
-        })
+        serde_json::from_slice(body).map_err(|e| Error::decode(status, e, body))
     }
 
     pub(crate) fn check_id(id: &str, what: &str) -> Result<(), Error> {

@@ -264,6 +264,15 @@ impl Error {
         self.api().and_then(|e| e.retry_after)
     }
 
+    /// A success answer (`status`) whose `body` did not decode.
+    pub(crate) fn decode(status: u16, message: impl std::fmt::Display, body: &[u8]) -> Self {
+        Error::Decode {
+            status,
+            message: message.to_string(),
+            snippet: snippet(body),
+        }
+    }
+
     pub(crate) fn transport(e: reqwest::Error) -> Self {
         let connect = e.is_connect();
         // reqwest's messages carry the URL, never our headers.

@@ -353,11 +353,7 @@ impl Cvm {
     }
 
     pub(crate) fn decode_list_answer(status: u16, body: &[u8]) -> Result<Vec<Cvm>, crate::Error> {
-        let fail = |message: String| crate::Error::Decode {
-            status,
-            message,
-            snippet: snippet(body),
-        };
+        let fail = |message: String| crate::Error::decode(status, message, body);
         let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| fail(e.to_string()))?;
         items
             .into_iter()

@@ -119,11 +119,7 @@ pub(crate) fn state_event(name: &str, data: &str, target: &str) -> Option<Result
     Some(match name {
         "state" => match serde_json::from_str::<CvmState>(data) {
             Ok(s) => Ok(StateEvent::State(Box::new(s))),
-            Err(e) => Err(Error::Decode {
-                status: 200,
-                message: format!("state event: {e}"),
-                snippet: snippet(data.as_bytes()),
-            }),
+            Err(e) => Err(Error::decode(200, format!("state event: {e}"), data.as_bytes())),
         },
         "complete" => {
             let f = finished();

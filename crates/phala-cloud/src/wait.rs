@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::batch::{dedup, first_invalid, invalid_id};
+use crate::batch::{check_ids, dedup};
 use crate::model::{CvmStatus, Status, StopReport};
 use crate::{Client, Error};
 
@@ -202,12 +202,7 @@ impl Client {
         Client::check_id(target, "target status")?;
         opts.validate()?;
         let ids = dedup(vm_uuids);
-        if let Some((at, id)) = first_invalid(&ids) {
-            return Err(Error::InvalidInput(format!(
-                "vm_uuid #{at} ({id:?}): {}",
-                invalid_id(id).unwrap_or_default()
-            )));
-        }
+        check_ids(&ids)?;
         let target_status = Status::from(target);
         let started = Instant::now();
         let mut pending: BTreeSet<String> = ids.iter().cloned().collect();
@@ -224,7 +219,6 @@ impl Client {
                 last_error = Some(e.to_string());
             }
             // Ids whose chunk failed learn nothing this round: not even that they are missing.
-            let unanswered: BTreeSet<String> = unanswered.into_iter().collect();
             for id in pending.clone() {
                 if unanswered.contains(&id) {
                     continue;
