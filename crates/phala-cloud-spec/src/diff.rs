@@ -470,6 +470,29 @@ pub fn diff(old: &Value, new: &Value, only_old_operations: bool) -> DiffReport {
     DiffReport { findings, not_bundled }
 }
 
+/// What an added or removed location is: a response status, a content
+/// type (a request body, or directly under a status), or a field or parameter.
+enum Level<'a> {
+    Status(&'a str),
+    ContentType,
+    Member,
+}
+
+fn level<'a>(loc: &'a str, parents: &BTreeMap<String, String>) -> Level<'a> {
+    let top = !parents.contains_key(loc);
+    match loc.strip_prefix("response ") {
+        Some(code) if top => Level::Status(code),
+        _ if top && loc.starts_with("request body ")
+            || parents
+                .get(loc)
+                .is_some_and(|p| !parents.contains_key(p) && p.starts_with("response ")) =>
+        {
+            Level::ContentType
+        }
+        _ => Level::Member,
+    }
+}
+
 fn compare(op: &str, (a, pa): &Flat, (b, pb): &Flat, out: &mut Vec<Finding>) {
     let push = |out: &mut Vec<Finding>, loc: &str, change: String, class: Class| {
         out.push(Finding {
@@ -487,30 +510,25 @@ fn compare(op: &str, (a, pa): &Flat, (b, pb): &Flat, out: &mut Vec<Finding>) {
         match b.get(loc) {
             None if parent_in(loc, pa, b) => {}
             None => {
-                let (change, class) =
-                    if let Some(code) = loc.strip_prefix("response ").filter(|_| !pa.contains_key(loc)) {
+                let (change, class) = match level(loc, pa) {
+                    Level::Status(code) => {
                         let class = if is_success(loc) {
                             Class::Breaking
                         } else {
                             Class::Compatible
                         };
                         (format!("response status {code} removed"), class)
-                    } else if !pa.contains_key(loc) && loc.starts_with("request body ")
-                        || pa
-                            .get(loc)
-                            .is_some_and(|p| !pa.contains_key(p) && p.starts_with("response "))
-                    {
-                        ("content type removed".to_string(), Class::Breaking)
-                    } else {
-                        match (side, fa.required) {
-                            (Side::Response, Some(true)) => ("required field removed".into(), Class::Breaking),
-                            (Side::Response, _) => ("optional field removed".into(), Class::Compatible),
-                            (Side::Request, _) if loc.contains(" parameter ") => {
-                                ("parameter removed".into(), Class::Breaking)
-                            }
-                            (Side::Request, _) => ("request field removed".into(), Class::Breaking),
+                    }
+                    Level::ContentType => ("content type removed".to_string(), Class::Breaking),
+                    Level::Member => match (side, fa.required) {
+                        (Side::Response, Some(true)) => ("required field removed".into(), Class::Breaking),
+                        (Side::Response, _) => ("optional field removed".into(), Class::Compatible),
+                        (Side::Request, _) if loc.contains(" parameter ") => {
+                            ("parameter removed".into(), Class::Breaking)
                         }
-                    };
+                        (Side::Request, _) => ("request field removed".into(), Class::Breaking),
+                    },
+                };
                 push(out, loc, change, class);
             }
             Some((_, fb)) => compare_facts(*side, fa, fb, &mut |change, class| push(out, loc, change, class)),
@@ -520,25 +538,21 @@ fn compare(op: &str, (a, pa): &Flat, (b, pb): &Flat, out: &mut Vec<Finding>) {
         if a.contains_key(loc) || parent_in(loc, pb, a) {
             continue;
         }
-        let (change, class) = if let Some(code) = loc.strip_prefix("response ").filter(|_| !pb.contains_key(loc)) {
-            (format!("response status {code} added"), Class::Compatible)
-        } else if !pb.contains_key(loc) && loc.starts_with("request body ")
-            || pb
-                .get(loc)
-                .is_some_and(|p| !pb.contains_key(p) && p.starts_with("response "))
-        {
-            ("content type added".to_string(), Class::Compatible)
-        } else {
-            let what = if loc.contains(" parameter ") {
-                "parameter"
-            } else {
-                "field"
-            };
-            match (side, fb.required) {
-                (Side::Request, Some(true)) => (format!("required {what} added"), Class::Breaking),
-                (Side::Request, _) => (format!("optional {what} added"), Class::Compatible),
-                (Side::Response, Some(true)) => ("required field added".into(), Class::Compatible),
-                (Side::Response, _) => ("optional field added".into(), Class::Compatible),
+        let (change, class) = match level(loc, pb) {
+            Level::Status(code) => (format!("response status {code} added"), Class::Compatible),
+            Level::ContentType => ("content type added".to_string(), Class::Compatible),
+            Level::Member => {
+                let what = if loc.contains(" parameter ") {
+                    "parameter"
+                } else {
+                    "field"
+                };
+                match (side, fb.required) {
+                    (Side::Request, Some(true)) => (format!("required {what} added"), Class::Breaking),
+                    (Side::Request, _) => (format!("optional {what} added"), Class::Compatible),
+                    (Side::Response, Some(true)) => ("required field added".into(), Class::Compatible),
+                    (Side::Response, _) => ("optional field added".into(), Class::Compatible),
+                }
             }
         };
         push(out, loc, change, class);
