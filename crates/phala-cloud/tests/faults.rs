@@ -328,3 +328,37 @@ async fn stop_and_wait_under_every_fault() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn stop_many_of_a_thousand_under_mixed_faults() {
+    let sim = Simulator::builder()
+        .cvms(1400)
+        .apps(10)
+        .seed(5)
+        .time_scale(1000.0)
+        .start()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| c.in_main_workspace)
+        .map(|c| c.id)
+        .take(990)
+        .collect();
+    ids.extend((0..10).map(|i| format!("cvm_missing{i}")));
+    assert_eq!(ids.len(), 1000);
+    sim.set_faults(
+        Faults::default()
+            .with_server_errors(0.1)
+            .with_drops(0.05)
+            .with_truncation(0.05),
+    );
+    let report = client(&sim).stop_many(&ids).await;
+    assert_stop_invariants("mixed faults", &sim, &ids, &report);
+    let stats = sim.stats();
+    assert!(stats.stops_applied.values().all(|&n| n == 1), "no CVM stopped twice");
+    let failed: HashSet<&str> = report.failed.iter().map(|f| f.cvm_id.as_str()).collect();
+    assert!(report.errors.iter().any(|e| e.cvm_id == "cvm_missing0") || failed.contains("cvm_missing0"));
+    assert!(stats.faults.values().sum::<u64>() > 0, "faults were injected");
+}
