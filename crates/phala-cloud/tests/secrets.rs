@@ -34,6 +34,20 @@ fn builder(base: &str, key: &str) -> phala_cloud::ClientBuilder {
     )
 }
 
+/// A server that accepts connections and never answers: any request to it
+/// times out, whatever the timer's granularity or the machine's load.
+async fn holding_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    format!("http://{addr}")
+}
+
 #[tokio::test]
 async fn the_api_key_never_reaches_logs_errors_or_debug() {
     let captured = Captured::default();
@@ -129,7 +143,9 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
             client.raw().get_cvm_state().cvm_id(ids[0].as_str()).send().await
         ),
     );
-    // Errors of every kind, rendered both ways.
+    // Errors of every kind, rendered both ways. The timeout comes from a
+    // server that accepts and never answers, not from a race with a timer.
+    let held = holding_server().await;
     let wrong_key = builder(sim.base_url(), "phak_CANARY_7f3a_wrong").build().unwrap();
     for e in [
         wrong_key.cvm_state(ids[0]).await.unwrap_err(),
@@ -139,8 +155,9 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
             .status_many(["u"])
             .await
             .unwrap_err(),
-        builder(sim.base_url(), CANARY)
-            .request_timeout(Duration::from_nanos(1))
+        builder(&held, CANARY)
+            .request_timeout(Duration::from_millis(50))
+            .retry_policy(RetryPolicy::none())
             .build()
             .unwrap()
             .cvm_state(ids[0])
