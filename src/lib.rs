@@ -1,17 +1,25 @@
 //! Raw Phala Cloud API client for the CVM endpoints.
 //!
 //! Generated at build time by progenitor from the bundled `openapi.json`
-//! (normalised by `phala-cloud-spec`): one method per operation, builder
-//! style, typed request and response bodies in [`types`]. It is faithful and
-//! bare: no auth, retries or batching. Most users want the `phala-cloud`
-//! facade crate, whose `Client::raw()` hands out this client.
+//! (exactly as Phala publishes it) plus `openapi.overlay.json` (what the live
+//! service sends beyond it), normalised by `phala-cloud-spec`: one method per
+//! operation, builder style, typed request and response bodies in [`types`].
+//! Response types are tolerant: objects keep unknown fields in `extra`, and
+//! enums such as [`types::Status`] keep unknown values.
+//!
+//! Every request goes through one [`Transport`] (headers, per-attempt
+//! timeout, body cap, tracing). There are no retries or batching here: the
+//! `phala-cloud` facade adds those, and its `Client::raw()` hands out this
+//! client configured the same way.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), phala_cloud_api::Error<phala_cloud_api::types::HttpValidationError>> {
-//! let client = phala_cloud_api::Client::new("https://cloud-api.phala.com");
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use phala_cloud_api::{Client, Transport, types};
+//! let transport = Transport::default().api_key("phak_...")?.api_version("2026-01-21")?;
+//! let client = Client::new("https://cloud-api.phala.com", transport);
 //! let status = client
 //!     .batch_cvm_status()
-//!     .body(phala_cloud_api::types::BatchStatusRequest::builder().vm_uuids(vec!["0a1b...".to_string()]))
+//!     .body(types::BatchStatusRequest::builder().vm_uuids(vec!["0a1b...".to_string()]))
 //!     .send()
 //!     .await?;
 //! for (vm_uuid, s) in status.iter() {
@@ -20,6 +28,15 @@
 //! # Ok(())
 //! # }
 //! ```
-#![allow(clippy::all, missing_docs, rustdoc::all)]
 
-include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+mod ext;
+mod transport;
+
+pub use transport::{InvalidHeader, Transport, is_body_too_large};
+
+#[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+}
+
+pub use generated::*;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use phala_cloud_spec::Overlay;
 use phala_cloud_spec::diff::{DiffReport, diff};
 use phala_cloud_spec::fetch::{UPSTREAM_URL, fetch};
 use phala_cloud_spec::subset::{operation_keys, parse_operation, subset};
@@ -80,6 +81,9 @@ enum SpecCommand {
         /// Which drift makes the exit code non-zero.
         #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
         fail_on: FailOn,
+        /// The overlay whose actions are checked against upstream.
+        #[arg(long, default_value = "openapi.overlay.json")]
+        overlay: PathBuf,
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
     },
@@ -92,13 +96,19 @@ enum SpecCommand {
         add: Vec<String>,
         #[arg(long, default_value = "openapi.json")]
         path: PathBuf,
+        /// The overlay the updated document must still accept.
+        #[arg(long, default_value = "openapi.overlay.json")]
+        overlay: PathBuf,
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
     },
-    /// Offline: the bundled document is valid, self-contained, normalises and generates.
+    /// Offline: the bundled document is valid and self-contained, every overlay
+    /// action applies, and the result normalises and generates.
     Check {
         #[arg(long, default_value = "openapi.json")]
         path: PathBuf,
+        #[arg(long, default_value = "openapi.overlay.json")]
+        overlay: PathBuf,
     },
 }
 
@@ -151,11 +161,14 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             against,
             format,
             fail_on,
+            overlay,
             timeout,
         } => {
             let (ours, upstream) = ours_and_upstream(&against, &from, timeout).await?;
             let report = diff(&ours, &upstream, true);
             print_report(&report, format);
+            let overlay = Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
+            eprint!("{}", overlay_report(&overlay, &upstream));
             let severity = report.severity();
             Ok(ExitCode::from(match fail_on {
                 FailOn::Never => 0,
@@ -168,8 +181,10 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             from,
             add,
             path,
+            overlay,
             timeout,
         } => {
+            let overlay = Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
             let (ours, upstream) = ours_and_upstream(&path, &from, timeout).await?;
             let mut ops = operation_keys(&ours);
             for a in &add {
@@ -179,7 +194,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
                 }
             }
             let updated = subset(&upstream, &ops).map_err(|e| e.to_string())?;
-            verify(&updated, "the updated document")?;
+            verify(&updated, &overlay, "the updated document")?;
             let report = diff(&ours, &updated, false);
             if updated == ours {
                 println!("{}: already up to date", path.display());
@@ -190,7 +205,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             print_report(&report, Format::Text);
             Ok(ExitCode::SUCCESS)
         }
-        SpecCommand::Check { path } => check(&path),
+        SpecCommand::Check { path, overlay } => check(&path, &overlay),
     }
 }
 
@@ -214,8 +229,30 @@ fn write_json(path: &Path, doc: &Value) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The document is self-contained, normalises and generates; the generated line count.
-fn verify(doc: &Value, origin: &str) -> Result<usize, String> {
+/// What upstream now says about each overlay action: carried (the action can
+/// go) or no longer selecting anything there (the schema moved or went).
+fn overlay_report(overlay: &Overlay, upstream: &Value) -> String {
+    let mut out = String::new();
+    for action in overlay.carried_by(upstream) {
+        out.push_str(&format!(
+            "overlay: upstream now carries what `{}` adds; the action can go\n",
+            action.target
+        ));
+    }
+    if let Ok(applied) = overlay.apply(upstream) {
+        for action in applied.unmatched() {
+            out.push_str(&format!(
+                "overlay: `{}` selects nothing upstream; update or drop it before the next `spec update`\n",
+                action.target
+            ));
+        }
+    }
+    out
+}
+
+/// The document is self-contained, takes every overlay action, normalises and
+/// generates; the generated line count.
+fn verify(doc: &Value, overlay: &Overlay, origin: &str) -> Result<usize, String> {
     let problems: Vec<String> = phala_cloud_spec::check_document(doc)
         .iter()
         .map(|e| format!("{origin}: {e}"))
@@ -223,7 +260,7 @@ fn verify(doc: &Value, origin: &str) -> Result<usize, String> {
     if !problems.is_empty() {
         return Err(problems.join("\n"));
     }
-    let normalised = phala_cloud_spec::normalise(doc).map_err(|e| format!("{origin}: {e}"))?;
+    let normalised = phala_cloud_spec::prepare(doc, overlay).map_err(|e| format!("{origin}: {e}"))?;
     let code = phala_cloud_spec::codegen::generate(&normalised).map_err(|e| format!("{origin}: {e}"))?;
     Ok(code.lines().count())
 }
@@ -237,10 +274,15 @@ async fn ours_and_upstream(path: &Path, from: &str, timeout: u64) -> Result<(Val
     Ok((ours, upstream))
 }
 
-fn check(path: &Path) -> Result<ExitCode, String> {
+fn check(path: &Path, overlay: &Path) -> Result<ExitCode, String> {
     let doc = phala_cloud_spec::load_path(path).map_err(|e| e.to_string())?;
-    let lines = verify(&doc, &path.display().to_string())?;
+    let overlay = Overlay::load_path(overlay).map_err(|e| e.to_string())?;
+    let lines = verify(&doc, &overlay, &path.display().to_string())?;
     let ops = phala_cloud_spec::operations(&doc).count();
-    println!("{}: ok ({ops} operations, {lines} lines generated)", path.display());
+    println!(
+        "{}: ok ({ops} operations, {} overlay actions applied, {lines} lines generated)",
+        path.display(),
+        overlay.actions.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

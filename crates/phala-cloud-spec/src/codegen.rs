@@ -7,18 +7,27 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use serde_json::Value;
 
 use crate::{SpecError, operations};
 
 /// The settings our raw client is generated with.
+///
+/// The client carries a `crate::Transport` (auth, version and workspace
+/// headers, per-attempt timeout, body cap, tracing), and the crate must
+/// implement `ClientHooks<Transport>` for it: every generated request, the
+/// facade's and `raw()` users' alike, goes through those hooks. Maps are
+/// ordered, so answers print the same every time.
 pub fn settings() -> GenerationSettings {
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        .with_map_type("::std::collections::BTreeMap")
+        .with_hooks(HooksMode::Expected)
+        .with_inner_type(quote::quote!(crate::Transport));
     settings
 }
 

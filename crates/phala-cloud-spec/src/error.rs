@@ -34,6 +34,9 @@ pub enum SpecError {
     /// A `$ref` that points nowhere.
     #[error("{pointer}: dangling $ref {reference}")]
     DanglingRef { pointer: String, reference: String },
+    /// An overlay that is not OpenAPI Overlay 1.0, or an action that cannot apply.
+    #[error("{origin}: {reason}")]
+    Overlay { origin: String, reason: String },
     /// The code generator rejected the document.
     #[error("code generation failed{}: {message}", location.as_ref().map(|l| format!(" at {l}")).unwrap_or_default())]
     Codegen { location: Option<String>, message: String },

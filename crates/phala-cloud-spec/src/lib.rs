@@ -5,6 +5,10 @@
 //! [`normalise`] bridges the two as a pure function on `serde_json::Value`,
 //! so the same passes serve the build script, the xtask and the tests.
 //!
+//! The generated client is built from `openapi.json` (as Phala publishes it)
+//! with an [`Overlay`] applied first (what the live service sends beyond the
+//! document): see [`prepare`].
+//!
 //! ```
 //! let doc = serde_json::json!({
 //!     "openapi": "3.1.0",
@@ -22,6 +26,7 @@ mod error;
 pub mod fetch;
 mod load;
 pub mod normalise;
+pub mod overlay;
 pub mod subset;
 mod walk;
 
@@ -32,4 +37,32 @@ pub use check::check_document;
 pub use error::SpecError;
 pub use load::{load_bytes, load_path, validate_document};
 pub use normalise::{PASSES, Pass, normalise};
+pub use overlay::Overlay;
 pub use walk::{HTTP_METHODS, operations};
+
+/// `doc` with every action of `overlay` applied. Fails when an action selects
+/// nothing: it is stale or mistyped, and what it meant to add would silently
+/// be missing from the generated client.
+pub fn apply_overlay(doc: &serde_json::Value, overlay: &Overlay) -> Result<serde_json::Value, SpecError> {
+    let applied = overlay.apply(doc)?;
+    let unmatched = applied.unmatched();
+    if let Some(stale) = unmatched.first() {
+        return Err(SpecError::Overlay {
+            origin: overlay.origin.clone(),
+            reason: format!(
+                "target {} selects nothing ({} of {} actions are stale); the first says: {}",
+                stale.target,
+                unmatched.len(),
+                overlay.actions.len(),
+                stale.description
+            ),
+        });
+    }
+    Ok(applied.doc)
+}
+
+/// The document the client is generated from: `doc` with `overlay` applied
+/// ([`apply_overlay`]), then normalised.
+pub fn prepare(doc: &serde_json::Value, overlay: &Overlay) -> Result<serde_json::Value, SpecError> {
+    normalise(&apply_overlay(doc, overlay)?)
+}

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::SpecError;
-use crate::walk::{self, Side, escape, for_each_schema, operations, response_schemas, rewrite_refs, schema_ref_name};
+use crate::walk::{
+    self, Side, escape, for_each_schema, operations, request_schemas, response_schemas, rewrite_refs, schema_ref_name,
+};
 
 /// One normalisation step.
 #[derive(Clone, Copy)]
@@ -88,14 +90,24 @@ pub const PASSES: &[Pass] = &[
         run: request_content_types,
     },
     Pass {
+        name: "event_streams",
+        why: "progenitor decodes JSON whenever an answer lists it, and would read an endless event stream whole; an answer that can be `text/event-stream` becomes a byte stream, its JSON schema kept for the caller to decode",
+        run: event_streams,
+    },
+    Pass {
         name: "lenient_responses",
-        why: "a value the document does not know (a new enum value, an id in a new format) must still decode; request-only schemas stay strict",
+        why: "what the service sends and the document does not know (a new field, enum value or id format) must still decode, and be kept: response objects keep unknown fields, response enums get an unknown arm; request-side schemas stay strict",
         run: lenient_responses,
     },
     Pass {
         name: "readable_names",
         why: "`teehouse__..._CVMInfo` and FastAPI operationIds make unreadable Rust names",
         run: readable_names,
+    },
+    Pass {
+        name: "union_arm_titles",
+        why: "typify names the variants of an untagged union `Variant0`, `Variant1` unless its arms have titles",
+        run: union_arm_titles,
     },
 ];
 
@@ -404,21 +416,80 @@ pub fn request_content_types(doc: &mut Value) {
     }
 }
 
-/// Response-side string enums become strings (their values kept in
-/// `x-known-values`) and response-side `pattern`s go, so that a new value
-/// or format decodes. Schemas reached only from requests keep both.
+/// Media types of an answer that can be an event stream.
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// A success answer that lists `text/event-stream` keeps only that media
+/// type; the schemas of the others stay reachable under `x-json-schema`.
+pub fn event_streams(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in walk::HTTP_METHODS {
+            let Some(responses) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (_, response) in responses.iter_mut().filter(|(code, _)| code.starts_with('2')) {
+                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                let Some(mut stream) = content.get(EVENT_STREAM).cloned() else {
+                    continue;
+                };
+                let others: Map<String, Value> = std::mem::take(content)
+                    .into_iter()
+                    .filter(|(media, _)| media != EVENT_STREAM)
+                    .filter_map(|(media, body)| Some((media, body.get("schema")?.clone())))
+                    .collect();
+                if let Some(obj) = stream.as_object_mut().filter(|_| !others.is_empty()) {
+                    obj.insert("x-json-schema".into(), Value::Object(others));
+                }
+                content.insert(EVENT_STREAM.into(), stream);
+            }
+        }
+    }
+}
+
+/// The name of the component holding the known values of open enum `name`.
+pub fn known_values_name(name: &str) -> String {
+    format!("Known{name}")
+}
+
+/// Response-side schemas are made tolerant, so that what a newer service
+/// sends still decodes and nothing it sends is lost:
+/// - objects with `properties` keep unknown fields (`additionalProperties: {}`,
+///   which typify turns into a flattened `extra` map);
+/// - a string enum component `E` becomes an open enum: `oneOf` of
+///   `Known: KnownE` (the values) and `Unknown: string`, an untagged Rust
+///   enum whose `Unknown` arm keeps a new value; inline string enums become
+///   strings with their values in `x-known-values`;
+/// - `pattern`s go (an id in a new format).
+///
+/// Schemas a request reaches stay strict, even when a response reaches them too.
 pub fn lenient_responses(doc: &mut Value) {
     let response = response_schemas(doc);
+    let request = request_schemas(doc);
+    let mut open_enums: Vec<(String, Value)> = Vec::new();
     for_each_schema(doc, &mut |schema, place| {
         let lenient = match place.side {
             Side::Response => true,
             Side::Request => false,
-            Side::Component => place.component.is_some_and(|c| response.contains(c)),
+            Side::Component => place
+                .component
+                .is_some_and(|c| response.contains(c) && !request.contains(c)),
         };
         let Some(obj) = schema.as_object_mut().filter(|_| lenient) else {
             return;
         };
         obj.shift_remove("pattern");
+        if obj.contains_key("properties") && !obj.get("additionalProperties").is_some_and(Value::is_object) {
+            obj.insert("additionalProperties".into(), json!({}));
+        }
         let string_enum = obj.get("type").and_then(Value::as_str) == Some("string")
             || obj
                 .get("enum")
@@ -432,8 +503,72 @@ pub fn lenient_responses(doc: &mut Value) {
                 .filter(|v| !v.is_null())
                 .cloned()
                 .collect();
-            obj.insert("type".into(), json!("string"));
-            obj.insert("x-known-values".into(), Value::Array(values));
+            match (place.is_component_root, place.component) {
+                (true, Some(name)) => {
+                    let known = known_values_name(name);
+                    open_enums.push((known.clone(), json!({"type": "string", "enum": values})));
+                    obj.shift_remove("type");
+                    obj.insert(
+                        "oneOf".into(),
+                        json!([
+                            {"title": "Known", "allOf": [{"$ref": format!("#/components/schemas/{}", escape(&known))}]},
+                            {"title": "Unknown", "type": "string"}
+                        ]),
+                    );
+                }
+                _ => {
+                    obj.insert("type".into(), json!("string"));
+                    obj.insert("x-known-values".into(), Value::Array(values));
+                }
+            }
+        }
+    });
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        for (name, schema) in open_enums {
+            schemas.entry(name).or_insert(schema);
+        }
+    }
+}
+
+/// Arms of a `oneOf`/`anyOf` get a `title` (which typify uses as the
+/// variant name) when they have none and naming them creates no type: a
+/// primitive is named by its type, an array by its items plus `List`.
+/// Arms that are `$ref`s are already named after their component; inline
+/// objects are left alone (a title would name a new type).
+pub fn union_arm_titles(doc: &mut Value) {
+    fn arm_name(arm: &Value) -> Option<String> {
+        if let Some(r) = arm.get("$ref").and_then(Value::as_str) {
+            return schema_ref_name(r).map(|n| walk::unescape(n).rsplit("__").next().unwrap_or_default().to_string());
+        }
+        match arm.get("type").and_then(Value::as_str)? {
+            "array" => Some(format!("{}List", arm.get("items").and_then(arm_name)?)),
+            "object" => None,
+            other => {
+                let mut chars = other.chars();
+                let first = chars.next()?;
+                Some(first.to_uppercase().chain(chars).collect())
+            }
+        }
+    }
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut() else { return };
+        for key in ["oneOf", "anyOf"] {
+            let Some(Value::Array(arms)) = obj.get_mut(key) else {
+                continue;
+            };
+            let names: Vec<Option<String>> = arms.iter().map(arm_name).collect();
+            let distinct: BTreeSet<&String> = names.iter().flatten().collect();
+            if distinct.len() != arms.len() {
+                continue;
+            }
+            for (arm, name) in arms.iter_mut().zip(names) {
+                if let (Some(a), Some(name)) = (arm.as_object_mut(), name)
+                    && !a.contains_key("title")
+                    && !a.contains_key("$ref")
+                {
+                    a.insert("title".into(), Value::String(name));
+                }
+            }
         }
     });
 }
@@ -764,17 +899,97 @@ mod tests {
         doc["components"]["schemas"]["Mode"] = json!({"type": "string", "enum": ["fast", "slow"]});
         doc["paths"]["/api/v1/things"]["get"]["parameters"] = json!([{"name": "mode", "in": "query", "schema": {"$ref": "#/components/schemas/Mode"}},
             {"name": "id", "in": "query", "schema": {"type": "string", "pattern": "^x"}}]);
+        doc["components"]["schemas"]["Thing"]["properties"]["inline"] = json!({"type": "string", "enum": ["a", "b"]});
+        doc["components"]["schemas"]["Body"] = json!({"type": "object", "properties": {"k": {"type": "string"}}});
+        doc["paths"]["/api/v1/things"]["get"]["requestBody"] =
+            json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Body"}}}});
         lenient_responses(&mut doc);
         assert_eq!(
             doc["components"]["schemas"]["KmsType"],
-            json!({"type": "string", "x-known-values": ["phala", "base"]})
+            json!({"oneOf": [
+                {"title": "Known", "allOf": [{"$ref": "#/components/schemas/KnownKmsType"}]},
+                {"title": "Unknown", "type": "string"}
+            ]})
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["KnownKmsType"],
+            json!({"type": "string", "enum": ["phala", "base"]})
+        );
+        assert_eq!(
+            thing(&doc)["properties"]["inline"],
+            json!({"type": "string", "x-known-values": ["a", "b"]})
+        );
+        assert_eq!(
+            thing(&doc)["additionalProperties"],
+            json!({}),
+            "response objects keep unknown fields"
         );
         assert!(thing(&doc)["properties"]["id"].get("pattern").is_none());
         assert_eq!(doc["components"]["schemas"]["Mode"]["enum"], json!(["fast", "slow"]));
+        assert!(
+            doc["components"]["schemas"]["Body"]
+                .get("additionalProperties")
+                .is_none(),
+            "request bodies stay strict"
+        );
         assert_eq!(
             doc["paths"]["/api/v1/things"]["get"]["parameters"][1]["schema"]["pattern"],
             "^x"
         );
+    }
+
+    #[test]
+    fn event_streams_become_byte_streams_keeping_their_json_schema() {
+        let mut doc = json!({"paths": {"/s": {"get": {"responses": {
+            "200": {"description": "ok", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/State"}},
+                "text/event-stream": {"schema": {"type": "string"}}
+            }},
+            "422": {"description": "v", "content": {"application/json": {"schema": {}}}}
+        }}}}});
+        event_streams(&mut doc);
+        let responses = &doc["paths"]["/s"]["get"]["responses"];
+        assert_eq!(
+            responses["200"]["content"],
+            json!({"text/event-stream": {"schema": {"type": "string"},
+                   "x-json-schema": {"application/json": {"$ref": "#/components/schemas/State"}}}})
+        );
+        assert!(responses["422"]["content"].get("application/json").is_some());
+    }
+
+    #[test]
+    fn union_arms_are_named_unless_that_would_create_a_type() {
+        let mut doc = doc_with_schema(json!({"oneOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/pkg__HostedCvm"}},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Info"}}
+        ]}));
+        doc["components"]["schemas"]["Id"] = json!({"oneOf": [{"type": "string"}, {"type": "integer"}]});
+        doc["components"]["schemas"]["Mixed"] = json!({"oneOf": [{"type": "object"}, {"type": "string"}]});
+        doc["components"]["schemas"]["Same"] =
+            json!({"anyOf": [{"type": "string"}, {"type": "string", "format": "x"}]});
+        union_arm_titles(&mut doc);
+        let titles = |name: &str| -> Vec<Value> {
+            doc["components"]["schemas"][name]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| *k == "oneOf" || *k == "anyOf")
+                .unwrap()
+                .1
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.get("title").cloned().unwrap_or(Value::Null))
+                .collect()
+        };
+        assert_eq!(titles("Thing"), [json!("HostedCvmList"), json!("InfoList")]);
+        assert_eq!(titles("Id"), [json!("String"), json!("Integer")]);
+        assert_eq!(
+            titles("Mixed"),
+            [Value::Null, Value::Null],
+            "an inline object arm would become a type"
+        );
+        assert_eq!(titles("Same"), [Value::Null, Value::Null], "equal names are not given");
     }
 
     #[test]

@@ -298,22 +298,47 @@ pub(crate) fn unescape(segment: &str) -> String {
 
 /// Component schemas a response reaches, transitively.
 pub(crate) fn response_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
-    let mut roots = Vec::new();
-    let mut collect = |v: &Value| {
-        for_each_ref(v, &mut |r| {
-            if let Some(n) = schema_ref_name(r) {
-                roots.push(unescape(n));
+    side_schemas(doc, &["responses"], &["responses", "headers"])
+}
+
+/// Component schemas a parameter or request body reaches, transitively.
+pub(crate) fn request_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
+    let mut names = side_schemas(doc, &["parameters", "requestBody"], &["parameters", "requestBodies"]);
+    // Path-level parameters apply to every operation of the path.
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        let mut roots = Vec::new();
+        for item in paths.values() {
+            if let Some(params) = item.get("parameters") {
+                collect_refs(params, &mut roots);
             }
-        })
-    };
+        }
+        names.extend(reachable_schemas(doc, roots));
+    }
+    names
+}
+
+fn collect_refs(value: &Value, into: &mut Vec<String>) {
+    for_each_ref(value, &mut |r| {
+        if let Some(n) = schema_ref_name(r) {
+            into.push(unescape(n));
+        }
+    })
+}
+
+/// Component schemas reached from `op_keys` of every operation and from
+/// `component_keys` of `components`, transitively.
+fn side_schemas(doc: &Value, op_keys: &[&str], component_keys: &[&str]) -> std::collections::BTreeSet<String> {
+    let mut roots = Vec::new();
     for (_, _, op) in operations(doc) {
-        if let Some(v) = op.get("responses") {
-            collect(v);
+        for key in op_keys {
+            if let Some(v) = op.get(*key) {
+                collect_refs(v, &mut roots);
+            }
         }
     }
-    for key in ["responses", "headers"] {
+    for key in component_keys {
         if let Some(v) = doc.pointer(&format!("/components/{key}")) {
-            collect(v);
+            collect_refs(v, &mut roots);
         }
     }
     reachable_schemas(doc, roots)

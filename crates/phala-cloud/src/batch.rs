@@ -4,12 +4,10 @@
 use std::collections::{BTreeSet, HashSet};
 
 use futures::{Stream, StreamExt};
-use reqwest::Method;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::client::Replay;
-use crate::model::{StatusMap, StopError, StopReport};
+use crate::raw::types::{BatchStatusRequest, BatchStopErrorEntry, BatchStopRequest, BatchStopResponse};
+use crate::report::{StatusMap, StopReport};
 use crate::{Client, Error};
 
 /// Removes duplicates, keeping the first occurrence's order.
@@ -68,42 +66,48 @@ fn in_flight<F: Future>(futures: Vec<F>, concurrency: usize) -> impl Stream<Item
     }
 }
 
-#[derive(Deserialize)]
-struct StopAnswer {
-    #[serde(default)]
-    total: Option<usize>,
-    stopped: usize,
-    skipped: usize,
-    #[serde(default, deserialize_with = "crate::model::null_default")]
-    errors: Vec<StopError>,
+/// A failed-stop entry for `cvm_id`, saying why.
+pub(crate) fn stop_failure(cvm_id: String, error: String) -> BatchStopErrorEntry {
+    BatchStopErrorEntry {
+        cvm_id,
+        error,
+        extra: Default::default(),
+    }
 }
 
 impl Client {
-    /// One batch status request.
+    /// One batch status request. An answer is trusted only for what was
+    /// asked: entries for other ids are dropped (with a warning), never merged.
     async fn status_chunk(&self, chunk: &[String]) -> Result<StatusMap, Error> {
-        let url = self.url("/status/batch");
-        let body = json!({ "vm_uuids": chunk });
-        let (status, bytes) = self
-            .send("status_batch", Replay::Idempotent, &|| {
-                self.request(Method::POST, &url).json(&body)
-            })
+        let request = self.raw().batch_cvm_status().body(BatchStatusRequest {
+            vm_uuids: chunk.to_vec(),
+        });
+        let mut map = self
+            .send("status_batch", Replay::Idempotent, || request.clone().send())
             .await?;
-        Client::decode::<StatusMap>(status, &bytes)
+        if map.len() > chunk.len() || map.keys().any(|k| !chunk.contains(k)) {
+            let asked: HashSet<&String> = chunk.iter().collect();
+            let before = map.len();
+            map.retain(|k, _| asked.contains(k));
+            tracing::warn!(
+                dropped = before - map.len(),
+                asked = chunk.len(),
+                "batch status answered for ids it was not asked about; dropped"
+            );
+        }
+        Ok(map)
     }
 
     /// One batch stop request, with the ids it carried.
-    async fn stop_chunk(&self, chunk: Vec<String>) -> (Vec<String>, Result<StopAnswer, Error>) {
-        let url = self.url("/cvms/batch-stop");
-        let body = json!({ "cvm_ids": chunk });
+    async fn stop_chunk(&self, chunk: Vec<String>) -> (Vec<String>, Result<BatchStopResponse, Error>) {
+        let request = self
+            .raw()
+            .batch_stop_cvms()
+            .body(BatchStopRequest { cvm_ids: chunk.clone() });
         let answer = self
-            .send("batch_stop", Replay::IfNotApplied, &|| {
-                self.request(Method::POST, &url).json(&body)
-            })
+            .send("batch_stop", Replay::IfNotApplied, || request.clone().send())
             .await;
-        (
-            chunk,
-            answer.and_then(|(status, bytes)| Client::decode::<StopAnswer>(status, &bytes)),
-        )
+        (chunk, answer)
     }
 
     /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
@@ -175,9 +179,9 @@ impl Client {
             ..StopReport::default()
         };
         // Ids no server would accept are reported, not sent.
-        report.failed.extend(invalid.into_iter().map(|id| StopError {
-            error: format!("invalid input: {}", invalid_id(&id).unwrap_or_default()),
-            cvm_id: id,
+        report.failed.extend(invalid.into_iter().map(|id| {
+            let why = format!("invalid input: {}", invalid_id(&id).unwrap_or_default());
+            stop_failure(id, why)
         }));
         let chunks = into_chunks(ids, self.inner.stop_chunk);
         let mut answers = std::pin::pin!(in_flight(
@@ -188,9 +192,8 @@ impl Client {
             report.requests += 1;
             match answer {
                 Ok(a) => {
-                    if a.total.is_some_and(|t| t != chunk.len())
-                        || a.stopped + a.skipped + a.errors.len() != chunk.len()
-                    {
+                    let n = chunk.len() as i64;
+                    if a.total != n || a.stopped + a.skipped + a.errors.len() as i64 != n {
                         tracing::warn!(
                             chunk = chunk.len(),
                             stopped = a.stopped,
@@ -199,16 +202,15 @@ impl Client {
                             "batch stop answer does not add up"
                         );
                     }
-                    report.stopped += a.stopped;
-                    report.skipped += a.skipped;
+                    report.stopped += usize::try_from(a.stopped).unwrap_or(0);
+                    report.skipped += usize::try_from(a.skipped).unwrap_or(0);
                     report.errors.extend(a.errors);
                 }
                 Err(e) => {
                     let why = e.to_string();
-                    report.failed.extend(chunk.iter().map(|id| StopError {
-                        cvm_id: id.clone(),
-                        error: why.clone(),
-                    }));
+                    report
+                        .failed
+                        .extend(chunk.into_iter().map(|id| stop_failure(id, why.clone())));
                 }
             }
         }

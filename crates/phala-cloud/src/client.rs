@@ -1,18 +1,17 @@
-//! The client and its one request path: timeout, body cap, retries, tracing.
+//! The client, and the one retry loop every request goes through: each
+//! attempt is a generated builder sent again (builders are `Clone`), so
+//! transport concerns stay in the generated client's hooks and the wire
+//! format in the generated code.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
+use futures::{Stream, StreamExt};
+use phala_cloud_api::{ByteStream, ResponseValue};
 use tokio::time::Instant;
 
-use crate::model::{Cvm, CvmState};
-use crate::{ApiError, ClientBuilder, Error, RetryPolicy};
-
-/// A response body.
-type Bytes = Vec<u8>;
+use crate::cvm::Cvm;
+use crate::{ClientBuilder, CvmState, Error, RetryPolicy};
 
 /// A Phala Cloud client. Cheap to clone; clones share connections and the
 /// event-stream budget.
@@ -22,10 +21,8 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub http: reqwest::Client,
-    pub per_request_headers: HeaderMap,
-    pub base: String,
     pub raw: phala_cloud_api::Client,
+    pub base: String,
     pub api_version: String,
     pub request_timeout: Duration,
     pub idle_timeout: Duration,
@@ -80,35 +77,55 @@ impl ListFilter {
     }
 }
 
-/// Error answers are read this far at most: enough for any JSON error body.
-pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Reads a streamed body whole, refusing more than `limit` bytes. Sized
+/// once when the length is declared, otherwise grown by doubling, never past
+/// the cap.
+pub(crate) async fn read_capped(
+    answer: ResponseValue<ByteStream>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Error> {
+    let declared = answer
+        .content_length()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    let mut chunks = answer.into_inner_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| Error::transport(e, timeout))?;
+        let need = body.len() + chunk.len();
+        if need > limit {
+            return Err(Error::BodyTooLarge { limit });
+        }
+        if need > body.capacity() {
+            let target = (body.capacity() * 2).max(need).min(limit);
+            body.reserve_exact(target - body.len());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
-/// The first `limit` bytes of a body, read until `timeout`; the rest is
-/// dropped with the response. For answers that only feed an error, so a
-/// server sending an endless body cannot hold the caller or its memory.
-pub(crate) async fn body_prefix(mut resp: reqwest::Response, limit: usize, timeout: Duration) -> Vec<u8> {
+/// The first `limit` bytes of a streamed body, read until `timeout`.
+pub(crate) async fn stream_prefix<S, B, E>(mut chunks: S, limit: usize, timeout: Duration) -> Vec<u8>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
     let until = Instant::now() + timeout;
     let mut body = Vec::new();
     while body.len() < limit {
-        match tokio::time::timeout_at(until, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+        match tokio::time::timeout_at(until, chunks.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                let chunk = chunk.as_ref();
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
+            }
             _ => break,
         }
     }
     body
-}
-
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl Client {
@@ -123,7 +140,8 @@ impl Client {
         ClientBuilder::from_env_with(|name| std::env::var(name).ok())?.build()
     }
 
-    /// The generated client, authenticated the same way, for anything not wrapped here.
+    /// The generated client, with the same headers, per-attempt timeout and
+    /// body cap (its hooks), for anything not wrapped here. No retries.
     pub fn raw(&self) -> &phala_cloud_api::Client {
         &self.inner.raw
     }
@@ -143,74 +161,38 @@ impl Client {
         &self.inner.api_version
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.inner.base)
-    }
-
-    pub(crate) fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
-        self.inner
-            .http
-            .request(method, url)
-            .headers(self.inner.per_request_headers.clone())
-    }
-
-    /// Sends once: status, headers and the body (capped), within the request timeout.
-    async fn attempt(
-        &self,
-        build: &(dyn Fn() -> reqwest::RequestBuilder + Sync),
-    ) -> Result<(StatusCode, HeaderMap, Bytes), Error> {
-        let timeout = self.inner.request_timeout;
-        let work = async {
-            let mut resp = build().send().await.map_err(Error::transport)?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let limit = self.inner.max_body_bytes;
-            let declared = resp.content_length().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-            if declared.is_some_and(|n| n > limit) {
-                return Err(Error::BodyTooLarge { limit });
+    /// Sends `attempt` (a generated request) with retries as `replay` and the
+    /// policy allow; every error becomes an [`Error`] with a bounded snippet.
+    pub(crate) async fn send<T, E, F, Fut>(&self, op: &'static str, replay: Replay, attempt: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, phala_cloud_api::Error<E>>>,
+        E: serde::Serialize,
+    {
+        let inner = &self.inner;
+        self.retrying(op, replay, || async {
+            match attempt().await {
+                Ok(answer) => Ok(answer.into_inner()),
+                Err(e) => Err(Error::from_raw(e, inner.request_timeout, inner.max_body_bytes).await),
             }
-            // Sized once when the length is declared; otherwise grown by
-            // doubling, but never past the cap.
-            let mut body = Vec::with_capacity(declared.unwrap_or(0));
-            while let Some(chunk) = resp.chunk().await.map_err(Error::transport)? {
-                let need = body.len() + chunk.len();
-                if need > limit {
-                    return Err(Error::BodyTooLarge { limit });
-                }
-                if need > body.capacity() {
-                    let target = (body.capacity() * 2).max(need).min(limit);
-                    body.reserve_exact(target - body.len());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok((status, headers, body))
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout(timeout)),
-        }
+        })
+        .await
     }
 
-    /// Sends with retries as `replay` allows; a non-2xx answer becomes [`Error::Api`].
-    pub(crate) async fn send(
-        &self,
-        op: &'static str,
-        replay: Replay,
-        build: &(dyn Fn() -> reqwest::RequestBuilder + Sync),
-    ) -> Result<(u16, Bytes), Error> {
+    /// The retry loop itself, over any attempt that yields our [`Error`].
+    pub(crate) async fn retrying<T, F, Fut>(&self, op: &'static str, replay: Replay, attempt: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
         let policy = &self.inner.retry;
         let started = Instant::now();
-        let mut attempt = 1;
+        let mut n = 1;
         loop {
-            let result = match self.attempt(build).await {
-                Ok((status, _, body)) if status.is_success() => Ok((status.as_u16(), body)),
-                Ok((status, headers, body)) => Err(Error::Api(Box::new(ApiError::from_parts(status, &headers, &body)))),
-                Err(e) => Err(e),
-            };
-            let err = match result {
-                Ok(ok) => {
-                    tracing::debug!(op, attempt, status = ok.0, "request done");
-                    return Ok(ok);
+            let err = match attempt().await {
+                Ok(value) => {
+                    tracing::debug!(op, attempt = n, "request done");
+                    return Ok(value);
                 }
                 Err(e) => e,
             };
@@ -218,77 +200,80 @@ impl Client {
                 Replay::Idempotent => err.is_retryable(),
                 Replay::IfNotApplied => err.proves_not_applied(),
             };
-            let delay = policy.delay(attempt, err.retry_after());
+            let delay = policy.delay(n, err.retry_after());
             let within_deadline = policy.deadline().is_none_or(|d| started.elapsed() + delay < d);
-            if !may_retry || attempt >= policy.max_attempts() || !within_deadline {
-                tracing::debug!(op, attempt, error = %err, "request failed");
+            if !may_retry || n >= policy.max_attempts() || !within_deadline {
+                tracing::debug!(op, attempt = n, error = %err, "request failed");
                 return Err(err);
             }
-            tracing::warn!(op, attempt, error = %err, delay_ms = delay.as_millis() as u64, "retrying");
+            tracing::warn!(op, attempt = n, error = %err, delay_ms = delay.as_millis() as u64, "retrying");
             tokio::time::sleep(delay).await;
-            attempt += 1;
+            n += 1;
         }
     }
 
-    pub(crate) fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Error> {
-        serde_json::from_slice(body).map_err(|e| Error::decode(status, e, body))
-    }
-
+    /// An id that goes into a path: not blank, and not `.` or `..`, which
+    /// URL parsing would resolve into a different path.
     pub(crate) fn check_id(id: &str, what: &str) -> Result<(), Error> {
         if id.trim().is_empty() {
             return Err(Error::InvalidInput(format!("empty {what}")));
+        }
+        if id == "." || id == ".." {
+            return Err(Error::InvalidInput(format!(
+                "{what} {id:?} would leave its path segment"
+            )));
         }
         Ok(())
     }
 
     /// The current state of one CVM (immediate mode). `id` may be the hashed
     /// id, the VM UUID, `app_<app id>`, the instance id or the name.
+    ///
+    /// The state endpoint can answer with an event stream, so the generated
+    /// client hands its body over as bytes; it is read here, within the
+    /// request timeout and the body cap, into the generated [`CvmState`].
     pub async fn cvm_state(&self, id: &str) -> Result<CvmState, Error> {
         Self::check_id(id, "CVM id")?;
-        let url = self.url(&format!("/cvms/{}/state", encode_segment(id)));
-        let (status, body) = self
-            .send("cvm_state", Replay::Idempotent, &|| self.request(Method::GET, &url))
-            .await?;
-        Self::decode(status, &body)
+        let request = self.raw().get_cvm_state().cvm_id(id);
+        let (timeout, cap) = (self.inner.request_timeout, self.inner.max_body_bytes);
+        self.retrying("cvm_state", Replay::Idempotent, || async {
+            let work = async {
+                let answer = match request.clone().send().await {
+                    Ok(answer) => answer,
+                    Err(e) => return Err(Error::from_raw(e, timeout, cap).await),
+                };
+                let body = read_capped(answer, cap, timeout).await?;
+                serde_json::from_slice::<CvmState>(&body).map_err(|e| Error::decode(200, e, &body))
+            };
+            tokio::time::timeout(timeout, work)
+                .await
+                .unwrap_or(Err(Error::Timeout(timeout)))
+        })
+        .await
     }
 
     /// CVMs of the caller's workspace, in either response shape.
     pub async fn list_cvms(&self, filter: &ListFilter) -> Result<Vec<Cvm>, Error> {
-        let url = self.url("/cvms");
-        let mut query: Vec<(&str, String)> = Vec::new();
+        let mut request = self.raw().list_cvms();
         if let Some(u) = &filter.user_id {
-            query.push(("user_id", u.clone()));
+            request = request.user_id(u.as_str());
         }
         if let Some(t) = filter.teepod_id {
-            query.push(("teepod_id", t.to_string()));
+            request = request.teepod_id(t);
         }
-        let (status, body) = self
-            .send("list_cvms", Replay::Idempotent, &|| {
-                self.request(Method::GET, &url).query(&query)
-            })
+        let answer = self
+            .send("list_cvms", Replay::Idempotent, || request.clone().send())
             .await?;
-        Cvm::decode_list_answer(status, &body)
+        Ok(Cvm::from_list(answer))
     }
 
     /// The CVMs (replicas) of one app. `app_id` is the hex id, with or without `app_`.
     pub async fn app_cvms(&self, app_id: &str) -> Result<Vec<Cvm>, Error> {
         Self::check_id(app_id, "app id")?;
-        let url = self.url(&format!("/apps/{}/cvms", encode_segment(app_id)));
-        let (status, body) = self
-            .send("app_cvms", Replay::Idempotent, &|| self.request(Method::GET, &url))
+        let request = self.raw().get_app_cvms().app_id(app_id);
+        let answer = self
+            .send("app_cvms", Replay::Idempotent, || request.clone().send())
             .await?;
-        Cvm::decode_list_answer(status, &body)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_cannot_inject_paths() {
-        assert_eq!(encode_segment("cvm_ab-1.x~"), "cvm_ab-1.x~");
-        assert_eq!(encode_segment("../admin?x=1#f"), "..%2Fadmin%3Fx%3D1%23f");
-        assert_eq!(encode_segment("a b/é"), "a%20b%2F%C3%A9");
+        Ok(Cvm::from_app_list(answer))
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use phala_cloud_api::Transport;
 
 use crate::client::{Client, Inner};
 use crate::{Error, RetryPolicy, Secret};
@@ -166,8 +166,10 @@ impl ClientBuilder {
         self.allow_insecure_http = allow;
         self
     }
-    /// Use this `reqwest::Client` instead of building one; auth and version
-    /// headers are then added per request. It should have no total timeout.
+    /// Use this `reqwest::Client` instead of building one. Headers, the
+    /// per-attempt timeout and the body cap still apply (the generated
+    /// client's hooks add them); it should have no total timeout, which
+    /// would cut event streams.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -223,58 +225,31 @@ impl ClientBuilder {
         let credential = self
             .credential
             .ok_or_else(|| Error::Config("no API key or token configured".into()))?;
-        let mut headers = HeaderMap::new();
-        let secret_header = |name: &'static str, value: String| -> Result<(HeaderName, HeaderValue), Error> {
-            let mut v = HeaderValue::from_str(&value)
-                .map_err(|_| Error::Config(format!("{name} contains characters not allowed in a header")))?;
-            v.set_sensitive(true);
-            Ok((HeaderName::from_static(name), v))
-        };
-        let (name, value) = match &credential {
-            Credential::ApiKey(k) => secret_header("x-api-key", k.expose().to_string())?,
-            Credential::Bearer(t) => secret_header("authorization", format!("Bearer {}", t.expose()))?,
-        };
-        headers.insert(name, value);
-        let plain = |name: &'static str, value: &str| -> Result<(HeaderName, HeaderValue), Error> {
-            Ok((
-                HeaderName::from_static(name),
-                HeaderValue::from_str(value).map_err(|_| Error::Config(format!("invalid {name} header value")))?,
-            ))
-        };
-        for (name, value) in [
-            ("x-phala-version", Some(self.api_version.as_str())),
-            ("x-phala-workspace", self.workspace.as_deref()),
-        ] {
-            if let Some(value) = value {
-                let (n, v) = plain(name, value)?;
-                headers.insert(n, v);
-            }
+        let header_error = |e: phala_cloud_api::InvalidHeader| Error::Config(e.to_string());
+        let mut transport = match &credential {
+            Credential::ApiKey(k) => Transport::default().api_key(k.expose()),
+            Credential::Bearer(t) => Transport::default().bearer_token(t.expose()),
         }
-        let (n, v) = plain("user-agent", &self.user_agent)?;
-        headers.insert(n, v);
-        let (http, per_request_headers) = match self.http {
-            Some(client) => (client, headers.clone()),
-            None => {
-                let client = reqwest::Client::builder()
-                    .default_headers(headers.clone())
-                    .connect_timeout(self.connect_timeout)
-                    .read_timeout(self.idle_timeout)
-                    .build()
-                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
-                (client, HeaderMap::new())
-            }
+        .map_err(|_| Error::Config("the API key or token contains characters not allowed in a header".into()))?
+        .api_version(&self.api_version)
+        .and_then(|t| t.user_agent(&self.user_agent))
+        .map_err(header_error)?
+        .request_timeout(self.request_timeout)
+        .max_body_bytes(self.max_body_bytes);
+        if let Some(ws) = &self.workspace {
+            transport = transport.workspace(ws).map_err(header_error)?;
+        }
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .read_timeout(self.idle_timeout)
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?,
         };
-        let raw_http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
-        let raw = phala_cloud_api::Client::new_with_client(&base, raw_http);
+        let raw = phala_cloud_api::Client::new_with_client(&base, http, transport);
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
-                per_request_headers,
                 base,
                 raw,
                 api_version: self.api_version,

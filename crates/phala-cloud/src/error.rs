@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::model::CvmState;
+use crate::CvmState;
 
 /// The longest body excerpt an error keeps.
 pub const SNIPPET_LIMIT: usize = 512;
@@ -273,16 +273,77 @@ impl Error {
         }
     }
 
-    pub(crate) fn transport(e: reqwest::Error) -> Self {
+    /// A reqwest failure: a timeout as [`Error::Timeout`] (`timeout` is the
+    /// limit that applied), anything else as [`Error::Transport`].
+    pub(crate) fn transport(e: reqwest::Error, timeout: Duration) -> Self {
+        if e.is_timeout() {
+            return Error::Timeout(timeout);
+        }
         let connect = e.is_connect();
         // reqwest's messages carry the URL, never our headers.
-        let message = e.without_url().to_string();
+        let e = e.without_url();
         Error::Transport {
-            message,
+            message: e.to_string(),
             connect,
-            source: None,
+            source: Some(e),
         }
     }
+
+    /// One error for whatever the generated client reports. progenitor's own
+    /// `Display` prints whole payloads; here every body is cut to a snippet,
+    /// and an error answer is read at most [`ERROR_BODY_LIMIT`] bytes far.
+    pub(crate) async fn from_raw<E: serde::Serialize>(
+        e: phala_cloud_api::Error<E>,
+        timeout: Duration,
+        body_cap: usize,
+    ) -> Self {
+        use phala_cloud_api::Error as Raw;
+        match e {
+            Raw::InvalidRequest(message) => Error::InvalidInput(message),
+            Raw::CommunicationError(e) | Raw::InvalidUpgrade(e) => Error::transport(e, timeout),
+            Raw::ResponseBodyError(e) if phala_cloud_api::is_body_too_large(&e) => {
+                Error::BodyTooLarge { limit: body_cap }
+            }
+            Raw::ResponseBodyError(e) => Error::transport(e, timeout),
+            // The success status of every operation we wrap is 200.
+            Raw::InvalidResponsePayload(body, e) => Error::decode(200, e, &body),
+            Raw::ErrorResponse(answer) => {
+                // A documented error body, decoded; encoded again for the one
+                // parser of error bodies (it keeps unknown fields in `extra`).
+                let body = serde_json::to_vec(answer.as_ref()).unwrap_or_default();
+                Error::Api(Box::new(ApiError::from_parts(answer.status(), answer.headers(), &body)))
+            }
+            Raw::UnexpectedResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = body_prefix(response, ERROR_BODY_LIMIT, timeout).await;
+                if status.is_success() {
+                    Error::decode(status.as_u16(), "an answer the document does not describe", &body)
+                } else {
+                    Error::Api(Box::new(ApiError::from_parts(status, &headers, &body)))
+                }
+            }
+            Raw::Custom(message) => Error::Stream(message),
+        }
+    }
+}
+
+/// Error answers are read this far at most: enough for any JSON error body.
+pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The first `limit` bytes of a body, read until `timeout`; the rest is
+/// dropped with the response. For answers that only feed an error, so a
+/// server sending an endless body cannot hold the caller or its memory.
+pub(crate) async fn body_prefix(mut resp: reqwest::Response, limit: usize, timeout: Duration) -> Vec<u8> {
+    let until = tokio::time::Instant::now() + timeout;
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match tokio::time::timeout_at(until, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body
 }
 
 #[cfg(test)]

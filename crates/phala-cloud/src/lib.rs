@@ -15,16 +15,22 @@
 //!   [`Client::wait_all`] for whole fleets;
 //! - lists in one type, [`Cvm`], whatever shape the API version answers.
 //!
+//! Every request goes through the generated builders of `phala-cloud-api`
+//! (document + overlay -> generated code), and what comes back is the
+//! generated types ([`CvmStatus`], [`CvmState`], [`Status`], ...): a field
+//! Phala adds reaches callers by regeneration alone. Written here is only
+//! what the API does not define: batching, waiting, retries, reports, errors.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //!
 //! # async fn run() -> Result<(), phala_cloud::Error> {
 //! let client = phala_cloud::Client::from_env()?;
 //! let cvms = client.list_cvms(&Default::default()).await?;
-//! let ids: Vec<String> = cvms.iter().filter_map(|c| c.id.clone()).collect();
+//! let ids: Vec<String> = cvms.iter().filter_map(|c| c.id()).collect();
 //! let report = client.stop_many(&ids).await;
 //! assert!(report.is_consistent());
-//! let uuids: Vec<String> = cvms.iter().filter_map(|c| c.vm_uuid.clone()).collect();
+//! let uuids: Vec<String> = cvms.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect();
 //! let waited = client
 //!     .wait_all(&uuids, "stopped", Duration::from_secs(600), Default::default(), |p| {
 //!         eprintln!("{} reached, {} pending", p.reached, p.pending)
@@ -40,8 +46,9 @@
 mod batch;
 mod client;
 mod config;
+mod cvm;
 mod error;
-mod model;
+mod report;
 mod retry;
 mod secret;
 mod sse;
@@ -50,11 +57,14 @@ mod watch;
 
 pub use client::{Client, ListFilter};
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL};
+pub use cvm::Cvm;
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
-pub use model::{
-    Cvm, CvmState, CvmStatus, GuestEvent, Operation, ResourceUsage, Status, StatusMap, StopError, StopReport,
-};
 pub use phala_cloud_api as raw;
+pub use raw::types::{
+    BatchStopErrorEntry, BatchStopResponse, CvmOperation, CvmState, CvmStatus, GuestEvent, KnownStatus, ResourceUsage,
+    Status,
+};
+pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use secret::Secret;
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};

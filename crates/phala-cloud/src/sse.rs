@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::error::snippet;
-use crate::model::{CvmState, Status};
+use crate::raw::types::{CvmStateComplete, CvmStateError, CvmStateTimeout};
 use crate::watch::StateEvent;
+use crate::{CvmState, Error, Status};
 
 /// Decodes `bytes` into events. Fails (and ends) when more than `max_pending`
 /// bytes arrive without an event completing, or when the transport fails.
@@ -99,45 +99,46 @@ impl std::fmt::Display for GuardError {
     }
 }
 
-/// The payload of `complete`, `timeout` and `error` events; every field optional.
-#[derive(Deserialize, Default)]
-struct Finished {
-    #[serde(default)]
-    status: Option<Status>,
-    #[serde(default)]
-    elapsed: Option<f64>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
+/// The payload of a `complete`, `timeout` or `error` event, decoded into its
+/// generated type; a payload that does not decode counts as empty, since the
+/// event's name already says what happened.
+fn payload<T: DeserializeOwned>(data: &str) -> Option<T> {
+    serde_json::from_str(data).ok()
 }
 
 /// What one event of the state stream means; `None` for events this crate
 /// does not know (ignored, so the server may add new ones).
 pub(crate) fn state_event(name: &str, data: &str, target: &str) -> Option<Result<StateEvent, Error>> {
-    let finished = || serde_json::from_str::<Finished>(data).unwrap_or_default();
     Some(match name {
         "state" => match serde_json::from_str::<CvmState>(data) {
             Ok(s) => Ok(StateEvent::State(Box::new(s))),
             Err(e) => Err(Error::decode(200, format!("state event: {e}"), data.as_bytes())),
         },
         "complete" => {
-            let f = finished();
+            let f = payload::<CvmStateComplete>(data);
             Ok(StateEvent::Complete {
-                status: f.status.unwrap_or_else(|| Status::from(target)),
-                elapsed: f.elapsed.unwrap_or_default(),
+                status: f
+                    .as_ref()
+                    .and_then(|f| f.status.clone())
+                    .unwrap_or_else(|| Status::from(target)),
+                elapsed: f.and_then(|f| f.elapsed).unwrap_or_default(),
                 target: target.to_string(),
             })
         }
         "timeout" => Ok(StateEvent::Timeout {
-            elapsed: finished().elapsed.unwrap_or_default(),
+            elapsed: payload::<CvmStateTimeout>(data)
+                .and_then(|f| f.elapsed)
+                .unwrap_or_default(),
             target: target.to_string(),
         }),
         "error" => {
-            let f = finished();
+            let f = payload::<CvmStateError>(data);
             Ok(StateEvent::Error {
-                error: f.error.unwrap_or_else(|| "error".into()),
-                message: f.message.unwrap_or_else(|| data.to_string()),
+                error: f
+                    .as_ref()
+                    .and_then(|f| f.error.clone())
+                    .unwrap_or_else(|| "error".into()),
+                message: f.and_then(|f| f.message).unwrap_or_else(|| data.to_string()),
             })
         }
         _ => return None,
@@ -147,6 +148,7 @@ pub(crate) fn state_event(name: &str, data: &str, target: &str) -> Option<Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::types::KnownStatus;
     use futures::executor::block_on;
     use proptest::prelude::*;
     use serde_json::json;
@@ -182,11 +184,11 @@ mod tests {
             .filter_map(|e| state_event(&e.event, &e.data, "stopped"))
             .map(Result::unwrap)
             .collect();
-        assert!(matches!(&decoded[0], StateEvent::State(s) if s.status == Status::Stopping));
+        assert!(matches!(&decoded[0], StateEvent::State(s) if s.status == KnownStatus::Stopping));
         assert_eq!(
             decoded[1],
             StateEvent::Complete {
-                status: Status::Stopped,
+                status: KnownStatus::Stopped.into(),
                 elapsed: 3.5,
                 target: "stopped".into()
             }
@@ -209,7 +211,9 @@ mod tests {
     #[test]
     fn malformed_finish_payloads_fall_back_to_the_target() {
         let e = state_event("complete", "not json", "stopped").unwrap().unwrap();
-        assert!(matches!(e, StateEvent::Complete { status: Status::Stopped, elapsed, .. } if elapsed == 0.0));
+        assert!(
+            matches!(e, StateEvent::Complete { ref status, elapsed, .. } if *status == KnownStatus::Stopped && elapsed == 0.0)
+        );
         let e = state_event("error", "gone", "stopped").unwrap().unwrap();
         assert_eq!(
             e,

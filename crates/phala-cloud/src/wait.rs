@@ -8,8 +8,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::batch::{check_ids, dedup};
-use crate::model::{CvmStatus, Status, StopReport};
-use crate::{Client, Error};
+use crate::raw::types::KnownStatus;
+use crate::{Client, CvmStatus, Error, Status, StopReport};
 
 /// Where a fleet wait stands after a round.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -252,8 +252,9 @@ impl Client {
                 let idle: Vec<String> = pending
                     .iter()
                     .filter(|id| {
-                        map.get(*id)
-                            .is_some_and(|s| !s.in_progress && !matches!(s.status, Status::Stopping | Status::Stopped))
+                        map.get(*id).is_some_and(|s| {
+                            !s.in_progress && s.status != KnownStatus::Stopping && s.status != KnownStatus::Stopped
+                        })
                     })
                     .filter_map(|id| by_uuid.get(id).cloned())
                     .filter(|cvm| resent.get(cvm).copied().unwrap_or(0) < 3)

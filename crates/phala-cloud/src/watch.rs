@@ -6,15 +6,12 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use reqwest::Method;
-
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::client::{ERROR_BODY_LIMIT, body_prefix, encode_segment};
-use crate::error::snippet;
-use crate::model::{CvmState, Status};
-use crate::{ApiError, Client, Error};
+use crate::client::stream_prefix;
+use crate::error::{ERROR_BODY_LIMIT, snippet};
+use crate::{Client, CvmState, Error, Status};
 
 /// One thing the server said about a CVM being watched.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,48 +149,45 @@ impl Watch {
                 }
             }
         }
-        let url = self.client.url(&format!("/cvms/{}/state", encode_segment(&self.id)));
-        let query = [
-            ("target", self.target.clone()),
-            ("interval", self.opts.interval.to_string()),
-            ("timeout", self.opts.timeout.to_string()),
-        ];
-        let req = self
+        let inner = &self.client.inner;
+        let request = self
             .client
-            .request(Method::GET, &url)
-            .query(&query)
-            .header(reqwest::header::ACCEPT, "text/event-stream");
-        let resp = tokio::time::timeout(self.client.inner.request_timeout, req.send())
-            .await
-            .map_err(|_| Error::Timeout(self.client.inner.request_timeout))?
-            .map_err(Error::transport)?;
-        let status = resp.status();
-        if !status.is_success() {
-            let headers = resp.headers().clone();
-            let body = body_prefix(resp, ERROR_BODY_LIMIT, self.client.inner.request_timeout).await;
-            let err = ApiError::from_parts(status, &headers, &body);
-            if status.as_u16() == 429 {
-                tracing::debug!(cvm = %self.id, "event stream refused (429); polling");
-                self.permit = None;
-                self.polling = true;
-                return Ok(());
-            }
-            return Err(Error::Api(Box::new(err)));
-        }
-        let is_sse = resp
+            .raw()
+            .get_cvm_state()
+            .cvm_id(self.id.as_str())
+            .target(self.target.as_str())
+            .interval(self.opts.interval)
+            .timeout(self.opts.timeout);
+        // The stream itself has no total timeout (it would cut a healthy
+        // stream): the answer's head must come within the request timeout,
+        // then silence is bounded by the idle timeout.
+        let answer = match tokio::time::timeout(inner.request_timeout, request.send()).await {
+            Err(_) => return Err(Error::Timeout(inner.request_timeout)),
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => match Error::from_raw(e, inner.request_timeout, ERROR_BODY_LIMIT).await {
+                Error::Api(e) if e.status == 429 => {
+                    tracing::debug!(cvm = %self.id, "event stream refused (429); polling");
+                    self.permit = None;
+                    self.polling = true;
+                    return Ok(());
+                }
+                e => return Err(e),
+            },
+        };
+        let is_sse = answer
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
-            let body = body_prefix(resp, ERROR_BODY_LIMIT, self.client.inner.request_timeout).await;
+            let body = stream_prefix(answer.into_inner_stream(), ERROR_BODY_LIMIT, inner.request_timeout).await;
             return Err(Error::Stream(format!(
                 "expected text/event-stream, got: {}",
                 snippet(&body)
             )));
         }
         self.events = Some(Box::pin(crate::sse::events(
-            resp.bytes_stream(),
+            answer.into_inner_stream(),
             self.client.inner.max_event_bytes,
         )));
         Ok(())
@@ -232,7 +226,7 @@ impl Watch {
         }
         match self.client.cvm_state(&self.id).await {
             Ok(state) => {
-                let reached = state.status.as_str() == self.target && !state.in_progress;
+                let reached = state.reached(&Status::from(self.target.as_str()));
                 let status = state.status.clone();
                 self.queue.push_back(Ok(StateEvent::State(Box::new(state))));
                 if reached {

@@ -127,7 +127,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
 }
 
 fn cvm_json(c: &Cvm) -> serde_json::Value {
-    json!({"id": c.id, "vm_uuid": c.vm_uuid, "name": c.name, "app_id": c.app_id, "status": c.status.as_str(), "in_progress": c.in_progress, "node": c.node, "vcpu": c.vcpu, "memory_mb": c.memory_mb})
+    json!({"id": c.id(), "vm_uuid": c.vm_uuid(), "name": c.name(), "app_id": c.app_id(), "status": c.status().as_str(), "in_progress": c.in_progress(), "node": c.node(), "vcpu": c.vcpu(), "memory_mb": c.memory_mb()})
 }
 
 fn dash(v: Option<&str>) -> String {
@@ -140,7 +140,7 @@ async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str
         None => client.list_cvms(&ListFilter::default()).await?,
     };
     if let Some(s) = status {
-        cvms.retain(|c| c.status.as_str() == s);
+        cvms.retain(|c| c.status().as_str() == s);
     }
     match out.format {
         Format::Json => out.json(&cvms.iter().map(cvm_json).collect::<Vec<_>>()),
@@ -148,18 +148,19 @@ async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str
             let rows: Vec<Vec<String>> = cvms
                 .iter()
                 .map(|c| {
-                    let status = if c.in_progress {
-                        format!("{}*", out.status(c.status.as_str()))
+                    let status = if c.in_progress() {
+                        format!("{}*", out.status(c.status().as_str()))
                     } else {
-                        out.status(c.status.as_str())
+                        out.status(c.status().as_str())
                     };
+                    let app: Option<String> = c.app_id().map(|a| a.chars().take(12).collect());
                     vec![
-                        dash(c.id.as_deref()),
-                        c.name.clone(),
+                        dash(c.id().as_deref()),
+                        c.name().to_string(),
                         status,
-                        dash(c.vm_uuid.as_deref()),
-                        dash(c.app_id.as_deref().map(|a| &a[..a.len().min(12)])),
-                        dash(c.node.as_deref()),
+                        dash(c.vm_uuid()),
+                        dash(app.as_deref()),
+                        dash(c.node()),
                     ]
                 })
                 .collect();
@@ -173,7 +174,7 @@ async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str
 async fn select_uuids(client: &Client, select: &UuidSelect) -> Result<Vec<String>, Error> {
     if select.all {
         let cvms = client.list_cvms(&ListFilter::default()).await?;
-        return Ok(cvms.into_iter().filter_map(|c| c.vm_uuid).collect());
+        return Ok(cvms.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect());
     }
     Ok(select.uuids.clone())
 }
@@ -188,7 +189,7 @@ async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outco
             let rows: Vec<Vec<String>> = map
                 .values()
                 .map(|s| {
-                    let op = s.current_operation().and_then(|o| o.kind).unwrap_or_default();
+                    let op = s.current_operation().and_then(|o| o.type_).unwrap_or_default();
                     let progress = s
                         .shutdown_progress
                         .clone()
@@ -324,10 +325,10 @@ async fn stop(
     };
     let uuid_of: BTreeMap<String, Option<String>> = cvms
         .iter()
-        .filter_map(|c| Some((c.id.clone()?, c.vm_uuid.clone())))
+        .filter_map(|c| Some((c.id()?, c.vm_uuid().map(str::to_string))))
         .collect();
     let targets: Vec<String> = if bulk {
-        cvms.iter().filter_map(|c| c.id.clone()).collect()
+        cvms.iter().filter_map(|c| c.id()).collect()
     } else {
         ids.to_vec()
     };

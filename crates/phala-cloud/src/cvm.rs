@@ -1,0 +1,122 @@
+//! One CVM, whatever shape the pinned API version lists it in: a view over
+//! the generated `HostedCvm` (before 2026-01-21) and `CvmInfo` (from then
+//! on). The generated value is kept whole, so every field the document has
+//! (and every unknown one, in `extra`) stays reachable.
+
+use serde::Serialize;
+
+use crate::Status;
+use crate::raw::types::{CvmInfo, GetAppCvmsResponse, HostedCvm, ListCvmsResponse};
+
+/// One CVM from either list shape. The accessors read the fields both
+/// shapes have; match on the variants for the rest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Cvm {
+    /// The `HostedCvm` shape (API versions before 2026-01-21).
+    Hosted(Box<HostedCvm>),
+    /// The `CVMInfo` shape (API versions from 2026-01-21).
+    Info(Box<CvmInfo>),
+}
+
+/// An integer or a string from a JSON value, as text.
+fn text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Cvm {
+    /// The items of a `GET /cvms` answer, in order.
+    pub fn from_list(answer: ListCvmsResponse) -> Vec<Cvm> {
+        match answer {
+            ListCvmsResponse::HostedCvmList(list) => list.into_iter().map(|c| Cvm::Hosted(Box::new(c))).collect(),
+            ListCvmsResponse::CvmInfoList(list) => list.into_iter().map(|c| Cvm::Info(Box::new(c))).collect(),
+        }
+    }
+
+    /// The items of a `GET /apps/{app_id}/cvms` answer, in order.
+    pub fn from_app_list(answer: GetAppCvmsResponse) -> Vec<Cvm> {
+        match answer {
+            GetAppCvmsResponse::HostedCvmList(list) => list.into_iter().map(|c| Cvm::Hosted(Box::new(c))).collect(),
+            GetAppCvmsResponse::CvmInfoList(list) => list.into_iter().map(|c| Cvm::Info(Box::new(c))).collect(),
+        }
+    }
+
+    /// The hashed id (`cvm_...`), what batch stop takes. The `HostedCvm`
+    /// shape does not document it; servers that send it anyway are read.
+    /// Integer ids of older versions come as text.
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Cvm::Hosted(c) => c.extra.get("id").and_then(text),
+            Cvm::Info(c) => Some(c.id.to_text()),
+        }
+    }
+
+    /// The VM UUID, what batch status takes.
+    pub fn vm_uuid(&self) -> Option<&str> {
+        match self {
+            Cvm::Hosted(c) => Some(&c.hosted.id),
+            Cvm::Info(c) => c.vm_uuid.as_deref(),
+        }
+    }
+
+    /// The CVM's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Cvm::Hosted(c) => &c.name,
+            Cvm::Info(c) => &c.name,
+        }
+    }
+
+    /// The app it is a replica of.
+    pub fn app_id(&self) -> Option<&str> {
+        match self {
+            Cvm::Hosted(c) => Some(&c.hosted.app_id),
+            Cvm::Info(c) => c.app_id.as_deref(),
+        }
+    }
+
+    /// Platform status.
+    pub fn status(&self) -> &Status {
+        match self {
+            Cvm::Hosted(c) => &c.status,
+            Cvm::Info(c) => &c.status,
+        }
+    }
+
+    /// An operation is still running.
+    pub fn in_progress(&self) -> bool {
+        match self {
+            Cvm::Hosted(c) => c.in_progress,
+            Cvm::Info(c) => c.in_progress,
+        }
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Cvm::Hosted(c) => c.node.as_ref().map(|n| n.name.as_str()),
+            Cvm::Info(c) => c.node_info.as_ref().and_then(|n| n.name.as_deref()),
+        }
+    }
+
+    /// Virtual CPUs.
+    pub fn vcpu(&self) -> Option<i64> {
+        match self {
+            Cvm::Hosted(c) => c.vcpu,
+            Cvm::Info(c) => c.resource.vcpu,
+        }
+    }
+
+    /// Memory in MiB.
+    pub fn memory_mb(&self) -> Option<i64> {
+        match self {
+            Cvm::Hosted(c) => c.memory,
+            Cvm::Info(c) => c.resource.memory_in_gb.map(|g| (g * 1024.0).round() as i64),
+        }
+    }
+}

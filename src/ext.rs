@@ -1,0 +1,102 @@
+//! Conveniences on generated types: what the document cannot say about
+//! them. Written against the generated names, so a change in the document
+//! that breaks them fails the build rather than the caller.
+
+use crate::types::{KnownStatus, Status};
+
+impl Status {
+    /// The status as the API spells it, known or not.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Known(k) => k.as_str(),
+            Status::Unknown(s) => s,
+        }
+    }
+
+    /// A state no operation will leave by itself.
+    pub fn is_failed(&self) -> bool {
+        matches!(
+            self,
+            Status::Known(KnownStatus::Error | KnownStatus::Exited | KnownStatus::Offline)
+        )
+    }
+}
+
+impl KnownStatus {
+    /// The value as the API spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KnownStatus::Pending => "pending",
+            KnownStatus::Starting => "starting",
+            KnownStatus::Running => "running",
+            KnownStatus::Stopping => "stopping",
+            KnownStatus::Stopped => "stopped",
+            KnownStatus::Error => "error",
+            KnownStatus::Maintenance => "maintenance",
+            KnownStatus::Offline => "offline",
+            KnownStatus::Exited => "exited",
+            KnownStatus::Removing => "removing",
+        }
+    }
+}
+
+impl From<&str> for Status {
+    /// A known value where there is one, otherwise kept as sent.
+    fn from(s: &str) -> Self {
+        s.parse::<KnownStatus>()
+            .map(Status::Known)
+            .unwrap_or_else(|_| Status::Unknown(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<KnownStatus> for Status {
+    fn eq(&self, other: &KnownStatus) -> bool {
+        matches!(self, Status::Known(k) if k == other)
+    }
+}
+
+impl crate::types::CvmStatus {
+    /// At `target` with no operation still running (`in_progress` can stay
+    /// true for a moment after `status` already shows the target).
+    pub fn reached(&self, target: &Status) -> bool {
+        &self.status == target && !self.in_progress
+    }
+
+    /// The operation in flight, whichever form the server used: the nested
+    /// `operation` of newer servers, or the flat `operation_*` fields.
+    pub fn current_operation(&self) -> Option<crate::types::CvmOperation> {
+        if let Some(op) = &self.operation {
+            return Some(op.clone());
+        }
+        (self.operation_type.is_some() || self.correlation_id.is_some()).then(|| crate::types::CvmOperation {
+            type_: self.operation_type.clone(),
+            phase: None,
+            started_at: self.operation_started_at,
+            correlation_id: self.correlation_id.clone(),
+            extra: Default::default(),
+        })
+    }
+}
+
+impl crate::types::CvmState {
+    /// At `target` with no operation still running.
+    pub fn reached(&self, target: &Status) -> bool {
+        &self.status == target && !self.in_progress
+    }
+}
+
+impl crate::types::CvmId {
+    /// The id as text (integer ids of older versions in decimal).
+    pub fn to_text(&self) -> String {
+        match self {
+            crate::types::CvmId::String(s) => s.clone(),
+            crate::types::CvmId::Integer(n) => n.to_string(),
+        }
+    }
+}
