@@ -65,7 +65,17 @@ impl crate::types::CvmStatus {
     /// At `target` with no operation still running (`in_progress` can stay
     /// true for a moment after `status` already shows the target).
     pub fn reached(&self, target: &Status) -> bool {
-        &self.status == target && !self.in_progress
+        &self.status == target && !self.is_in_progress()
+    }
+
+    /// An operation is still running (`null` or absent: no).
+    pub fn is_in_progress(&self) -> bool {
+        self.in_progress.unwrap_or(false)
+    }
+
+    /// The last guest events (`null` or absent: none).
+    pub fn events(&self) -> &[crate::types::GuestEvent] {
+        self.events.as_deref().unwrap_or_default()
     }
 
     /// The operation in flight, whichever form the server used: the nested
@@ -87,7 +97,12 @@ impl crate::types::CvmStatus {
 impl crate::types::CvmState {
     /// At `target` with no operation still running.
     pub fn reached(&self, target: &Status) -> bool {
-        &self.status == target && !self.in_progress
+        &self.status == target && !self.is_in_progress()
+    }
+
+    /// An operation is still running (when the server says).
+    pub fn is_in_progress(&self) -> bool {
+        self.in_progress.unwrap_or(false)
     }
 }
 
@@ -98,5 +113,17 @@ impl crate::types::CvmId {
             crate::types::CvmId::String(s) => s.clone(),
             crate::types::CvmId::Integer(n) => n.to_string(),
         }
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for Status {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
     }
 }

@@ -1,9 +1,12 @@
 //! The generated raw client against httpmock: the request shape each
 //! operation sends and the typed values each answer decodes into.
 
+use futures::StreamExt;
 use httpmock::prelude::*;
-use phala_cloud_api::Client;
-use phala_cloud_api::types::{self, BatchStatusRequest, BatchStopRequest, GetAppCvmsResponse, ListCvmsResponse};
+use phala_cloud_api::types::{
+    self, BatchStatusRequest, BatchStopRequest, GetAppCvmsResponseItem, ListCvmsResponseItem,
+};
+use phala_cloud_api::{Client, Transport};
 use serde_json::json;
 
 fn hosted_cvm() -> serde_json::Value {
@@ -45,7 +48,7 @@ async fn batch_status_sends_uuids_and_decodes_every_field() {
             }));
         })
         .await;
-    let client = Client::new(&server.base_url());
+    let client = Client::new(&server.base_url(), Transport::default());
     let answer = client
         .batch_cvm_status()
         .body(BatchStatusRequest::builder().vm_uuids(vec!["u1".to_string(), "u2".to_string()]))
@@ -58,20 +61,20 @@ async fn batch_status_sends_uuids_and_decodes_every_field() {
     assert_eq!(u1.vm_uuid, "u1");
     assert_eq!(u1.status, "stopping");
     assert_eq!(u1.uptime.as_deref(), Some("1h"));
-    assert!(u1.in_progress);
+    assert_eq!(u1.in_progress, Some(true));
     assert_eq!(u1.boot_progress.as_deref(), Some("done"));
     assert_eq!(u1.boot_error, None);
     assert_eq!(u1.shutdown_progress.as_deref(), Some("50%"));
-    assert_eq!(u1.events[0].event, "shutdown.progress");
-    assert_eq!(u1.events[0].timestamp, 1_700_000_000_000);
+    assert_eq!(u1.events()[0].event, "shutdown.progress");
+    assert_eq!(u1.events()[0].timestamp, Some(1_700_000_000_000));
     assert_eq!(u1.operation_type.as_deref(), Some("stop"));
     assert_eq!(
         u1.operation_started_at.unwrap().to_rfc3339(),
         "2026-11-24T10:00:00+00:00"
     );
     assert_eq!(u1.correlation_id.as_deref(), Some("c-1"));
-    assert!(!answer["u2"].in_progress, "in_progress defaults to false");
-    assert!(answer["u2"].events.is_empty());
+    assert!(!answer["u2"].is_in_progress(), "in_progress defaults to false");
+    assert!(answer["u2"].events().is_empty());
 }
 
 #[tokio::test]
@@ -87,7 +90,7 @@ async fn batch_stop_decodes_summary_with_errors_and_surfaces_400() {
                 "errors": [{"cvm_id": "cvm_c", "error": "CVM not found"}]}));
         })
         .await;
-    let client = Client::new(&server.base_url());
+    let client = Client::new(&server.base_url(), Transport::default());
     let ids = |ids: &[&str]| BatchStopRequest::builder().cvm_ids(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let summary = client
         .batch_stop_cvms()
@@ -100,10 +103,11 @@ async fn batch_stop_decodes_summary_with_errors_and_surfaces_400() {
     assert_eq!((summary.total, summary.stopped, summary.skipped), (3, 1, 1));
     assert_eq!(
         summary.errors,
-        vec![types::BatchStopErrorEntry {
+        Some(vec![types::BatchStopErrorEntry {
             cvm_id: "cvm_c".into(),
-            error: "CVM not found".into()
-        }]
+            error: "CVM not found".into(),
+            extra: Default::default(),
+        }])
     );
 
     server
@@ -142,7 +146,7 @@ async fn list_cvms_decodes_both_shapes_and_sends_filters() {
             then.status(200).json_body(json!([cvm_info("phala")]));
         })
         .await;
-    let client = Client::new(&server.base_url());
+    let client = Client::new(&server.base_url(), Transport::default());
     match client
         .list_cvms()
         .teepod_id(7)
@@ -151,21 +155,22 @@ async fn list_cvms_decodes_both_shapes_and_sends_filters() {
         .await
         .unwrap()
         .into_inner()
+        .as_slice()
     {
-        ListCvmsResponse::Variant0(list) => {
-            assert_eq!(list[0].hosted.id, "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f");
-            assert_eq!(list[0].node.as_ref().unwrap().name, "prod-node-7");
-            assert_eq!(list[0].hosted.events[0].event, "boot.progress");
+        [ListCvmsResponseItem::HostedCvm(c)] => {
+            assert_eq!(c.hosted.id, "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f");
+            assert_eq!(c.node.as_ref().unwrap().name, "prod-node-7");
+            assert_eq!(c.hosted.events.as_ref().unwrap()[0].event, "boot.progress");
         }
         other => panic!("expected HostedCvm[], got {other:?}"),
     }
-    match client.list_cvms().send().await.unwrap().into_inner() {
-        ListCvmsResponse::Variant1(list) => {
-            assert_eq!(list[0].id, "cvm_ykL5lbAn");
-            assert_eq!(list[0].resource.vcpu, Some(2));
-            assert_eq!(list[0].workspace.as_ref().unwrap().object_type, "workspace");
-            assert_eq!(list[0].creator.as_ref().unwrap().object_type, "user");
-            assert_eq!(list[0].node_info.as_ref().unwrap().object_type, "node");
+    match client.list_cvms().send().await.unwrap().into_inner().as_slice() {
+        [ListCvmsResponseItem::CvmInfo(c)] => {
+            assert_eq!(c.id.to_text(), "cvm_ykL5lbAn");
+            assert_eq!(c.resource.vcpu, Some(2));
+            assert_eq!(c.workspace.as_ref().unwrap().object_type.as_deref(), Some("workspace"));
+            assert_eq!(c.creator.as_ref().unwrap().object_type.as_deref(), Some("user"));
+            assert_eq!(c.node_info.as_ref().unwrap().object_type.as_deref(), Some("node"));
         }
         other => panic!("expected CVMInfo[], got {other:?}"),
     }
@@ -185,32 +190,33 @@ async fn unknown_enum_values_in_responses_still_decode() {
             then.status(200).json_body(json!([cvm]));
         })
         .await;
-    let client = Client::new(&server.base_url());
-    let GetAppCvmsResponse::Variant1(list) = client
+    let client = Client::new(&server.base_url(), Transport::default());
+    let list: Vec<types::CvmInfo> = client
         .get_app_cvms()
         .app_id("0a1b2c3d")
         .send()
         .await
         .unwrap()
         .into_inner()
-    else {
-        panic!("expected CVMInfo[]");
-    };
-    assert_eq!(list[0].kms_type.as_deref().map(String::as_str), Some("solana"));
+        .into_iter()
+        .map(|item| match item {
+            GetAppCvmsResponseItem::CvmInfo(c) => c,
+            other => panic!("expected CVMInfo, got {other:?}"),
+        })
+        .collect();
+    // Unknown values are kept, in the open enums' `Unknown` arm.
+    assert_eq!(list[0].kms_type, Some(types::KmsType::Unknown("solana".into())));
     assert_eq!(
-        list[0].resource.billing_period.as_deref().map(String::as_str),
-        Some("weekly")
+        list[0].resource.billing_period,
+        Some(types::BillingPeriod::Unknown("weekly".into()))
     );
     assert_eq!(
-        list[0]
-            .node_info
-            .as_ref()
-            .unwrap()
-            .status
-            .as_deref()
-            .map(String::as_str),
-        Some("DRAINING")
+        list[0].node_info.as_ref().unwrap().status,
+        Some(types::TeepodStatus::Unknown("DRAINING".into()))
     );
+    // Known ones are typed.
+    let known: types::KmsType = serde_json::from_value(json!("phala")).unwrap();
+    assert_eq!(known, types::KmsType::Known(types::KnownKmsType::Phala));
 }
 
 #[tokio::test]
@@ -229,7 +235,7 @@ async fn app_cvms_404_and_401_surface_their_status() {
             then.status(401).json_body(json!({"detail": "Not authenticated"}));
         })
         .await;
-    let client = Client::new(&server.base_url());
+    let client = Client::new(&server.base_url(), Transport::default());
     let err = client.get_app_cvms().app_id("missing").send().await.unwrap_err();
     assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_FOUND));
     let err = client.list_cvms().send().await.unwrap_err();
@@ -254,16 +260,18 @@ async fn state_is_json_and_422_is_typed() {
             then.status(422).json_body(json!({"detail": [{"loc": ["query", "interval"], "msg": "Input should be greater than or equal to 5", "type": "greater_than_equal"}]}));
         })
         .await;
-    let client = Client::new(&server.base_url());
-    let state = client
-        .get_cvm_state()
-        .cvm_id("cvm_a")
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(state["status"], "running");
-    assert_eq!(state["uptime"], "2h30m");
+    let client = Client::new(&server.base_url(), Transport::default());
+    // The answer can be an event stream, so it arrives as bytes; the
+    // immediate answer decodes into the generated CvmState.
+    let stream = client.get_cvm_state().cvm_id("cvm_a").send().await.unwrap();
+    let bytes: Vec<u8> = stream
+        .into_inner_stream()
+        .map(|chunk| chunk.unwrap().to_vec())
+        .concat()
+        .await;
+    let state: types::CvmState = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(state.status, types::KnownStatus::Running);
+    assert_eq!(state.uptime.as_deref(), Some("2h30m"));
     match client
         .get_cvm_state()
         .cvm_id("cvm_a")
@@ -271,11 +279,12 @@ async fn state_is_json_and_422_is_typed() {
         .target("running")
         .send()
         .await
+        .map(|_| "an event stream")
         .unwrap_err()
     {
         phala_cloud_api::Error::ErrorResponse(resp) => {
             assert_eq!(resp.status().as_u16(), 422);
-            let detail = &resp.into_inner().detail;
+            let detail = resp.into_inner().detail.unwrap();
             assert_eq!(detail[0].msg, "Input should be greater than or equal to 5");
             assert_eq!(
                 detail[0].loc[1],
@@ -295,7 +304,7 @@ async fn path_parameters_are_percent_encoded() {
             then.status(200).json_body(json!({"status": "running"}));
         })
         .await;
-    let client = Client::new(&server.base_url());
+    let client = Client::new(&server.base_url(), Transport::default());
     client.get_cvm_state().cvm_id("a/../b c").send().await.unwrap();
     mock.assert_async().await;
 }

@@ -61,7 +61,7 @@ pub const PASSES: &[Pass] = &[
     },
     Pass {
         name: "array_unions",
-        why: "an `anyOf` of array types becomes `oneOf`; typify otherwise makes a struct that decodes no array",
+        why: "a union of array types becomes an array of a union of their items: typify otherwise makes a struct that decodes no array, or buffers a whole answer per shape",
         run: array_unions,
     },
     Pass {
@@ -278,13 +278,23 @@ pub fn tuples(doc: &mut Value) {
     });
 }
 
-/// An `anyOf` whose arms are all arrays becomes a `oneOf`.
+/// A union whose arms are all arrays becomes one array of a union of their
+/// items: typify otherwise makes a struct that decodes no array (`anyOf`),
+/// or an untagged enum of lists that buffers a whole answer to try each
+/// shape in turn (`oneOf`). Item by item, only one item is buffered at a time.
 pub fn array_unions(doc: &mut Value) {
     for_each_schema(doc, &mut |schema, _| {
         let Some(obj) = schema.as_object_mut() else { return };
-        let arrays = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array")));
-        if arrays && let Some(arms) = obj.shift_remove("anyOf") {
-            obj.insert("oneOf".into(), arms);
+        for key in ["anyOf", "oneOf"] {
+            let arrays = matches!(obj.get(key), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array") && a.get("items").is_some()));
+            if arrays && let Some(Value::Array(arms)) = obj.shift_remove(key) {
+                let items: Vec<Value> = arms
+                    .into_iter()
+                    .filter_map(|mut a| a.get_mut("items").map(Value::take))
+                    .collect();
+                obj.insert("type".into(), json!("array"));
+                obj.insert("items".into(), json!({ "oneOf": items }));
+            }
         }
     });
 }
@@ -489,6 +499,23 @@ pub fn lenient_responses(doc: &mut Value) {
         obj.shift_remove("pattern");
         if obj.contains_key("properties") && !obj.get("additionalProperties").is_some_and(Value::is_object) {
             obj.insert("additionalProperties".into(), json!({}));
+        }
+        // An optional field sent as `null` decodes as absent. Only fields with
+        // a default or of array type need saying so: typify makes the
+        // others `Option` already, which takes `null`.
+        let required: BTreeSet<String> = obj
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        if let Some(Value::Object(props)) = obj.get_mut("properties") {
+            for (name, prop) in props.iter_mut() {
+                let Some(p) = prop.as_object_mut() else { continue };
+                let defaulted = p.contains_key("default") || p.get("type").and_then(Value::as_str) == Some("array");
+                if !required.contains(name) && defaulted && !p.contains_key("$ref") {
+                    p.insert("nullable".into(), Value::Bool(true));
+                }
+            }
         }
         let string_enum = obj.get("type").and_then(Value::as_str) == Some("string")
             || obj
@@ -797,14 +824,16 @@ mod tests {
     }
 
     #[test]
-    fn array_unions_become_one_of() {
+    fn array_unions_become_arrays_of_unions() {
         let mut doc = doc_with_schema(json!({"anyOf": [
             {"type": "array", "items": {"type": "string"}},
             {"type": "array", "items": {"type": "integer"}}
         ]}));
         array_unions(&mut doc);
-        assert!(thing(&doc).get("anyOf").is_none());
-        assert_eq!(thing(&doc)["oneOf"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            thing(&doc),
+            &json!({"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}})
+        );
         let mut doc = doc_with_schema(json!({"anyOf": [{"type": "array"}, {"type": "string"}]}));
         array_unions(&mut doc);
         assert!(thing(&doc).get("anyOf").is_some());

@@ -4,11 +4,11 @@
 //!
 //! Every ratio compares two figures measured in this same run.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use phala_cloud::raw::types::ListCvmsResponseItem;
 use phala_cloud::{Client, Cvm, RetryPolicy, StateEvent, StatusMap, WaitAllOptions, WatchOptions};
 use phala_cloud_sim::{Faults, Simulator};
 use serde_json::{Value, json};
@@ -51,6 +51,32 @@ async fn fixed_server() -> (String, Vec<String>) {
     (format!("http://{addr}"), uuids)
 }
 
+/// Calls per second of `call`, `concurrency` tasks each making `per` calls.
+async fn rate<F, Fut>(concurrency: usize, per: usize, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = usize> + Send,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                for _ in 0..per {
+                    assert_eq!(call().await, 50);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per * concurrency) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Per-call cost of the three layers against a fixed-answer server, where
+/// client cost shows: the facade, the generated client (with its hooks),
+/// and a hand-written reqwest call decoding into the same generated type.
 async fn overhead(quick: bool) -> Value {
     let (base, uuids) = fixed_server().await;
     let client = Client::builder().base_url(&base).api_key("bench").build().unwrap();
@@ -58,57 +84,53 @@ async fn overhead(quick: bool) -> Value {
     let url = format!("{base}/api/v1/status/batch");
     let body = json!({ "vm_uuids": uuids });
     let n = if quick { 300 } else { 3000 };
-    let hand = |http: reqwest::Client, url: String, body: Value| async move {
-        let resp = http
-            .post(&url)
-            .header("X-API-Key", "bench")
-            .header("X-Phala-Version", "2026-01-21")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let bytes = resp.bytes().await.unwrap();
-        serde_json::from_slice::<HashMap<String, Value>>(&bytes).unwrap().len()
-    };
     let mut results = Vec::new();
     for (label, concurrency) in [("sequential", 1usize), ("64 in flight", 64)] {
-        let (mut facade, mut manual) = (Vec::new(), Vec::new());
+        let (mut facade, mut raw, mut manual) = (Vec::new(), Vec::new(), Vec::new());
+        let per = n / concurrency;
         for _ in 0..if quick { 1 } else { 5 } {
-            let per = n / concurrency;
-            let started = Instant::now();
-            let tasks: Vec<_> = (0..concurrency)
-                .map(|_| {
-                    let (client, uuids) = (client.clone(), uuids.clone());
-                    tokio::spawn(async move {
-                        for _ in 0..per {
-                            let m: StatusMap = client.status_many(&uuids).await.unwrap();
-                            assert_eq!(m.len(), 50);
-                        }
-                    })
+            let (c, u) = (client.clone(), uuids.clone());
+            facade.push(
+                rate(concurrency, per, move || {
+                    let (c, u) = (c.clone(), u.clone());
+                    async move { c.status_many(&u).await.unwrap().len() }
                 })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            facade.push((per * concurrency) as f64 / started.elapsed().as_secs_f64());
-            let started = Instant::now();
-            let tasks: Vec<_> = (0..concurrency)
-                .map(|_| {
-                    let (http, url, body) = (http.clone(), url.clone(), body.clone());
-                    tokio::spawn(async move {
-                        for _ in 0..per {
-                            assert_eq!(hand(http.clone(), url.clone(), body.clone()).await, 50);
-                        }
-                    })
+                .await,
+            );
+            let (c, u) = (client.clone(), uuids.clone());
+            raw.push(
+                rate(concurrency, per, move || {
+                    let (c, u) = (c.clone(), u.clone());
+                    async move {
+                        let request = phala_cloud::raw::types::BatchStatusRequest { vm_uuids: u };
+                        c.raw().batch_cvm_status().body(request).send().await.unwrap().len()
+                    }
                 })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            manual.push((per * concurrency) as f64 / started.elapsed().as_secs_f64());
+                .await,
+            );
+            let (h, url, body) = (http.clone(), url.clone(), body.clone());
+            manual.push(
+                rate(concurrency, per, move || {
+                    let (h, url, body) = (h.clone(), url.clone(), body.clone());
+                    async move {
+                        let resp = h
+                            .post(&url)
+                            .header("X-API-Key", "bench")
+                            .header("X-Phala-Version", "2026-01-21")
+                            .json(&body)
+                            .send()
+                            .await
+                            .unwrap();
+                        let bytes = resp.bytes().await.unwrap();
+                        serde_json::from_slice::<StatusMap>(&bytes).unwrap().len()
+                    }
+                })
+                .await,
+            );
         }
-        let (f, m) = (median(facade), median(manual));
-        results.push(json!({"mode": label, "facade_rps": f.round() as u64, "hand_written_rps": m.round() as u64, "ratio": (f / m * 100.0).round() / 100.0}));
+        let (f, r, m) = (median(facade), median(raw), median(manual));
+        results.push(json!({"mode": label, "facade_rps": f.round() as u64, "raw_rps": r.round() as u64, "hand_written_rps": m.round() as u64,
+                            "facade_vs_raw": round2(f / r), "raw_vs_hand_written": round2(r / m), "facade_vs_hand_written": round2(f / m)}));
     }
     json!(results)
 }
@@ -352,12 +374,9 @@ fn decode(quick: bool) -> Value {
         }
         json!({"payload": name, "json_bytes": bytes.len(), "median_ms": round2(median(times)), "peak_heap_bytes": peak, "peak_vs_json": round2(peak as f64 / bytes.len() as f64)})
     };
-    out.push(measure("list, HostedCvm shape", &hosted, &|b| {
-        Cvm::decode_list(b).unwrap().len()
-    }));
-    out.push(measure("list, CVMInfo shape", &info, &|b| {
-        Cvm::decode_list(b).unwrap().len()
-    }));
+    let list = |b: &[u8]| Cvm::from_list(serde_json::from_slice::<Vec<ListCvmsResponseItem>>(b).unwrap()).len();
+    out.push(measure("list, HostedCvm shape", &hosted, &list));
+    out.push(measure("list, CVMInfo shape", &info, &list));
     out.push(measure("status map", &status, &|b| {
         serde_json::from_slice::<StatusMap>(b).unwrap().len()
     }));

@@ -27,10 +27,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cvms = client.list_cvms(&Default::default()).await?;
     let running: Vec<_> = cvms
         .iter()
-        .filter(|c| c.status == phala_cloud::Status::Running)
+        .filter(|c| *c.status() == phala_cloud::KnownStatus::Running)
         .collect();
     println!("{} CVMs, {} running", cvms.len(), running.len());
-    let ids: Vec<String> = running.iter().filter_map(|c| c.id.clone()).collect();
+    let ids: Vec<String> = running.iter().filter_map(|c| c.id()).collect();
     let report = client.stop_many(&ids).await;
     println!(
         "stop: {} scheduled, {} skipped, {} errors, {} failed in {} requests",
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.failed.len(),
         report.requests
     );
-    let uuids: Vec<String> = running.iter().filter_map(|c| c.vm_uuid.clone()).collect();
+    let uuids: Vec<String> = running.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect();
     let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
     let waited = client
         .wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |p| {

@@ -192,19 +192,20 @@ impl Client {
             report.requests += 1;
             match answer {
                 Ok(a) => {
+                    let errors = a.errors.unwrap_or_default();
                     let n = chunk.len() as i64;
-                    if a.total != n || a.stopped + a.skipped + a.errors.len() as i64 != n {
+                    if a.total != n || a.stopped + a.skipped + errors.len() as i64 != n {
                         tracing::warn!(
                             chunk = chunk.len(),
                             stopped = a.stopped,
                             skipped = a.skipped,
-                            errors = a.errors.len(),
+                            errors = errors.len(),
                             "batch stop answer does not add up"
                         );
                     }
                     report.stopped += usize::try_from(a.stopped).unwrap_or(0);
                     report.skipped += usize::try_from(a.skipped).unwrap_or(0);
-                    report.errors.extend(a.errors);
+                    report.errors.extend(errors);
                 }
                 Err(e) => {
                     let why = e.to_string();

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::Status;
-use crate::raw::types::{CvmInfo, GetAppCvmsResponse, HostedCvm, ListCvmsResponse};
+use crate::raw::types::{CvmInfo, GetAppCvmsResponseItem, HostedCvm, ListCvmsResponseItem};
 
 /// One CVM from either list shape. The accessors read the fields both
 /// shapes have; match on the variants for the rest.
@@ -31,19 +31,25 @@ fn text(v: &serde_json::Value) -> Option<String> {
 
 impl Cvm {
     /// The items of a `GET /cvms` answer, in order.
-    pub fn from_list(answer: ListCvmsResponse) -> Vec<Cvm> {
-        match answer {
-            ListCvmsResponse::HostedCvmList(list) => list.into_iter().map(|c| Cvm::Hosted(Box::new(c))).collect(),
-            ListCvmsResponse::CvmInfoList(list) => list.into_iter().map(|c| Cvm::Info(Box::new(c))).collect(),
-        }
+    pub fn from_list(answer: Vec<ListCvmsResponseItem>) -> Vec<Cvm> {
+        answer
+            .into_iter()
+            .map(|item| match item {
+                ListCvmsResponseItem::HostedCvm(c) => Cvm::Hosted(Box::new(c)),
+                ListCvmsResponseItem::CvmInfo(c) => Cvm::Info(Box::new(c)),
+            })
+            .collect()
     }
 
     /// The items of a `GET /apps/{app_id}/cvms` answer, in order.
-    pub fn from_app_list(answer: GetAppCvmsResponse) -> Vec<Cvm> {
-        match answer {
-            GetAppCvmsResponse::HostedCvmList(list) => list.into_iter().map(|c| Cvm::Hosted(Box::new(c))).collect(),
-            GetAppCvmsResponse::CvmInfoList(list) => list.into_iter().map(|c| Cvm::Info(Box::new(c))).collect(),
-        }
+    pub fn from_app_list(answer: Vec<GetAppCvmsResponseItem>) -> Vec<Cvm> {
+        answer
+            .into_iter()
+            .map(|item| match item {
+                GetAppCvmsResponseItem::HostedCvm(c) => Cvm::Hosted(Box::new(c)),
+                GetAppCvmsResponseItem::CvmInfo(c) => Cvm::Info(Box::new(c)),
+            })
+            .collect()
     }
 
     /// The hashed id (`cvm_...`), what batch stop takes. The `HostedCvm`
@@ -91,8 +97,8 @@ impl Cvm {
     /// An operation is still running.
     pub fn in_progress(&self) -> bool {
         match self {
-            Cvm::Hosted(c) => c.in_progress,
-            Cvm::Info(c) => c.in_progress,
+            Cvm::Hosted(c) => c.in_progress.unwrap_or(false),
+            Cvm::Info(c) => c.in_progress.unwrap_or(false),
         }
     }
 

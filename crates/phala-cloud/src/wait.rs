@@ -228,7 +228,7 @@ impl Client {
                         outcomes.insert(id.clone(), WaitOutcome::Reached);
                         pending.remove(&id);
                     }
-                    Some(s) if s.status.is_failed() && !s.in_progress && s.status != target_status => {
+                    Some(s) if s.status.is_failed() && !s.is_in_progress() && s.status != target_status => {
                         outcomes.insert(
                             id.clone(),
                             WaitOutcome::Failed {
@@ -253,7 +253,7 @@ impl Client {
                     .iter()
                     .filter(|id| {
                         map.get(*id).is_some_and(|s| {
-                            !s.in_progress && s.status != KnownStatus::Stopping && s.status != KnownStatus::Stopped
+                            !s.is_in_progress() && s.status != KnownStatus::Stopping && s.status != KnownStatus::Stopped
                         })
                     })
                     .filter_map(|id| by_uuid.get(id).cloned())

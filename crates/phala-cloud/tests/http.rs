@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use httpmock::prelude::*;
-use phala_cloud::{Client, Error, RetryPolicy, Status};
+use phala_cloud::{Client, Error, KnownStatus, RetryPolicy, Status};
 use serde_json::json;
 
 fn client(server: &MockServer) -> Client {
@@ -133,8 +133,9 @@ async fn real_world_status_payloads_decode() {
         .await;
     let map = client(&server).status_many(["u1"]).await.unwrap();
     let s = &map["u1"];
-    assert_eq!(s.status, Status::Other("maintenance".into()));
-    assert_eq!(s.current_operation().unwrap().kind.as_deref(), Some("restart"));
+    assert_eq!(s.status, Status::Known(KnownStatus::Maintenance));
+    assert!(!s.is_in_progress() && s.events().is_empty() && s.uptime.is_none());
+    assert_eq!(s.current_operation().unwrap().type_.as_deref(), Some("restart"));
     assert!(s.extra.contains_key("a_field_from_2027"));
 }
 

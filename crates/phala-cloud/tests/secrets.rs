@@ -137,10 +137,30 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
         ),
     );
     show(
+        "raw client, event stream",
+        format!(
+            "{:?}",
+            client
+                .raw()
+                .get_cvm_state()
+                .cvm_id(ids[0].as_str())
+                .send()
+                .await
+                .map(|answer| (answer.status(), answer.headers().clone()))
+        ),
+    );
+    show(
         "raw client",
         format!(
             "{:?}",
-            client.raw().get_cvm_state().cvm_id(ids[0].as_str()).send().await
+            client
+                .raw()
+                .batch_cvm_status()
+                .body(phala_cloud::raw::types::BatchStatusRequest {
+                    vm_uuids: uuids.iter().map(|u| u.to_string()).collect()
+                })
+                .send()
+                .await
         ),
     );
     // Errors of every kind, rendered both ways. The timeout comes from a

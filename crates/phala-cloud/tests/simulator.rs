@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use phala_cloud::{
-    ApiErrorKind, Client, Error, RetryPolicy, StateEvent, Status, WaitAllOptions, WaitOutcome, WatchOptions,
+    ApiErrorKind, Client, Cvm, Error, KnownStatus, RetryPolicy, StateEvent, WaitAllOptions, WaitOutcome, WatchOptions,
 };
 use phala_cloud_sim::{Faults, SimHandle, Simulator};
 
@@ -85,21 +85,35 @@ async fn lists_decode_both_shapes_into_one_type() {
     let a = old.list_cvms(&Default::default()).await.unwrap();
     let b = new.list_cvms(&Default::default()).await.unwrap();
     assert_eq!(a.len(), b.len());
-    assert!(a[0].raw_value().get("hosted").is_some() && b[0].raw_value().get("hosted").is_none());
+    assert!(matches!(a[0], Cvm::Hosted(_)) && matches!(b[0], Cvm::Info(_)));
     let mut left: Vec<_> = a
         .iter()
-        .map(|c| (c.vm_uuid.clone(), c.name.clone(), c.app_id.clone(), c.status.clone()))
+        .map(|c| {
+            (
+                c.vm_uuid().map(str::to_string),
+                c.name().to_string(),
+                c.app_id().map(str::to_string),
+                c.status().to_string(),
+            )
+        })
         .collect();
     let mut right: Vec<_> = b
         .iter()
-        .map(|c| (c.vm_uuid.clone(), c.name.clone(), c.app_id.clone(), c.status.clone()))
+        .map(|c| {
+            (
+                c.vm_uuid().map(str::to_string),
+                c.name().to_string(),
+                c.app_id().map(str::to_string),
+                c.status().to_string(),
+            )
+        })
         .collect();
     left.sort();
     right.sort();
     assert_eq!(left, right);
-    let app = b[0].app_id.clone().unwrap();
+    let app = b[0].app_id().unwrap().to_string();
     let replicas = new.app_cvms(&app).await.unwrap();
-    assert!(replicas.len() >= 2 && replicas.iter().all(|c| c.app_id.as_deref() == Some(app.as_str())));
+    assert!(replicas.len() >= 2 && replicas.iter().all(|c| c.app_id() == Some(app.as_str())));
 }
 
 #[tokio::test]
@@ -144,7 +158,7 @@ async fn api_errors_are_typed() {
         Error::InvalidInput(_)
     ));
     let state = client.cvm_state(&main_cvms(&sim)[0].id).await.unwrap();
-    assert_eq!(state.id.as_deref(), Some(main_cvms(&sim)[0].id.as_str()));
+    assert_eq!(state.id.map(|i| i.to_text()), Some(main_cvms(&sim)[0].id.clone()));
 }
 
 #[tokio::test]
@@ -158,13 +172,10 @@ async fn watch_state_follows_a_stop_to_complete() {
         .map(|e| e.unwrap())
         .collect()
         .await;
-    assert!(matches!(events.first(), Some(StateEvent::State(s)) if s.status == Status::Stopping));
+    assert!(matches!(events.first(), Some(StateEvent::State(s)) if s.status == KnownStatus::Stopping));
     assert!(matches!(
         events.last(),
-        Some(StateEvent::Complete {
-            status: Status::Stopped,
-            ..
-        })
+        Some(StateEvent::Complete { status, .. }) if *status == KnownStatus::Stopped
     ));
     let bad: Vec<_> = client
         .watch_state(&cvm.id, "stopped", WatchOptions::default().interval(2))
@@ -219,7 +230,7 @@ async fn twenty_waiters_share_five_streams_and_all_resolve() {
         .map(|id| client.wait_for_state(id, "stopped", Duration::from_secs(30)));
     let results = futures::future::join_all(waits).await;
     for r in &results {
-        assert_eq!(r.as_ref().unwrap().status, Status::Stopped);
+        assert_eq!(r.as_ref().unwrap().status, KnownStatus::Stopped);
     }
     let stats = sim.stats();
     assert!(stats.max_sse_peak() <= 5, "peak {}", stats.max_sse_peak());
@@ -239,7 +250,7 @@ async fn wait_for_state_fails_at_the_deadline_with_the_last_state() {
         .wait_for_state(&cvm.id, "running", Duration::from_millis(300))
         .await
     {
-        Err(Error::Deadline { last: Some(state), .. }) => assert_eq!(state.status, Status::Stopped),
+        Err(Error::Deadline { last: Some(state), .. }) => assert_eq!(state.status, KnownStatus::Stopped),
         other => panic!("expected a deadline error, got {other:?}"),
     }
 }

@@ -198,7 +198,7 @@ async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outco
                     vec![
                         s.vm_uuid.clone(),
                         out.status(s.status.as_str()),
-                        if s.in_progress {
+                        if s.is_in_progress() {
                             format!("{op} {progress}").trim().to_string()
                         } else {
                             "-".into()
