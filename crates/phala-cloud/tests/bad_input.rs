@@ -510,3 +510,34 @@ async fn event_streams_in_every_legal_form_and_some_illegal_ones() {
     let events = watch("html", 300).await;
     assert!(matches!(events.as_slice(), [Err(Error::Stream(m))] if m.contains("not an event stream")));
 }
+
+/// A batch answer is trusted only for what was asked: a server answering a
+/// one-uuid request with 100,000 other entries adds none of them.
+#[tokio::test]
+async fn batch_status_keeps_only_the_ids_it_asked_about() {
+    let server = Recorder::start(|seen| {
+        let mut map: serde_json::Map<String, Value> = (0..100_000)
+            .map(|i| {
+                (
+                    format!("other-{i}"),
+                    json!({"vm_uuid": format!("other-{i}"), "status": "running"}),
+                )
+            })
+            .collect();
+        for u in seen.body["vm_uuids"].as_array().into_iter().flatten() {
+            let u = u.as_str().unwrap_or_default().to_string();
+            map.insert(u.clone(), json!({"vm_uuid": u, "status": "stopped"}));
+        }
+        json_response(StatusCode::OK, Value::Object(map))
+    })
+    .await;
+    let client = server.client();
+    let map = client.status_many(["asked"]).await.unwrap();
+    assert_eq!(map.keys().collect::<Vec<_>>(), ["asked"]);
+    assert_eq!(map["asked"].status, KnownStatus::Stopped);
+    // Over several chunks too: each chunk keeps its own ids only.
+    let ids: Vec<String> = (0..250).map(|i| format!("asked-{i}")).collect();
+    let map = client.status_many(&ids).await.unwrap();
+    assert_eq!(map.len(), 250);
+    assert!(map.keys().all(|k| k.starts_with("asked-")));
+}
