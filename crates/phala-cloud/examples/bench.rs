@@ -88,45 +88,60 @@ async fn overhead(quick: bool) -> Value {
     for (label, concurrency) in [("sequential", 1usize), ("64 in flight", 64)] {
         let (mut facade, mut raw, mut manual) = (Vec::new(), Vec::new(), Vec::new());
         let per = n / concurrency;
-        for _ in 0..if quick { 1 } else { 5 } {
-            let (c, u) = (client.clone(), uuids.clone());
-            facade.push(
-                rate(concurrency, per, move || {
-                    let (c, u) = (c.clone(), u.clone());
-                    async move { c.status_many(&u).await.unwrap().len() }
-                })
-                .await,
-            );
-            let (c, u) = (client.clone(), uuids.clone());
-            raw.push(
-                rate(concurrency, per, move || {
-                    let (c, u) = (c.clone(), u.clone());
-                    async move {
-                        let request = phala_cloud::raw::types::BatchStatusRequest { vm_uuids: u };
-                        c.raw().batch_cvm_status().body(request).send().await.unwrap().len()
+        // The three run in turn, each round starting with the next one, so
+        // that none always runs first (warm-up) or last.
+        for round in 0..if quick { 3 } else { 6 } {
+            for variant in (0..3).map(|i| (i + round) % 3) {
+                match variant {
+                    0 => {
+                        // The ids come from a shared list: the facade takes them
+                        // by reference, the generated client as the owned list
+                        // its body needs.
+                        let (c, u) = (client.clone(), std::sync::Arc::new(uuids.clone()));
+                        facade.push(
+                            rate(concurrency, per, move || {
+                                let (c, u) = (c.clone(), u.clone());
+                                async move { c.status_many(u.iter()).await.unwrap().len() }
+                            })
+                            .await,
+                        );
                     }
-                })
-                .await,
-            );
-            let (h, url, body) = (http.clone(), url.clone(), body.clone());
-            manual.push(
-                rate(concurrency, per, move || {
-                    let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                    async move {
-                        let resp = h
-                            .post(&url)
-                            .header("X-API-Key", "bench")
-                            .header("X-Phala-Version", "2026-01-21")
-                            .json(&body)
-                            .send()
-                            .await
-                            .unwrap();
-                        let bytes = resp.bytes().await.unwrap();
-                        serde_json::from_slice::<StatusMap>(&bytes).unwrap().len()
+                    1 => {
+                        let (c, u) = (client.clone(), std::sync::Arc::new(uuids.clone()));
+                        raw.push(
+                            rate(concurrency, per, move || {
+                                let (c, u) = (c.clone(), u.clone());
+                                async move {
+                                    let request = phala_cloud::raw::types::BatchStatusRequest { vm_uuids: u.to_vec() };
+                                    c.raw().batch_cvm_status().body(request).send().await.unwrap().len()
+                                }
+                            })
+                            .await,
+                        );
                     }
-                })
-                .await,
-            );
+                    _ => {
+                        let (h, url, body) = (http.clone(), url.clone(), body.clone());
+                        manual.push(
+                            rate(concurrency, per, move || {
+                                let (h, url, body) = (h.clone(), url.clone(), body.clone());
+                                async move {
+                                    let resp = h
+                                        .post(&url)
+                                        .header("X-API-Key", "bench")
+                                        .header("X-Phala-Version", "2026-01-21")
+                                        .json(&body)
+                                        .send()
+                                        .await
+                                        .unwrap();
+                                    let bytes = resp.bytes().await.unwrap();
+                                    serde_json::from_slice::<StatusMap>(&bytes).unwrap().len()
+                                }
+                            })
+                            .await,
+                        );
+                    }
+                }
+            }
         }
         let (f, r, m) = (median(facade), median(raw), median(manual));
         results.push(json!({"mode": label, "facade_rps": f.round() as u64, "raw_rps": r.round() as u64, "hand_written_rps": m.round() as u64,

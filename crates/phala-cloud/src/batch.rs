@@ -16,11 +16,13 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let mut seen = HashSet::new();
-    ids.into_iter()
-        .map(|s| s.as_ref().to_string())
-        .filter(|s| seen.insert(s.clone()))
-        .collect()
+    let all: Vec<String> = ids.into_iter().map(|s| s.as_ref().to_string()).collect();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(all.len());
+    let first: Vec<bool> = all.iter().map(|s| seen.insert(s.as_str())).collect();
+    if first.iter().all(|f| *f) {
+        return all;
+    }
+    all.into_iter().zip(first).filter_map(|(s, f)| f.then_some(s)).collect()
 }
 
 /// Refuses the first id no endpoint could accept (empty, blank, or with
@@ -38,6 +40,10 @@ pub(crate) fn check_ids(ids: &[String]) -> Result<(), Error> {
 
 /// Why an id cannot be sent, if it cannot.
 pub(crate) fn invalid_id(id: &str) -> Option<&'static str> {
+    // Printable ASCII (every real id) needs no further look.
+    if !id.is_empty() && id.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return None;
+    }
     if id.trim().is_empty() {
         Some("empty id")
     } else if id.chars().any(char::is_control) {
@@ -79,16 +85,25 @@ impl Client {
     /// One batch status request. An answer is trusted only for what was
     /// asked: entries for other ids are dropped (with a warning), never merged.
     async fn status_chunk(&self, chunk: &[String]) -> Result<StatusMap, Error> {
-        let request = self.raw().batch_cvm_status().body(BatchStatusRequest {
-            vm_uuids: chunk.to_vec(),
-        });
+        let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+        self.status_request(chunk, &asked).await
+    }
+
+    /// [`Client::status_chunk`] with the set of `chunk`'s ids already built.
+    async fn status_request(&self, chunk: &[String], asked: &HashSet<&str>) -> Result<StatusMap, Error> {
+        // Each attempt builds its request from the chunk: one copy of the ids
+        // per attempt, where cloning a built request would make two.
         let mut map = self
-            .send("status_batch", Replay::Idempotent, || request.clone().send())
+            .send("status_batch", Replay::Idempotent, || {
+                let body = BatchStatusRequest {
+                    vm_uuids: chunk.to_vec(),
+                };
+                self.raw().batch_cvm_status().body(body).send()
+            })
             .await?;
-        if map.len() > chunk.len() || map.keys().any(|k| !chunk.contains(k)) {
-            let asked: HashSet<&String> = chunk.iter().collect();
+        if map.keys().any(|k| !asked.contains(k.as_str())) {
             let before = map.len();
-            map.retain(|k, _| asked.contains(k));
+            map.retain(|k, _| asked.contains(k.as_str()));
             tracing::warn!(
                 dropped = before - map.len(),
                 asked = chunk.len(),
@@ -100,12 +115,11 @@ impl Client {
 
     /// One batch stop request, with the ids it carried.
     async fn stop_chunk(&self, chunk: Vec<String>) -> (Vec<String>, Result<BatchStopResponse, Error>) {
-        let request = self
-            .raw()
-            .batch_stop_cvms()
-            .body(BatchStopRequest { cvm_ids: chunk.clone() });
         let answer = self
-            .send("batch_stop", Replay::IfNotApplied, || request.clone().send())
+            .send("batch_stop", Replay::IfNotApplied, || {
+                let body = BatchStopRequest { cvm_ids: chunk.clone() };
+                self.raw().batch_stop_cvms().body(body).send()
+            })
             .await;
         (chunk, answer)
     }
@@ -118,12 +132,27 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids = dedup(vm_uuids);
+        let all: Vec<String> = vm_uuids.into_iter().map(|s| s.as_ref().to_string()).collect();
+        if all.is_empty() {
+            return Ok(StatusMap::new());
+        }
+        // One request without duplicates (the usual call): the set that finds
+        // duplicates is the one the answer is checked against; no stream
+        // machinery, no merge.
+        if all.len() <= self.inner.status_chunk {
+            let mut asked = HashSet::with_capacity(all.len());
+            if all.iter().all(|id| asked.insert(id.as_str())) {
+                check_ids(&all)?;
+                return self.status_request(&all, &asked).await;
+            }
+        }
+        let ids = dedup(all);
         check_ids(&ids)?;
         let mut answers = std::pin::pin!(self.status_answers(ids));
         let mut merged = StatusMap::new();
         while let Some((_, answer)) = answers.next().await {
-            merged.extend(answer?);
+            let mut answer = answer?;
+            merged.append(&mut answer);
         }
         Ok(merged)
     }
@@ -136,7 +165,7 @@ impl Client {
         let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), BTreeSet::new(), None);
         while let Some((chunk, answer)) = answers.next().await {
             match answer {
-                Ok(map) => merged.extend(map),
+                Ok(mut map) => merged.append(&mut map),
                 Err(e) => {
                     unanswered.extend(chunk);
                     last_error = Some(e);
