@@ -349,28 +349,34 @@ fn has_body(response: &Value) -> bool {
         || response.get("$ref").is_some()
 }
 
-/// Where an operation has a success (or error) response with a body, its
-/// body-less success (or error) responses are dropped.
-pub fn bodyless_responses(doc: &mut Value) {
+/// Calls `f` on the `responses` map of every operation.
+fn for_each_responses(doc: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
     for item in paths.values_mut() {
         for method in walk::HTTP_METHODS {
-            let Some(responses) = item
+            if let Some(responses) = item
                 .get_mut(method)
                 .and_then(|op| op.get_mut("responses"))
                 .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for class in [is_error_status as fn(&str) -> bool, |c: &str| c.starts_with('2')] {
-                if responses.iter().any(|(code, r)| class(code) && has_body(r)) {
-                    responses.retain(|code, r| !class(code) || has_body(r));
-                }
+            {
+                f(responses);
             }
         }
     }
+}
+
+/// Where an operation has a success (or error) response with a body, its
+/// body-less success (or error) responses are dropped.
+pub fn bodyless_responses(doc: &mut Value) {
+    for_each_responses(doc, &mut |responses| {
+        for class in [is_error_status as fn(&str) -> bool, |c: &str| c.starts_with('2')] {
+            if responses.iter().any(|(code, r)| class(code) && has_body(r)) {
+                responses.retain(|code, r| !class(code) || has_body(r));
+            }
+        }
+    });
 }
 
 /// Request body media types progenitor can encode.
@@ -432,37 +438,25 @@ const EVENT_STREAM: &str = "text/event-stream";
 /// A success answer that lists `text/event-stream` keeps only that media
 /// type; the schemas of the others stay reachable under `x-json-schema`.
 pub fn event_streams(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        for method in walk::HTTP_METHODS {
-            let Some(responses) = item
-                .get_mut(method)
-                .and_then(|op| op.get_mut("responses"))
-                .and_then(Value::as_object_mut)
-            else {
+    for_each_responses(doc, &mut |responses| {
+        for (_, response) in responses.iter_mut().filter(|(code, _)| code.starts_with('2')) {
+            let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
                 continue;
             };
-            for (_, response) in responses.iter_mut().filter(|(code, _)| code.starts_with('2')) {
-                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
-                    continue;
-                };
-                let Some(mut stream) = content.get(EVENT_STREAM).cloned() else {
-                    continue;
-                };
-                let others: Map<String, Value> = std::mem::take(content)
-                    .into_iter()
-                    .filter(|(media, _)| media != EVENT_STREAM)
-                    .filter_map(|(media, body)| Some((media, body.get("schema")?.clone())))
-                    .collect();
-                if let Some(obj) = stream.as_object_mut().filter(|_| !others.is_empty()) {
-                    obj.insert("x-json-schema".into(), Value::Object(others));
-                }
-                content.insert(EVENT_STREAM.into(), stream);
+            let Some(mut stream) = content.get(EVENT_STREAM).cloned() else {
+                continue;
+            };
+            let others: Map<String, Value> = std::mem::take(content)
+                .into_iter()
+                .filter(|(media, _)| media != EVENT_STREAM)
+                .filter_map(|(media, body)| Some((media, body.get("schema")?.clone())))
+                .collect();
+            if let Some(obj) = stream.as_object_mut().filter(|_| !others.is_empty()) {
+                obj.insert("x-json-schema".into(), Value::Object(others));
             }
+            content.insert(EVENT_STREAM.into(), stream);
         }
-    }
+    });
 }
 
 /// The name of the component holding the known values of open enum `name`.

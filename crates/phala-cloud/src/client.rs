@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use phala_cloud_api::{ByteStream, ResponseValue};
 use tokio::time::Instant;
 
@@ -106,26 +106,6 @@ pub(crate) async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// The first `limit` bytes of a streamed body, read until `timeout`.
-pub(crate) async fn stream_prefix<S, B, E>(mut chunks: S, limit: usize, timeout: Duration) -> Vec<u8>
-where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: AsRef<[u8]>,
-{
-    let until = Instant::now() + timeout;
-    let mut body = Vec::new();
-    while body.len() < limit {
-        match tokio::time::timeout_at(until, chunks.next()).await {
-            Ok(Some(Ok(chunk))) => {
-                let chunk = chunk.as_ref();
-                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
-            }
-            _ => break,
-        }
-    }
-    body
 }
 
 impl Client {

@@ -334,12 +334,25 @@ pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The first `limit` bytes of a body, read until `timeout`; the rest is
 /// dropped with the response. For answers that only feed an error, so a
 /// server sending an endless body cannot hold the caller or its memory.
-pub(crate) async fn body_prefix(mut resp: reqwest::Response, limit: usize, timeout: Duration) -> Vec<u8> {
+pub(crate) async fn body_prefix(resp: reqwest::Response, limit: usize, timeout: Duration) -> Vec<u8> {
+    stream_prefix(Box::pin(resp.bytes_stream()), limit, timeout).await
+}
+
+/// The first `limit` bytes of a streamed body, read until `timeout`.
+pub(crate) async fn stream_prefix<S, B, E>(mut chunks: S, limit: usize, timeout: Duration) -> Vec<u8>
+where
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    use futures::StreamExt;
     let until = tokio::time::Instant::now() + timeout;
     let mut body = Vec::new();
     while body.len() < limit {
-        match tokio::time::timeout_at(until, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+        match tokio::time::timeout_at(until, chunks.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                let chunk = chunk.as_ref();
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
+            }
             _ => break,
         }
     }

@@ -9,8 +9,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::client::stream_prefix;
-use crate::error::{ERROR_BODY_LIMIT, snippet};
+use crate::error::{ERROR_BODY_LIMIT, snippet, stream_prefix};
 use crate::{Client, CvmState, Error, Status};
 
 /// One thing the server said about a CVM being watched.
