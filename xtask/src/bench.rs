@@ -205,7 +205,7 @@ fn markdown(r: &Value) -> String {
     ]));
 
     md.push_str(&format!(
-        "\n## 4. Decode: {} CVMs (lists in both shapes) and the status map\n\nGoal: peak heap under 3x the JSON. The peak counts what decoding allocates, the body aside.\n\n\
+        "\n## 4. Decode: {} CVMs (lists in both shapes) and the status map\n\nGoal: peak heap under 3x the JSON. The peak counts what decoding allocates, the body aside; a block grown by `realloc` counts once, as the system allocator grows or remaps it in place (where it must copy, the copy's moment is not counted).\n\n\
          | payload | JSON bytes | median ms | peak heap bytes | peak / JSON |\n|---|---|---|---|---|\n",
         r["decode"]["cvms"]
     ));

@@ -18,6 +18,19 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         unsafe { System.dealloc(ptr, layout) }
     }
+    /// Forwarded, so the program allocates as it does without this wrapper
+    /// (the default would allocate, copy and free at every growth of a
+    /// `Vec`, where the system allocator grows or remaps the block in place).
+    /// Counted as the block's growth; a copy glibc has to make is not seen.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size >= layout.size() {
+            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + (new_size - layout.size());
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
 }
 
 /// Starts a measurement: returns the live bytes now and resets the peak to them.
