@@ -440,10 +440,13 @@ async fn list_cvms(
         Err(r) => return r,
     };
     let user = query.get("user_id").cloned();
-    let node = match query.get("teepod_id").map(|t| t.parse::<i64>()) {
+    // Any integer is valid, as in the real (Python) service; one outside
+    // i64 names no node, so the filter matches nothing (`Some(None)`).
+    let node = match query.get("teepod_id").map(|t| (t.parse::<i64>(), is_integer(t))) {
         None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
+        Some((Ok(n), _)) => Some(Some(n)),
+        Some((Err(_), true)) => Some(None),
+        Some((Err(_), false)) => {
             let input = Value::String(query.get("teepod_id").cloned().unwrap_or_default());
             return validation_error(
                 &["query", "teepod_id"],
@@ -474,8 +477,14 @@ async fn list_cvms(
             Some("0") => cvm.user.is_none(),
             Some(u) => cvm.user.is_some_and(|x| fleet.users[x].id == u),
         };
-        in_scope && user_ok && node.is_none_or(|n| fleet.nodes[cvm.node].id == n)
+        in_scope && user_ok && node.is_none_or(|n| n == Some(fleet.nodes[cvm.node].id))
     })
+}
+
+/// Integer syntax as the service parses a query integer: an optional sign, then digits.
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 async fn app_cvms(

@@ -147,6 +147,16 @@ async fn auth_rules() {
     let (s, _, all) = get(&sim, "/api/v1/cvms?teepod_id=10", sim.admin_key(), Some("2026-01-21")).await;
     assert_eq!(s, 200);
     assert!(all.as_array().unwrap().iter().all(|c| c["node_info"]["id"] == 10));
+    // Any integer is a valid node id, as in the real service; past i64 it names no node.
+    for big in ["-9999999999999999999", "99999999999999999999999"] {
+        let (s, _, none) = get(&sim, &format!("/api/v1/cvms?teepod_id={big}"), sim.admin_key(), None).await;
+        assert_eq!((s, none), (StatusCode::OK, json!([])), "{big}");
+    }
+    let (s, _, bad) = get(&sim, "/api/v1/cvms?teepod_id=ten", sim.admin_key(), None).await;
+    assert_eq!(
+        (s, bad["detail"][0]["type"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("int_parsing"))
+    );
     let (s, _, unassigned) = get(&sim, "/api/v1/cvms?user_id=0", sim.admin_key(), Some("2026-01-21")).await;
     assert_eq!(s, 200);
     assert!(unassigned.as_array().unwrap().iter().all(|c| c["creator"].is_null()));
