@@ -8,24 +8,36 @@ use crate::SpecError;
 
 /// Reads and parses an OpenAPI document from a file.
 pub fn load_path(path: impl AsRef<Path>) -> Result<Value, SpecError> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| SpecError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    load_bytes(&bytes, &path.display().to_string())
+    let (doc, origin) = read_json(path.as_ref())?;
+    validate_document(&doc, &origin)?;
+    Ok(doc)
 }
 
 /// Parses an OpenAPI document from bytes; `origin` names it in errors.
 pub fn load_bytes(bytes: &[u8], origin: &str) -> Result<Value, SpecError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Json {
+    let doc = parse_json(bytes, origin)?;
+    validate_document(&doc, origin)?;
+    Ok(doc)
+}
+
+/// Any JSON file (a document, an overlay), with the path as its origin.
+pub(crate) fn read_json(path: &Path) -> Result<(Value, String), SpecError> {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let origin = path.display().to_string();
+    Ok((parse_json(&bytes, &origin)?, origin))
+}
+
+/// JSON, or an error naming `origin`, line and column.
+fn parse_json(bytes: &[u8], origin: &str) -> Result<Value, SpecError> {
+    serde_json::from_slice(bytes).map_err(|e| SpecError::Json {
         origin: origin.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
-    })?;
-    validate_document(&doc, origin)?;
-    Ok(doc)
+    })
 }
 
 /// Checks that `doc` looks like an OpenAPI 3.0 or 3.1 document.

@@ -78,18 +78,7 @@ fn invalid(origin: &str, reason: impl Into<String>) -> SpecError {
 impl Overlay {
     /// Reads an overlay file (JSON).
     pub fn load_path(path: impl AsRef<Path>) -> Result<Self, SpecError> {
-        let path = path.as_ref();
-        let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| SpecError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| SpecError::Json {
-            origin: origin.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
-        })?;
+        let (value, origin) = crate::load::read_json(path.as_ref())?;
         Self::from_value(&value, &origin)
     }
 

@@ -303,18 +303,7 @@ pub(crate) fn response_schemas(doc: &Value) -> std::collections::BTreeSet<String
 
 /// Component schemas a parameter or request body reaches, transitively.
 pub(crate) fn request_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
-    let mut names = side_schemas(doc, &["parameters", "requestBody"], &["parameters", "requestBodies"]);
-    // Path-level parameters apply to every operation of the path.
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        let mut roots = Vec::new();
-        for item in paths.values() {
-            if let Some(params) = item.get("parameters") {
-                collect_refs(params, &mut roots);
-            }
-        }
-        names.extend(reachable_schemas(doc, roots));
-    }
-    names
+    side_schemas(doc, &["parameters", "requestBody"], &["parameters", "requestBodies"])
 }
 
 fn collect_refs(value: &Value, into: &mut Vec<String>) {
@@ -325,13 +314,19 @@ fn collect_refs(value: &Value, into: &mut Vec<String>) {
     })
 }
 
-/// Component schemas reached from `op_keys` of every operation and from
+/// Component schemas reached from `op_keys` of every operation and path
+/// item (path-level parameters apply to all its operations) and from
 /// `component_keys` of `components`, transitively.
 fn side_schemas(doc: &Value, op_keys: &[&str], component_keys: &[&str]) -> std::collections::BTreeSet<String> {
     let mut roots = Vec::new();
-    for (_, _, op) in operations(doc) {
+    let path_items = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values());
+    for holder in path_items.chain(operations(doc).map(|(_, _, op)| op)) {
         for key in op_keys {
-            if let Some(v) = op.get(*key) {
+            if let Some(v) = holder.get(*key) {
                 collect_refs(v, &mut roots);
             }
         }
