@@ -61,11 +61,17 @@ pub(crate) fn invalid_id(id: &str) -> Option<&'static str> {
 pub(crate) struct Asked<'a>(Vec<&'a str>);
 
 impl<'a> Asked<'a> {
-    /// The set of `ids`, or `None` if an id occurs twice.
-    pub(crate) fn distinct<S: AsRef<str>>(ids: &'a [S]) -> Option<Self> {
+    /// The ids of `ids`, sorted.
+    fn of<S: AsRef<str>>(ids: &'a [S]) -> Self {
         let mut sorted: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
         sorted.sort_unstable();
-        sorted.windows(2).all(|w| w[0] != w[1]).then_some(Asked(sorted))
+        Asked(sorted)
+    }
+
+    /// The set of `ids`, or `None` if an id occurs twice.
+    pub(crate) fn distinct<S: AsRef<str>>(ids: &'a [S]) -> Option<Self> {
+        let asked = Self::of(ids);
+        asked.0.windows(2).all(|w| w[0] != w[1]).then_some(asked)
     }
 
     fn contains(&self, id: &str) -> bool {
@@ -111,9 +117,7 @@ impl Client {
     /// One batch status request. An answer is trusted only for what was
     /// asked: entries for other ids are dropped (with a warning), never merged.
     async fn status_chunk(&self, chunk: &[String]) -> Result<StatusMap, Error> {
-        let mut sorted: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        sorted.sort_unstable();
-        self.status_request(chunk, &Asked(sorted)).await
+        self.status_request(chunk, &Asked::of(chunk)).await
     }
 
     /// [`Client::status_chunk`] with the set of `chunk`'s ids already built.
