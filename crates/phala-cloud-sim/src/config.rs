@@ -14,6 +14,9 @@ pub struct Faults {
     pub server_error_rate: f64,
     /// Share of requests answered 429 with `Retry-After`, without doing anything.
     pub rate_limit_rate: f64,
+    /// Share of requests answered 409 without `error_code` (a transient
+    /// conflict, as the service sends while it settles), doing nothing.
+    pub conflict_rate: f64,
     /// Share of requests whose connection drops after the handler ran.
     pub drop_rate: f64,
     /// Share of requests whose body is cut short (after the handler ran).
@@ -37,6 +40,11 @@ impl Faults {
     /// Share of requests answered 429 with `Retry-After`, doing nothing.
     pub fn with_rate_limits(mut self, rate: f64) -> Self {
         self.rate_limit_rate = rate;
+        self
+    }
+    /// Share of requests answered 409 without `error_code`, doing nothing.
+    pub fn with_conflicts(mut self, rate: f64) -> Self {
+        self.conflict_rate = rate;
         self
     }
     /// Share of responses whose connection drops after the work was done.
@@ -74,6 +82,9 @@ pub struct SimConfig {
     pub admin_key: Option<String>,
     /// Virtual time a stop takes (jittered by `transition_jitter`).
     pub stop_duration: Duration,
+    /// Virtual time a graceful shutdown takes (the stop part of a restart
+    /// too, unless forced): slower than a stop.
+    pub shutdown_duration: Duration,
     /// Virtual time a start takes.
     pub start_duration: Duration,
     /// Relative jitter of transition durations, 0..1.
@@ -98,6 +109,7 @@ impl Default for SimConfig {
             api_key: None,
             admin_key: None,
             stop_duration: Duration::from_secs(12),
+            shutdown_duration: Duration::from_secs(30),
             start_duration: Duration::from_secs(20),
             transition_jitter: 0.5,
             default_version: "2025-10-28".into(),

@@ -21,8 +21,11 @@ pub struct Event {
 /// An operation in flight.
 #[derive(Debug, Clone)]
 pub struct Operation {
+    /// `start`, `stop`, `shutdown` or `restart`.
     pub kind: &'static str,
     pub target: &'static str,
+    /// A restart's switch from stopping to starting.
+    pub halfway: Option<Instant>,
     pub started_at: DateTime<Utc>,
     pub started: Instant,
     pub done_at: Instant,
@@ -33,6 +36,8 @@ pub struct Operation {
 #[derive(Debug, Clone)]
 pub struct Cvm {
     pub id: String,
+    /// The internal database id older API versions show.
+    pub numeric_id: i64,
     pub vm_uuid: String,
     pub name: String,
     pub app_id: String,
@@ -72,6 +77,25 @@ pub struct Node {
     pub region: String,
 }
 
+/// A per-CVM lifecycle call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Shutdown,
+    Restart { force: bool },
+}
+
+/// What a lifecycle call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acted {
+    Applied,
+    /// Already there (or on its way): answered with the record, nothing done.
+    Nothing,
+    /// Another operation is in flight: 409.
+    Busy,
+}
+
 /// The whole simulated world.
 #[derive(Debug)]
 pub struct Fleet {
@@ -82,6 +106,7 @@ pub struct Fleet {
     pub apps: Vec<String>,
     rng: Rng,
     stop_duration: Duration,
+    shutdown_duration: Duration,
     start_duration: Duration,
     jitter: f64,
     time_scale: f64,
@@ -144,6 +169,7 @@ impl Fleet {
             apps,
             rng,
             stop_duration: config.stop_duration,
+            shutdown_duration: config.shutdown_duration,
             start_duration: config.start_duration,
             jitter: config.transition_jitter,
             time_scale: config.time_scale.max(1e-6),
@@ -175,6 +201,7 @@ impl Fleet {
             let created_at = epoch - chrono::Duration::hours(24 + fleet.rng.below(24 * 90) as i64);
             let mut cvm = Cvm {
                 id: format!("cvm_{}", fleet.rng.alnum(8)),
+                numeric_id: 5000 + i as i64,
                 vm_uuid: fleet.rng.uuid(),
                 name: format!("{}-{}", app_names[app], i / fleet.apps.len()),
                 app_id: fleet.apps[app].clone(),
@@ -232,7 +259,7 @@ impl Fleet {
             fleet.cvms.push(cvm);
             if status == "starting" {
                 let idx = fleet.cvms.len() - 1;
-                fleet.begin(idx, "start", "running", now);
+                fleet.begin(idx, "start", "running", now, false);
             }
         }
         fleet.reindex();
@@ -292,22 +319,34 @@ impl Fleet {
         }
     }
 
-    fn begin(&mut self, idx: usize, kind: &'static str, target: &'static str, now: Instant) {
-        let base = if kind == "stop" {
+    /// Puts an operation in flight on CVM `idx`: how long it takes depends
+    /// on its kind (a restart is a stop, graceful unless forced, then a start).
+    fn begin(&mut self, idx: usize, kind: &'static str, target: &'static str, now: Instant, force: bool) {
+        let stop_part = if force {
             self.stop_duration
         } else {
-            self.start_duration
+            self.shutdown_duration
         };
-        let real = self.rng.jitter(base, self.jitter).div_f64(self.time_scale);
+        let mut jittered = |d: Duration| self.rng.jitter(d, self.jitter).div_f64(self.time_scale);
+        let (halfway, total) = match kind {
+            "stop" => (None, jittered(self.stop_duration)),
+            "shutdown" => (None, jittered(self.shutdown_duration)),
+            "restart" => {
+                let down = jittered(stop_part);
+                (Some(now + down), down + jittered(self.start_duration))
+            }
+            _ => (None, jittered(self.start_duration)),
+        };
         self.correlation += 1;
         let started_at = self.epoch;
         self.busy.insert(idx);
         self.cvms[idx].operation = Some(Operation {
             kind,
             target,
+            halfway,
             started_at,
             started: now,
-            done_at: now + real,
+            done_at: now + total,
             correlation_id: format!("op_{:08x}{}", self.correlation, self.rng.hex(8)),
         });
     }
@@ -315,6 +354,28 @@ impl Fleet {
     /// Applies every transition due by `now`.
     pub fn tick(&mut self, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
+        let halfway: Vec<usize> = self
+            .busy
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let cvm = &self.cvms[i];
+                cvm.status == "stopping"
+                    && cvm
+                        .operation
+                        .as_ref()
+                        .and_then(|op| op.halfway)
+                        .is_some_and(|h| now >= h)
+            })
+            .collect();
+        for idx in halfway {
+            let cvm = &mut self.cvms[idx];
+            cvm.status = "starting".into();
+            cvm.exited_at = Some(at);
+            cvm.running_since = None;
+            self.push_event(idx, "shutdown.progress", "stopped", at);
+            self.push_event(idx, "boot.progress", "0%", at);
+        }
         let due: Vec<usize> = self
             .busy
             .iter()
@@ -342,20 +403,81 @@ impl Fleet {
         }
     }
 
-    /// Starts stopping CVM `idx`; false when it is already stopping, stopped or busy.
+    /// Starts stopping CVM `idx` (batch stop); false when it is already
+    /// stopping, stopped or busy.
     pub fn stop(&mut self, idx: usize, now: Instant, origin: Instant) -> bool {
         let cvm = &self.cvms[idx];
         if cvm.operation.is_some() || matches!(cvm.status.as_str(), "stopping" | "stopped") {
             return false;
         }
+        self.apply(idx, Action::Stop, now, origin);
+        true
+    }
+
+    /// What `action` does to CVM `idx` now: applied, nothing to do, or
+    /// refused because another operation is in flight.
+    pub fn act(&mut self, idx: usize, action: Action, now: Instant, origin: Instant) -> Acted {
+        let cvm = &self.cvms[idx];
+        let busy = cvm.operation.is_some();
+        let status = cvm.status.as_str();
+        let acted = match action {
+            // A force stop cancels whatever is in flight.
+            Action::Stop if matches!(status, "stopped") && !busy => Acted::Nothing,
+            Action::Stop
+                if status == "stopping" && busy && cvm.operation.as_ref().is_some_and(|o| o.kind == "stop") =>
+            {
+                Acted::Nothing
+            }
+            Action::Stop => Acted::Applied,
+            _ if busy => Acted::Busy,
+            Action::Start if status == "running" => Acted::Nothing,
+            Action::Shutdown if status == "stopped" => Acted::Nothing,
+            Action::Start | Action::Shutdown | Action::Restart { .. } => Acted::Applied,
+        };
+        if acted == Acted::Applied {
+            self.apply(idx, action, now, origin);
+        }
+        acted
+    }
+
+    fn apply(&mut self, idx: usize, action: Action, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
-        self.cvms[idx].status = "stopping".into();
-        self.begin(idx, "stop", "stopped", now);
+        self.busy.remove(&idx);
+        self.cvms[idx].operation = None;
+        let (kind, target, status, force) = match action {
+            Action::Start => ("start", "running", "starting", false),
+            Action::Stop => ("stop", "stopped", "stopping", true),
+            Action::Shutdown => ("shutdown", "stopped", "stopping", false),
+            Action::Restart { force } => ("restart", "running", "stopping", force),
+        };
+        // A restart of a stopped CVM has nothing to stop.
+        let status = if kind == "restart" && self.cvms[idx].status == "stopped" {
+            "starting"
+        } else {
+            status
+        };
+        self.cvms[idx].status = status.into();
+        self.cvms[idx].boot_error = None;
+        self.begin(idx, kind, target, now, force);
         if let Some(op) = self.cvms[idx].operation.as_mut() {
             op.started_at = at;
+            if status == "starting" {
+                op.halfway = None;
+            }
         }
-        self.push_event(idx, "shutdown.progress", "0%", at);
-        true
+        if status == "starting" {
+            self.push_event(idx, "boot.progress", "0%", at);
+        } else {
+            self.push_event(idx, "shutdown.progress", "0%", at);
+        }
+    }
+
+    /// CVMs restarting right now (stopping or starting on the way back).
+    pub fn restarting(&self) -> usize {
+        self.busy
+            .iter()
+            .filter(|&&i| self.cvms[i].operation.as_ref().is_some_and(|o| o.kind == "restart"))
+            .count()
     }
 
     /// The progress of an operation in flight, as a percentage string.
@@ -393,9 +515,9 @@ impl Fleet {
             "status": cvm.status,
             "uptime": self.uptime(idx, at),
             "in_progress": op.is_some(),
-            "boot_progress": if cvm.status == "running" { Some("done".to_string()) } else { op.filter(|o| o.kind == "start").map(|o| Self::progress(o, now)) },
+            "boot_progress": if cvm.status == "running" && op.is_none() { Some("done".to_string()) } else { self.phase_progress(idx, "starting", now) },
             "boot_error": cvm.boot_error,
-            "shutdown_progress": op.filter(|o| o.kind == "stop").map(|o| Self::progress(o, now)).or_else(|| (cvm.status == "stopped").then(|| "done".to_string())),
+            "shutdown_progress": self.phase_progress(idx, "stopping", now).or_else(|| (cvm.status == "stopped").then(|| "done".to_string())),
             "events": self.events_json(idx),
             "operation_type": op.map(|o| o.kind),
             "operation_started_at": op.map(|o| o.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
@@ -403,28 +525,46 @@ impl Fleet {
         })
     }
 
-    /// The immediate state object of `GET /cvms/{id}/state`.
+    /// The progress of the operation in flight while the CVM is in `phase`
+    /// (`starting` or `stopping`).
+    fn phase_progress(&self, idx: usize, phase: &str, now: Instant) -> Option<String> {
+        let cvm = &self.cvms[idx];
+        let op = cvm.operation.as_ref().filter(|_| cvm.status == phase)?;
+        Some(Self::progress(op, now))
+    }
+
+    /// The immediate state object of `GET /cvms/{id}/state`. Optional fields
+    /// without a value are left out, as the service does: Phala's TypeScript
+    /// SDK declares them optional strings and rejects `null`.
     pub fn state_json(&self, idx: usize, now: Instant, origin: Instant) -> Value {
         let at = self.clock(now, origin);
         let cvm = &self.cvms[idx];
-        let op = cvm.operation.as_ref();
-        let derived = match (cvm.status.as_str(), op) {
-            (_, Some(o)) if o.kind == "stop" => "stopping",
-            (_, Some(_)) => "starting",
-            (s, None) => s,
-        };
-        json!({
+        let mut state = json!({
             "id": cvm.id,
             "name": cvm.name,
             "status": cvm.status,
-            "derived_status": derived,
+            "derived_status": cvm.status,
             "instance_id": cvm.instance_id,
-            "uptime": self.uptime(idx, at),
-            "exited_at": cvm.exited_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            "boot_progress": op.filter(|o| o.kind == "start").map(|o| Self::progress(o, now)),
-            "boot_error": cvm.boot_error,
-            "shutdown_progress": op.filter(|o| o.kind == "stop").map(|o| Self::progress(o, now)),
-        })
+        });
+        let optional = [
+            ("uptime", self.uptime(idx, at)),
+            (
+                "exited_at",
+                cvm.exited_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            ),
+            ("boot_progress", self.phase_progress(idx, "starting", now)),
+            ("boot_error", cvm.boot_error.clone()),
+            ("shutdown_progress", self.phase_progress(idx, "stopping", now)),
+        ];
+        if let Value::Object(map) = &mut state {
+            for (name, value) in optional {
+                if let Some(v) = value {
+                    map.insert(name.into(), Value::String(v));
+                }
+            }
+        }
+        state
     }
 
     /// One `HostedCvm` (API versions before 2026-01-21).
@@ -515,6 +655,82 @@ impl Fleet {
             "deleted_at": None::<String>,
             "listed": false,
             "project_type": "webapp",
+        })
+    }
+
+    /// The `VM` record the lifecycle calls answer with. `vm_uuid`,
+    /// `instance_id` and `encrypted_env_pubkey` are always present (null when
+    /// unknown): Phala's TypeScript SDK requires the keys.
+    pub fn vm_json(&self, idx: usize) -> Value {
+        let cvm = &self.cvms[idx];
+        let node = &self.nodes[cvm.node];
+        json!({
+            "id": cvm.numeric_id,
+            "name": cvm.name,
+            "status": cvm.status,
+            "teepod_id": node.id,
+            "teepod": {"id": node.id, "name": node.name},
+            "user_id": cvm.user.map(|u| self.users[u].numeric_id),
+            "app_id": cvm.app_id,
+            "vm_uuid": cvm.vm_uuid,
+            "instance_id": cvm.instance_id,
+            "app_url": format!("https://{}.dstack-{}.phala.network", cvm.app_id, node.region),
+            "base_image": "dstack-0.5.3",
+            "vcpu": cvm.vcpu,
+            "memory": cvm.memory_mb,
+            "disk_size": cvm.disk_gb,
+            "manifest_version": 2,
+            "version": "0.5.3",
+            "runner": "docker-compose",
+            "features": ["kms", "tproxy-net"],
+            "created_at": cvm.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "encrypted_env_pubkey": None::<String>,
+        })
+    }
+
+    /// `GET /cvms/{cvm_id}`: the flat `CvmBasicInfo` before 2026-01-21, the
+    /// `CVMInfoDetail` (the list item plus `compose_file`) from then on.
+    pub fn detail_json(&self, idx: usize, cvminfo: bool) -> Value {
+        if cvminfo {
+            let mut info = self.info_json(idx);
+            if let Value::Object(map) = &mut info {
+                map.insert("compose_file".into(), Value::Null);
+            }
+            return info;
+        }
+        let cvm = &self.cvms[idx];
+        let node = &self.nodes[cvm.node];
+        let gateway = format!("{}.dstack-{}.phala.network", cvm.app_id, node.region);
+        json!({
+            "id": cvm.numeric_id,
+            "name": cvm.name,
+            "status": cvm.status,
+            "in_progress": cvm.operation.is_some(),
+            "teepod_id": node.id,
+            "teepod": {"id": node.id, "name": node.name, "region_identifier": node.region},
+            "app_id": cvm.app_id,
+            "vm_uuid": cvm.vm_uuid,
+            "instance_id": cvm.instance_id,
+            "vcpu": cvm.vcpu,
+            "memory": cvm.memory_mb,
+            "disk_size": cvm.disk_gb,
+            "base_image": "dstack-0.5.3",
+            "encrypted_env_pubkey": None::<String>,
+            "listed": false,
+            "project_id": None::<String>,
+            "project_type": "webapp",
+            "instance_type": format!("tdx.{}", ["small", "medium", "large", "xlarge"][cvm.vcpu.trailing_zeros() as usize % 4]),
+            "public_sysinfo": false,
+            "public_logs": false,
+            "dapp_dashboard_url": format!("https://{gateway}/dashboard"),
+            "syslog_endpoint": None::<String>,
+            "kms_info": {"id": "kms_phalaprod", "slug": "phala-prod", "url": "https://kms.phala.network", "version": "0.5.3",
+                         "chain_id": None::<i64>, "kms_contract_address": None::<String>, "gateway_app_id": None::<String>},
+            "contract_address": None::<String>,
+            "deployer_address": None::<String>,
+            "scheduled_delete_at": None::<String>,
+            "public_urls": [{"app": format!("https://{gateway}"), "instance": format!("https://{}.{gateway}", cvm.instance_id)}],
+            "gateway_domain": format!("dstack-{}.phala.network", node.region),
         })
     }
 

@@ -69,6 +69,11 @@ impl SimulatorBuilder {
         self.config.stop_duration = d;
         self
     }
+    /// Virtual duration of a graceful shutdown (jittered).
+    pub fn shutdown_duration(mut self, d: Duration) -> Self {
+        self.config.shutdown_duration = d;
+        self
+    }
     /// Virtual duration of a start (jittered).
     pub fn start_duration(mut self, d: Duration) -> Self {
         self.config.start_duration = d;

@@ -1,7 +1,7 @@
 //! A stateful local simulator of the Phala Cloud CVM API.
 //!
 //! Nobody can try a CVM client without an account and real CVMs; this crate
-//! serves the five CVM endpoints over real HTTP on loopback, with a seeded
+//! serves the CVM endpoints of the bundled document over real HTTP on loopback, with a seeded
 //! fleet whose CVMs stop and start over (accelerated) time, Server-Sent
 //! Events for state, the five-streams-per-key limit, auth, API versions and
 //! faults on demand. The CLI's `--simulate`, the facade's tests and the
@@ -35,6 +35,7 @@ mod stats;
 
 pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
 pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};
+pub use server::OPERATION_IN_PROGRESS;
 pub use stats::Stats;
 
 /// The bundled OpenAPI document, served at `/openapi.json`.

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
-use crate::fleet::Fleet;
+use crate::fleet::{Acted, Action, Fleet};
 use crate::rng::Rng;
 use crate::sse;
 use crate::stats::Stats;
@@ -176,6 +176,12 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         }
         ("GET", ["api", "v1", "cvms", _, "state"]) => "cvm_state",
         ("GET", ["api", "v1", "apps", _, "cvms"]) => "app_cvms",
+        ("GET", ["api", "v1", "cvms", _]) => "get_cvm",
+        ("DELETE", ["api", "v1", "cvms", _]) => "delete_cvm",
+        ("POST", ["api", "v1", "cvms", _, "start"]) => "start_cvm",
+        ("POST", ["api", "v1", "cvms", _, "stop"]) => "stop_cvm",
+        ("POST", ["api", "v1", "cvms", _, "shutdown"]) => "shutdown_cvm",
+        ("POST", ["api", "v1", "cvms", _, "restart"]) => "restart_cvm",
         _ => "other",
     }
 }
@@ -184,6 +190,7 @@ enum Fault {
     None,
     ServerError(StatusCode),
     RateLimited,
+    Conflict,
     Drop,
     Truncate,
 }
@@ -207,6 +214,8 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
             )
         } else if inner.rng.chance(faults.rate_limit_rate) {
             Fault::RateLimited
+        } else if inner.rng.chance(faults.conflict_rate) {
+            Fault::Conflict
         } else if label != "cvm_state_sse" && inner.rng.chance(faults.drop_rate) {
             Fault::Drop
         } else if label != "cvm_state_sse" && inner.rng.chance(faults.truncate_rate) {
@@ -233,6 +242,11 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
+        Fault::Conflict => {
+            record_fault(&shared, "conflict");
+            let body = json!({"detail": "Another operation is already in progress; try again"});
+            (StatusCode::CONFLICT, axum::Json(body)).into_response()
+        }
         Fault::None | Fault::Drop | Fault::Truncate => next.run(request).await,
     };
     let status = response.status().as_u16();
@@ -256,6 +270,10 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
                 for id in &applied.0 {
                     *inner.stats.stops_applied_unanswered.entry(id.clone()).or_default() += 1;
                 }
+            }
+            if let Some(Applied(action, id)) = response.extensions().get::<Applied>() {
+                let key = (action.to_string(), id.clone());
+                *shared.lock().stats.actions_applied_unanswered.entry(key).or_default() += 1;
             }
             cut(response, matches!(fault, Fault::Truncate)).await
         }
@@ -297,6 +315,10 @@ async fn cut(response: Response, truncate: bool) -> Response {
 /// Stops a handler applied, attached to its response for the fault layer.
 #[derive(Clone)]
 pub(crate) struct AppliedStops(pub Vec<String>);
+
+/// A lifecycle call a handler applied, attached to its response for the fault layer.
+#[derive(Clone)]
+pub(crate) struct Applied(pub &'static str, pub String);
 
 fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
     let value: Value = match serde_json::from_slice(body) {
@@ -591,11 +613,193 @@ async fn cvm_state(
     )
 }
 
+/// Error code of a 409 for a CVM busy with another operation. The real
+/// code is not published; a structured 409 is what tells it from the
+/// transient, code-less 409 clients retry.
+pub const OPERATION_IN_PROGRESS: &str = "ERR-03-008";
+
+/// The CVM `{cvm_id}` names, if the caller may see it.
+fn visible_cvm(shared: &Shared, headers: &HeaderMap, rid: &str, cvm_id: &str) -> Result<(Caller, usize), Response> {
+    let caller = authenticate(shared, headers, rid)?;
+    let inner = shared.lock();
+    match inner.fleet.find(cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) {
+        Some(idx) => Ok((caller, idx)),
+        None => Err(api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-03-001",
+            &format!("CVM {cvm_id} not found"),
+            rid,
+        )),
+    }
+}
+
+async fn get_cvm(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+) -> Response {
+    let (caller, _) = match visible_cvm(&shared, &headers, &rid, &cvm_id) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    match inner.fleet.find(&cvm_id) {
+        Some(idx) => axum::Json(inner.fleet.detail_json(idx, caller.cvminfo)).into_response(),
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-03-001",
+            &format!("CVM {cvm_id} not found"),
+            &rid,
+        ),
+    }
+}
+
+/// `{"force": bool}`, optional as a whole (the document does not require a body).
+fn restart_force(body: &Bytes) -> Result<bool, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(false);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        validation_error(
+            &["body"],
+            &format!("JSON decode error: {e}"),
+            "json_invalid",
+            Value::Null,
+        )
+    })?;
+    match value.get("force") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(validation_error(
+            &["body", "force"],
+            "Input should be a valid boolean",
+            "bool_type",
+            other.clone(),
+        )),
+    }
+}
+
+/// Start, stop, shutdown and restart: 200 with the `VM` record showing the
+/// new status; 409 with an error code while another operation is in flight.
+async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id: String, action: Action) -> Response {
+    let (_, _) = match visible_cvm(&shared, &headers, &rid, &cvm_id) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let name = match action {
+        Action::Start => "start",
+        Action::Stop => "stop",
+        Action::Shutdown => "shutdown",
+        Action::Restart { .. } => "restart",
+    };
+    let (mut inner, now) = shared.now();
+    let Some(idx) = inner.fleet.find(&cvm_id) else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-03-001",
+            &format!("CVM {cvm_id} not found"),
+            &rid,
+        );
+    };
+    let hashed = inner.fleet.cvms[idx].id.clone();
+    *inner
+        .stats
+        .action_requests
+        .entry((name.into(), hashed.clone()))
+        .or_default() += 1;
+    match inner.fleet.act(idx, action, now, shared.origin) {
+        Acted::Busy => {
+            drop(inner);
+            api_error(
+                StatusCode::CONFLICT,
+                OPERATION_IN_PROGRESS,
+                "Another operation is already in progress on this CVM",
+                &rid,
+            )
+        }
+        acted => {
+            let applied = acted == Acted::Applied;
+            if applied {
+                *inner
+                    .stats
+                    .actions_applied
+                    .entry((name.into(), hashed.clone()))
+                    .or_default() += 1;
+                let restarting = inner.fleet.restarting();
+                inner.stats.restarting_peak = inner.stats.restarting_peak.max(restarting);
+            }
+            let mut response = axum::Json(inner.fleet.vm_json(idx)).into_response();
+            if applied {
+                response.extensions_mut().insert(Applied(name, hashed));
+            }
+            response
+        }
+    }
+}
+
+async fn delete_cvm(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+) -> Response {
+    if let Err(r) = visible_cvm(&shared, &headers, &rid, &cvm_id) {
+        return r;
+    }
+    let mut inner = shared.lock();
+    let Some(idx) = inner.fleet.find(&cvm_id) else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "ERR-03-001",
+            &format!("CVM {cvm_id} not found"),
+            &rid,
+        );
+    };
+    let hashed = inner.fleet.cvms[idx].id.clone();
+    let key = ("delete".to_string(), hashed.clone());
+    *inner.stats.action_requests.entry(key.clone()).or_default() += 1;
+    *inner.stats.actions_applied.entry(key).or_default() += 1;
+    inner.fleet.remove(idx);
+    drop(inner);
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(Applied("delete", hashed));
+    response
+}
+
+/// A route for one lifecycle call.
+fn action_route(action: Action) -> axum::routing::MethodRouter<Arc<Shared>> {
+    post(
+        move |State(shared): State<Arc<Shared>>,
+              axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+              headers: HeaderMap,
+              Path(cvm_id): Path<String>,
+              body: Bytes| async move {
+            let action = match action {
+                Action::Restart { .. } => match restart_force(&body) {
+                    Ok(force) => Action::Restart { force },
+                    Err(r) => return r,
+                },
+                other => other,
+            };
+            cvm_action(shared, rid, headers, cvm_id, action).await
+        },
+    )
+}
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/status/batch", post(status_batch))
         .route("/api/v1/cvms/batch-stop", post(batch_stop))
         .route("/api/v1/cvms", get(list_cvms))
+        .route("/api/v1/cvms/{cvm_id}", get(get_cvm).delete(delete_cvm))
+        .route("/api/v1/cvms/{cvm_id}/start", action_route(Action::Start))
+        .route("/api/v1/cvms/{cvm_id}/stop", action_route(Action::Stop))
+        .route("/api/v1/cvms/{cvm_id}/shutdown", action_route(Action::Shutdown))
+        .route(
+            "/api/v1/cvms/{cvm_id}/restart",
+            action_route(Action::Restart { force: false }),
+        )
         .route("/api/v1/cvms/{cvm_id}/state", get(cvm_state))
         .route("/api/v1/apps/{app_id}/cvms", get(app_cvms))
         .route(

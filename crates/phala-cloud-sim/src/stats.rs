@@ -20,6 +20,16 @@ pub struct Stats {
     pub stops_applied: BTreeMap<String, u32>,
     /// Stops applied by requests whose response was then dropped or cut.
     pub stops_applied_unanswered: BTreeMap<String, u32>,
+    /// Times each (call, hashed CVM id) reached a per-CVM lifecycle handler
+    /// (`start`, `stop`, `shutdown`, `restart`, `delete`).
+    pub action_requests: BTreeMap<(String, String), u32>,
+    /// Lifecycle calls applied, by (call, hashed CVM id): a restart or delete
+    /// counted twice means a CVM was restarted or deleted twice.
+    pub actions_applied: BTreeMap<(String, String), u32>,
+    /// Lifecycle calls applied by requests whose response was then dropped or cut.
+    pub actions_applied_unanswered: BTreeMap<(String, String), u32>,
+    /// The most CVMs restarting at once since the simulator started.
+    pub restarting_peak: usize,
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
 }
@@ -46,6 +56,23 @@ impl Stats {
             .filter(|(_, n)| **n > 1)
             .map(|(id, n)| (id.as_str(), *n))
             .collect()
+    }
+
+    /// CVMs `action` was applied to more than once.
+    pub fn applied_twice(&self, action: &str) -> Vec<(&str, u32)> {
+        self.actions_applied
+            .iter()
+            .filter(|((a, _), n)| a == action && **n > 1)
+            .map(|((_, id), n)| (id.as_str(), *n))
+            .collect()
+    }
+
+    /// How many times `action` was applied to CVM `id`.
+    pub fn applied(&self, action: &str, id: &str) -> u32 {
+        self.actions_applied
+            .get(&(action.to_string(), id.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The highest number of streams any key held at once.
