@@ -192,11 +192,11 @@ impl Client {
         }
     }
 
-    /// An id that goes into a path: not blank, and not `.` or `..`, which
-    /// URL parsing would resolve into a different path.
+    /// An id that goes into a path: not blank, no control characters, and
+    /// not `.` or `..`, which URL parsing would resolve into a different path.
     pub(crate) fn check_id(id: &str, what: &str) -> Result<(), Error> {
-        if id.trim().is_empty() {
-            return Err(Error::InvalidInput(format!("empty {what}")));
+        if let Some(why) = crate::batch::invalid_id(id) {
+            return Err(Error::InvalidInput(format!("{what} {id:?}: {why}")));
         }
         if id == "." || id == ".." {
             return Err(Error::InvalidInput(format!(

@@ -6,7 +6,9 @@
 use serde::Serialize;
 
 use crate::Status;
-use crate::raw::types::{CvmInfo, GetAppCvmsResponseItem, HostedCvm, ListCvmsResponseItem};
+use crate::raw::types::{
+    CvmBasicInfo, CvmInfo, CvmInfoDetail, GetAppCvmsResponseItem, GetCvmResponse, HostedCvm, ListCvmsResponseItem,
+};
 
 /// One CVM from either list shape. The accessors read the fields both
 /// shapes have; match on the variants for the rest.
@@ -127,6 +129,110 @@ impl Cvm {
         match self {
             Cvm::Hosted(c) => c.memory,
             Cvm::Info(c) => c.resource.memory_in_gb.map(|g| (g * 1024.0).round() as i64),
+        }
+    }
+}
+
+/// One CVM's details (`GET /cvms/{cvm_id}`), whatever shape the pinned API
+/// version answers: a view over the generated `CvmBasicInfo` (before
+/// 2026-01-21) and `CvmInfoDetail` (from then on), kept whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum CvmDetails {
+    /// The flat shape of API versions before 2026-01-21 (integer `id`).
+    Basic(CvmBasicInfo),
+    /// The `CVMInfoDetail` shape of API versions from 2026-01-21.
+    Detail(CvmInfoDetail),
+}
+
+impl From<GetCvmResponse> for CvmDetails {
+    fn from(answer: GetCvmResponse) -> Self {
+        match answer {
+            GetCvmResponse::BasicInfo(c) => CvmDetails::Basic(c),
+            GetCvmResponse::InfoDetail(c) => CvmDetails::Detail(c),
+        }
+    }
+}
+
+impl CvmDetails {
+    /// The id: hashed (`cvm_...`) from 2026-01-21, the internal integer before.
+    pub fn id(&self) -> String {
+        match self {
+            CvmDetails::Basic(c) => c.id.to_string(),
+            CvmDetails::Detail(c) => c.id.clone(),
+        }
+    }
+
+    /// The VM UUID, what batch status takes.
+    pub fn vm_uuid(&self) -> Option<&str> {
+        match self {
+            CvmDetails::Basic(c) => c.vm_uuid.as_deref(),
+            CvmDetails::Detail(c) => c.vm_uuid.as_deref(),
+        }
+    }
+
+    /// The CVM's name.
+    pub fn name(&self) -> &str {
+        match self {
+            CvmDetails::Basic(c) => &c.name,
+            CvmDetails::Detail(c) => &c.name,
+        }
+    }
+
+    /// The app it is a replica of.
+    pub fn app_id(&self) -> Option<&str> {
+        match self {
+            CvmDetails::Basic(c) => Some(&c.app_id),
+            CvmDetails::Detail(c) => c.app_id.as_deref(),
+        }
+    }
+
+    /// Platform status.
+    pub fn status(&self) -> &Status {
+        match self {
+            CvmDetails::Basic(c) => &c.status,
+            CvmDetails::Detail(c) => &c.status,
+        }
+    }
+
+    /// An operation is still running.
+    pub fn in_progress(&self) -> bool {
+        match self {
+            CvmDetails::Basic(c) => c.in_progress.unwrap_or(false),
+            CvmDetails::Detail(c) => c.in_progress.unwrap_or(false),
+        }
+    }
+
+    /// The public instance id.
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            CvmDetails::Basic(c) => c.instance_id.as_deref(),
+            CvmDetails::Detail(c) => c.instance_id.as_deref(),
+        }
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            CvmDetails::Basic(c) => c.teepod.as_ref().map(|n| n.name.as_str()),
+            CvmDetails::Detail(c) => c.node_info.as_ref().and_then(|n| n.name.as_deref()),
+        }
+    }
+
+    /// Virtual CPUs.
+    pub fn vcpu(&self) -> Option<i64> {
+        match self {
+            CvmDetails::Basic(c) => Some(c.vcpu),
+            CvmDetails::Detail(c) => c.resource.vcpu,
+        }
+    }
+
+    /// Memory in MiB.
+    pub fn memory_mb(&self) -> Option<i64> {
+        match self {
+            CvmDetails::Basic(c) => Some(c.memory),
+            CvmDetails::Detail(c) => c.resource.memory_in_gb.map(|g| (g * 1024.0).round() as i64),
         }
     }
 }

@@ -84,8 +84,11 @@ pub enum ApiErrorKind {
     Forbidden,
     /// 404: no such CVM or app.
     NotFound,
-    /// 409: another operation is in progress.
+    /// 409 without an `error_code`: a transient conflict, worth retrying.
     Conflict,
+    /// 409 with an `error_code`: another operation is in progress on the
+    /// CVM; retrying now would be refused again.
+    OperationInProgress,
     /// 422: the request failed validation; see `field_errors`.
     Validation,
     /// 429: slow down; see `retry_after`.
@@ -140,6 +143,7 @@ impl ApiError {
             401 => ApiErrorKind::Unauthorized,
             403 => ApiErrorKind::Forbidden,
             404 => ApiErrorKind::NotFound,
+            409 if self.error_code.is_some() => ApiErrorKind::OperationInProgress,
             409 => ApiErrorKind::Conflict,
             422 => ApiErrorKind::Validation,
             429 => ApiErrorKind::RateLimited,
@@ -257,6 +261,11 @@ impl Error {
             Error::Api(e) => matches!(e.status, 429 | 503) || (e.status == 409 && e.error_code.is_none()),
             _ => false,
         }
+    }
+
+    /// The CVM is busy with another operation (a 409 with an `error_code`).
+    pub fn is_operation_in_progress(&self) -> bool {
+        self.kind() == Some(ApiErrorKind::OperationInProgress)
     }
 
     /// How long the server asked us to wait.
@@ -443,6 +452,8 @@ mod tests {
         }
         assert!(api(409, None).is_retryable());
         assert!(!api(409, Some("ERR-05-002")).is_retryable());
+        assert_eq!(api(409, None).kind(), Some(ApiErrorKind::Conflict));
+        assert!(api(409, Some("ERR-03-008")).is_operation_in_progress() && !api(409, None).is_operation_in_progress());
         assert!(!api(501, None).is_retryable() && !api(404, None).is_retryable());
         assert!(api(503, None).proves_not_applied() && !api(502, None).proves_not_applied());
         assert!(

@@ -10,6 +10,11 @@
 //!   snippet, and retries as a value ([`RetryPolicy`]);
 //! - batches of any size: [`Client::status_many`], [`Client::stop_many`]
 //!   (which accounts for every id);
+//! - one CVM's lifecycle ([`Client::cvm`], [`Client::start`],
+//!   [`Client::stop`], [`Client::shutdown`], [`Client::restart`],
+//!   [`Client::delete`]) and the same over fleets ([`Client::start_many`],
+//!   [`Client::restart_many`], ..., with an [`ActionReport`]), and
+//!   [`Client::rolling_restart`] a few CVMs at a time;
 //! - waiting: [`Client::watch_state`] (SSE, reconnecting, within the
 //!   five-stream limit), [`Client::wait_for_state`], and
 //!   [`Client::wait_all`] for whole fleets;
@@ -48,8 +53,11 @@ mod client;
 mod config;
 mod cvm;
 mod error;
+mod fleet;
+mod lifecycle;
 mod report;
 mod retry;
+mod rolling;
 mod secret;
 mod sse;
 mod wait;
@@ -57,15 +65,18 @@ mod watch;
 
 pub use client::{Client, ListFilter};
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL};
-pub use cvm::Cvm;
+pub use cvm::{Cvm, CvmDetails};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
+pub use fleet::{ActionDone, ActionFailure, ActionReport};
+pub use lifecycle::Action;
 pub use phala_cloud_api as raw;
 pub use raw::types::{
-    BatchStopErrorEntry, BatchStopResponse, CvmOperation, CvmState, CvmStatus, GuestEvent, KnownStatus, ResourceUsage,
-    Status,
+    BatchStopErrorEntry, BatchStopResponse, CvmBasicInfo, CvmInfoDetail, CvmOperation, CvmState, CvmStatus, GuestEvent,
+    KnownStatus, ResourceUsage, Status, Vm,
 };
 pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use rolling::{RollingOptions, RollingProgress, RollingReport};
 pub use secret::Secret;
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};

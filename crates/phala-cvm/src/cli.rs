@@ -2,8 +2,8 @@
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
-/// Manage fleets of Phala Cloud CVMs: list, status, state, stop and wait,
-/// whole fleets at once.
+/// Manage fleets of Phala Cloud CVMs: list, status, state, start, stop,
+/// shutdown, restart (rolling too), delete and wait, whole fleets at once.
 ///
 /// Configuration comes from the same environment variables as Phala's SDKs
 /// (PHALA_CLOUD_API_KEY, PHALA_CLOUD_API_PREFIX, PHALA_CLOUD_WORKSPACE);
@@ -11,7 +11,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 /// fleet answers instead, so every command works with no account.
 ///
 /// Exit codes: 0 success, 1 API or network error, 2 usage error,
-/// 3 some CVMs did not reach the target or could not be stopped.
+/// 3 some CVMs failed or did not reach the target.
 #[derive(Parser, Debug)]
 #[command(name = "phala-cvm", version, propagate_version = true)]
 pub struct Args {
@@ -137,6 +137,49 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Details of one CVM (either API version's shape).
+    Get {
+        /// Hashed id, VM UUID, app_<id>, instance id or name.
+        cvm_id: String,
+    },
+    /// Start stopped CVMs (one request per CVM).
+    Start {
+        #[command(flatten)]
+        select: CvmSelect,
+        #[command(flatten)]
+        wait: WaitFlags,
+    },
+    /// Shut CVMs down gracefully (slower than stop).
+    Shutdown {
+        #[command(flatten)]
+        select: CvmSelect,
+        #[command(flatten)]
+        wait: WaitFlags,
+    },
+    /// Restart CVMs: all at once, or a few at a time with --rolling.
+    Restart {
+        #[command(flatten)]
+        select: CvmSelect,
+        #[command(flatten)]
+        wait: WaitFlags,
+        /// Skip the graceful shutdown.
+        #[arg(long)]
+        force: bool,
+        /// Restart --max-unavailable CVMs at a time, each batch running
+        /// again before the next; stop at the first failure.
+        #[arg(long)]
+        rolling: bool,
+        /// CVMs restarting at once with --rolling.
+        #[arg(long, default_value_t = 1, value_name = "N", requires = "rolling")]
+        max_unavailable: usize,
+    },
+    /// Delete CVMs for good. Always asks first, unless --yes.
+    Delete {
+        #[command(flatten)]
+        select: CvmSelect,
+        #[command(flatten)]
+        wait: WaitFlags,
+    },
     /// Wait until CVMs (by VM UUID) reach a status.
     Wait {
         #[command(flatten)]
@@ -148,6 +191,34 @@ pub enum Command {
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
     },
+}
+
+/// Which CVMs a lifecycle command acts on.
+#[derive(ClapArgs, Debug)]
+pub struct CvmSelect {
+    /// Hashed ids (cvm_...), VM UUIDs, app_<id>, instance ids or names.
+    #[arg(value_name = "CVM_ID", conflicts_with_all = ["all", "app"], required_unless_present_any = ["all", "app"])]
+    pub ids: Vec<String>,
+    /// Every CVM of the workspace.
+    #[arg(long, conflicts_with = "app")]
+    pub all: bool,
+    /// Every CVM (replica) of this app.
+    #[arg(long, value_name = "APP_ID")]
+    pub app: Option<String>,
+    /// Do not ask for confirmation (needed for --all/--app and delete in scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Waiting after a lifecycle command.
+#[derive(ClapArgs, Debug)]
+pub struct WaitFlags {
+    /// Then wait until they are there (running, stopped, or gone).
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds (per batch with --rolling).
+    #[arg(long, default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }
 
 #[derive(ClapArgs, Debug)]

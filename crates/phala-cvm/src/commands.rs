@@ -8,11 +8,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use phala_cloud::{
-    Client, Cvm, Error, ListFilter, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+    Action, ActionReport, Client, Cvm, Error, ListFilter, RollingOptions, RollingReport, StateEvent, StopReport,
+    WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
 };
 use serde_json::json;
 
-use crate::cli::{Args, Command, Format, UuidSelect};
+use crate::cli::{Args, Command, CvmSelect, Format, UuidSelect, WaitFlags};
 use crate::exit;
 use crate::output::Out;
 
@@ -109,6 +110,20 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             timeout,
             yes,
         } => stop(client, out, ids, *all, app.as_deref(), *wait, *timeout, *yes, interval).await,
+        Command::Get { cvm_id } => get(client, out, cvm_id).await,
+        Command::Start { select, wait } => lifecycle(client, out, Action::Start, select, wait, interval).await,
+        Command::Shutdown { select, wait } => lifecycle(client, out, Action::Shutdown, select, wait, interval).await,
+        Command::Delete { select, wait } => lifecycle(client, out, Action::Delete, select, wait, interval).await,
+        Command::Restart {
+            select,
+            wait,
+            force,
+            rolling: true,
+            max_unavailable,
+        } => rolling(client, out, select, wait, *force, *max_unavailable, interval).await,
+        Command::Restart {
+            select, wait, force, ..
+        } => lifecycle(client, out, Action::Restart { force: *force }, select, wait, interval).await,
         Command::Wait {
             select,
             target,
@@ -289,13 +304,20 @@ async fn watch_state(client: &Client, out: &Out, id: &str, target: &str, timeout
 }
 
 /// Asks on a terminal; refuses in a script.
-fn confirm(n: usize, what: &str) -> Result<(), Error> {
+fn confirm(verb: &str, n: usize, what: &str) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::InvalidInput(format!(
-            "refusing to stop {n} CVMs ({what}) without --yes: not a terminal"
+            "refusing to {verb} {n} CVMs ({what}) without --yes: not a terminal"
         )));
     }
-    eprint!("Stop {n} CVMs ({what})? [y/N] ");
+    let warning = if verb == "delete" {
+        " This cannot be undone."
+    } else {
+        ""
+    };
+    let mut title = verb.to_string();
+    title[..1].make_ascii_uppercase();
+    eprint!("{title} {n} CVMs ({what})?{warning} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -333,7 +355,11 @@ async fn stop(
         ids.to_vec()
     };
     if bulk && !yes {
-        confirm(targets.len(), if all { "the whole workspace" } else { "the app" })?;
+        confirm(
+            "stop",
+            targets.len(),
+            if all { "the whole workspace" } else { "the app" },
+        )?;
     }
     let (report, waited) = if wait {
         let known: Vec<(String, String)> = targets
@@ -502,6 +528,210 @@ fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
             }
             if let Some(w) = waited {
                 print_wait_table(out, w);
+            }
+        }
+    }
+}
+
+async fn get(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
+    let cvm = client.cvm(id).await?;
+    match out.format {
+        Format::Json => out.json(&cvm),
+        Format::Table => {
+            let status = if cvm.in_progress() {
+                format!("{} (operation in progress)", out.status(cvm.status().as_str()))
+            } else {
+                out.status(cvm.status().as_str())
+            };
+            let rows = vec![
+                vec!["id".into(), cvm.id()],
+                vec!["name".into(), cvm.name().to_string()],
+                vec!["status".into(), status],
+                vec!["vm_uuid".into(), dash(cvm.vm_uuid())],
+                vec!["app_id".into(), dash(cvm.app_id())],
+                vec!["instance".into(), dash(cvm.instance_id())],
+                vec!["node".into(), dash(cvm.node())],
+                vec!["vcpu".into(), dash(cvm.vcpu().map(|v| v.to_string()).as_deref())],
+                vec![
+                    "memory_mb".into(),
+                    dash(cvm.memory_mb().map(|v| v.to_string()).as_deref()),
+                ],
+            ];
+            out.table(&["FIELD", "VALUE"], &rows);
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// The CVMs a lifecycle command acts on: the ids given, or every CVM of
+/// the workspace or app (after confirmation); and the VM UUIDs the list
+/// knows for them, for waiting.
+async fn select_cvms(
+    client: &Client,
+    verb: &str,
+    select: &CvmSelect,
+    need_uuids: bool,
+) -> Result<(Vec<String>, BTreeMap<String, String>), Error> {
+    let bulk = select.all || select.app.is_some();
+    let listed: Vec<Cvm> = match (&select.app, bulk || need_uuids) {
+        (Some(app), _) => client.app_cvms(app).await?,
+        (None, true) => client.list_cvms(&ListFilter::default()).await?,
+        (None, false) => Vec::new(),
+    };
+    let key = |c: &Cvm| c.id().or_else(|| c.vm_uuid().map(str::to_string));
+    let uuid_of: BTreeMap<String, String> = listed
+        .iter()
+        .filter_map(|c| Some((key(c)?, c.vm_uuid()?.to_string())))
+        .collect();
+    let targets: Vec<String> = if bulk {
+        listed.iter().filter_map(key).collect()
+    } else {
+        select.ids.clone()
+    };
+    let scope = match (&select.app, select.all) {
+        (Some(_), _) => "every replica of the app",
+        (None, true) => "the whole workspace",
+        (None, false) => "as given",
+    };
+    if !select.yes && (bulk || verb == "delete") {
+        confirm(verb, targets.len(), scope)?;
+    }
+    Ok((targets, uuid_of))
+}
+
+/// start, shutdown, restart (all at once) and delete.
+async fn lifecycle(
+    client: &Client,
+    out: &Out,
+    action: Action,
+    select: &CvmSelect,
+    wait: &WaitFlags,
+    interval: Duration,
+) -> Result<Outcome, Error> {
+    let is_delete = action == Action::Delete;
+    let (targets, mut uuid_of) = select_cvms(client, action.name(), select, wait.wait && is_delete).await?;
+    let report = client.act_many(&targets, action).await;
+    let waited = if wait.wait {
+        // Start, shutdown and restart answer with the record, VM UUID included.
+        for done in &report.done {
+            if let Some(uuid) = done.cvm.as_ref().and_then(|vm| vm.vm_uuid.clone()) {
+                uuid_of.insert(done.id.clone(), uuid);
+            }
+        }
+        let uuids: Vec<String> = report.done.iter().filter_map(|d| uuid_of.get(&d.id).cloned()).collect();
+        let target = match action {
+            Action::Shutdown => "stopped",
+            // A deleted CVM leaves the batch status answer: waited for as "not found".
+            Action::Delete => "deleted",
+            _ => "running",
+        };
+        let mut waited = wait_for(client, out, &uuids, target, wait.timeout, interval).await?;
+        if is_delete {
+            for outcome in waited.outcomes.values_mut() {
+                if *outcome == WaitOutcome::NotFound {
+                    *outcome = WaitOutcome::Reached;
+                }
+            }
+        }
+        Some(waited)
+    } else {
+        None
+    };
+    print_action(out, &report, waited.as_ref());
+    let ok = report.is_complete_success() && waited.as_ref().is_none_or(WaitReport::all_reached);
+    Ok(if ok { Outcome::Done } else { Outcome::Partial })
+}
+
+async fn rolling(
+    client: &Client,
+    out: &Out,
+    select: &CvmSelect,
+    wait: &WaitFlags,
+    force: bool,
+    max_unavailable: usize,
+    interval: Duration,
+) -> Result<Outcome, Error> {
+    let opts = RollingOptions::default()
+        .max_unavailable(max_unavailable)
+        .force(force)
+        .batch_timeout(Duration::from_secs(wait.timeout))
+        .wait(WaitAllOptions::default().interval(interval));
+    opts.validate()?;
+    let (targets, _) = select_cvms(client, "restart", select, false).await?;
+    let lines = out.progress;
+    let report = client
+        .rolling_restart(&targets, &opts, |p| {
+            if lines {
+                eprintln!(
+                    "rolling restart: batch {}/{}: {} restarted, {} failed, {} to go ({:.1?})",
+                    p.batch, p.batches, p.restarted, p.failed, p.remaining, p.elapsed
+                );
+            }
+        })
+        .await?;
+    print_rolling(out, &report);
+    Ok(if report.is_complete_success() {
+        Outcome::Done
+    } else {
+        Outcome::Partial
+    })
+}
+
+fn failure_rows(failed: &[phala_cloud::ActionFailure]) -> Vec<Vec<String>> {
+    failed
+        .iter()
+        .map(|f| {
+            let note = match (f.in_progress, f.may_have_applied) {
+                (true, _) => " [busy]",
+                (_, true) => " [may have been applied]",
+                _ => "",
+            };
+            vec![f.id.clone(), format!("{}{note}", f.error)]
+        })
+        .collect()
+}
+
+fn print_action(out: &Out, report: &ActionReport, waited: Option<&WaitReport>) {
+    match out.format {
+        Format::Json => out.json(&json!({"result": report, "wait": waited.map(wait_json)})),
+        Format::Table => {
+            println!(
+                "{}: {} requested, {} accepted, {} failed",
+                report.action,
+                report.total,
+                report.done.len(),
+                report.failed.len()
+            );
+            let rows = failure_rows(&report.failed);
+            if !rows.is_empty() {
+                out.table(&["CVM_ID", "ERROR"], &rows);
+            }
+            if let Some(w) = waited {
+                print_wait_table(out, w);
+            }
+        }
+    }
+}
+
+fn print_rolling(out: &Out, report: &RollingReport) {
+    match out.format {
+        Format::Json => out.json(&json!({"rolling_restart": report})),
+        Format::Table => {
+            println!(
+                "rolling restart: {} requested, {} restarted, {} failed, {} untouched ({} batches, {:.1?})",
+                report.total,
+                report.restarted.len(),
+                report.failed.len(),
+                report.untouched.len(),
+                report.batches,
+                report.elapsed
+            );
+            let rows = failure_rows(&report.failed);
+            if !rows.is_empty() {
+                out.table(&["CVM_ID", "ERROR"], &rows);
+            }
+            if !report.untouched.is_empty() {
+                println!("untouched: {}", report.untouched.join(" "));
             }
         }
     }

@@ -1,0 +1,274 @@
+//! Rolling restart: a set of CVMs (an app's replicas, say) restarted a few
+//! at a time, each batch back to `running` before the next begins, stopping
+//! at the first CVM that fails, as a managed instance group rolls.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::batch::dedup;
+use crate::fleet::ActionFailure;
+use crate::lifecycle::Action;
+use crate::wait::{WaitAllOptions, WaitOutcome};
+use crate::{Client, Error};
+
+/// Options of [`Client::rolling_restart`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RollingOptions {
+    /// CVMs restarting at once (at least 1; default 1).
+    pub max_unavailable: usize,
+    /// Skip the graceful shutdown of each restart.
+    pub force: bool,
+    /// How long one batch may take to be `running` again (default 10 min).
+    pub batch_timeout: Duration,
+    /// How the batch is waited for (batch status polling).
+    pub wait: WaitAllOptions,
+}
+
+impl Default for RollingOptions {
+    fn default() -> Self {
+        Self {
+            max_unavailable: 1,
+            force: false,
+            batch_timeout: Duration::from_secs(600),
+            wait: WaitAllOptions::default(),
+        }
+    }
+}
+
+impl RollingOptions {
+    /// The longest batch timeout accepted.
+    pub const MAX_BATCH_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+    /// CVMs restarting at once.
+    pub fn max_unavailable(mut self, n: usize) -> Self {
+        self.max_unavailable = n;
+        self
+    }
+    /// Skip the graceful shutdown.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+    /// How long one batch may take to be running again.
+    pub fn batch_timeout(mut self, d: Duration) -> Self {
+        self.batch_timeout = d;
+        self
+    }
+    /// How batches are waited for.
+    pub fn wait(mut self, wait: WaitAllOptions) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Checked before any request.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_unavailable == 0 {
+            return Err(Error::InvalidInput("max_unavailable must be at least 1".into()));
+        }
+        if self.batch_timeout.is_zero() || self.batch_timeout > Self::MAX_BATCH_TIMEOUT {
+            return Err(Error::InvalidInput(format!(
+                "batch timeout must be more than 0 and at most {:?}, got {:?}",
+                Self::MAX_BATCH_TIMEOUT,
+                self.batch_timeout
+            )));
+        }
+        self.wait.validate()
+    }
+}
+
+/// Where a rolling restart stands after a batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RollingProgress {
+    /// Batches finished.
+    pub batch: usize,
+    /// Batches in all, if none fails.
+    pub batches: usize,
+    /// CVMs restarted and running again so far.
+    pub restarted: usize,
+    /// CVMs that failed so far.
+    pub failed: usize,
+    /// CVMs not touched yet.
+    pub remaining: usize,
+    /// Time since the rollout began.
+    pub elapsed: Duration,
+}
+
+/// What a rolling restart did with every id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RollingReport {
+    /// Ids requested (after removing duplicates).
+    pub total: usize,
+    /// Restarted and seen `running` again, in order.
+    pub restarted: Vec<String>,
+    /// Refused, or not back to `running` in time: the rollout stopped there.
+    pub failed: Vec<ActionFailure>,
+    /// Never restarted, because the rollout stopped first.
+    pub untouched: Vec<String>,
+    /// Batches begun.
+    pub batches: usize,
+    /// Time the rollout took.
+    pub elapsed: Duration,
+}
+
+impl RollingReport {
+    /// Every id is accounted for exactly once.
+    pub fn is_consistent(&self) -> bool {
+        self.restarted.len() + self.failed.len() + self.untouched.len() == self.total
+    }
+
+    /// Every CVM was restarted and is running.
+    pub fn is_complete_success(&self) -> bool {
+        self.failed.is_empty() && self.untouched.is_empty()
+    }
+}
+
+impl Client {
+    /// Restarts CVMs (hashed ids, or any form a path takes) at most
+    /// `max_unavailable` at a time. Each batch is waited for by batch status
+    /// polling (no event streams, whatever the size) until every CVM in it is
+    /// `running` with no operation in flight; the rollout stops at the first
+    /// CVM that is refused, fails or times out, and reports the rest as
+    /// untouched. Errors only for invalid input, before any request.
+    ///
+    /// ```no_run
+    /// # async fn run(client: phala_cloud::Client, ids: Vec<String>) -> Result<(), phala_cloud::Error> {
+    /// let opts = phala_cloud::RollingOptions::default().max_unavailable(2);
+    /// let report = client.rolling_restart(&ids, &opts, |p| eprintln!("batch {}/{}", p.batch, p.batches)).await?;
+    /// assert!(report.is_consistent());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn rolling_restart<I, S>(
+        &self,
+        cvm_ids: I,
+        opts: &RollingOptions,
+        mut progress: impl FnMut(&RollingProgress),
+    ) -> Result<RollingReport, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        opts.validate()?;
+        let ids = dedup(cvm_ids);
+        for id in &ids {
+            Self::check_id(id, "CVM id")?;
+        }
+        let started = Instant::now();
+        let batches = ids.len().div_ceil(opts.max_unavailable);
+        let mut report = RollingReport {
+            total: ids.len(),
+            restarted: Vec::new(),
+            failed: Vec::new(),
+            untouched: Vec::new(),
+            batches: 0,
+            elapsed: Duration::ZERO,
+        };
+        let mut rest = ids.into_iter();
+        loop {
+            let batch: Vec<String> = rest.by_ref().take(opts.max_unavailable).collect();
+            if batch.is_empty() {
+                break;
+            }
+            report.batches += 1;
+            self.restart_batch(batch, opts, &mut report).await;
+            progress(&RollingProgress {
+                batch: report.batches,
+                batches,
+                restarted: report.restarted.len(),
+                failed: report.failed.len(),
+                remaining: rest.len(),
+                elapsed: started.elapsed(),
+            });
+            if !report.failed.is_empty() {
+                report.untouched.extend(rest.by_ref());
+                break;
+            }
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// Restarts the replicas of one app (see [`Client::rolling_restart`]).
+    pub async fn rolling_restart_app(
+        &self,
+        app_id: &str,
+        opts: &RollingOptions,
+        progress: impl FnMut(&RollingProgress),
+    ) -> Result<RollingReport, Error> {
+        opts.validate()?;
+        let replicas = self.app_cvms(app_id).await?;
+        let ids: Vec<String> = replicas
+            .iter()
+            .filter_map(|c| c.id().or_else(|| c.vm_uuid().map(str::to_string)))
+            .collect();
+        self.rolling_restart(ids, opts, progress).await
+    }
+
+    /// Restarts one batch together and waits until it is running again.
+    async fn restart_batch(&self, batch: Vec<String>, opts: &RollingOptions, report: &mut RollingReport) {
+        let restarted = self.act_many(batch, Action::Restart { force: opts.force }).await;
+        report.failed.extend(restarted.failed);
+        // The VM UUID to wait on comes with the restart's answer; a server
+        // that leaves it out is asked for the CVM's details.
+        let mut by_uuid: BTreeMap<String, String> = BTreeMap::new();
+        for done in restarted.done {
+            let uuid = match done.cvm.and_then(|vm| vm.vm_uuid) {
+                Some(uuid) => Some(uuid),
+                None => match self.cvm(&done.id).await {
+                    Ok(details) => details.vm_uuid().map(str::to_string),
+                    Err(e) => {
+                        report.failed.push(ActionFailure::new(done.id, &e).applied());
+                        continue;
+                    }
+                },
+            };
+            match uuid {
+                Some(uuid) => {
+                    by_uuid.insert(uuid, done.id);
+                }
+                None => report.failed.push(ActionFailure::restarted_but(
+                    done.id,
+                    "restarted, but the CVM has no VM UUID to wait on".into(),
+                )),
+            }
+        }
+        if by_uuid.is_empty() {
+            return;
+        }
+        let waited = self
+            .wait_all(by_uuid.keys(), "running", opts.batch_timeout, opts.wait.clone(), |_| {})
+            .await;
+        let outcomes = match waited {
+            Ok(w) => w.outcomes,
+            Err(e) => {
+                report
+                    .failed
+                    .extend(by_uuid.into_values().map(|id| ActionFailure::new(id, &e).applied()));
+                return;
+            }
+        };
+        for (uuid, id) in by_uuid {
+            match outcomes.get(&uuid) {
+                Some(WaitOutcome::Reached) => report.restarted.push(id),
+                other => {
+                    let why = match other {
+                        Some(WaitOutcome::Failed { status }) => format!("restarted, then ended {status}"),
+                        Some(WaitOutcome::TimedOut { status }) => format!(
+                            "restarted, not running after {:?} (last status: {})",
+                            opts.batch_timeout,
+                            status.as_deref().unwrap_or("unknown")
+                        ),
+                        _ => "restarted, then no longer found".to_string(),
+                    };
+                    report.failed.push(ActionFailure::restarted_but(id, why));
+                }
+            }
+        }
+    }
+}
