@@ -142,15 +142,16 @@ impl Cvm {
 pub enum CvmDetails {
     /// The flat shape of API versions before 2026-01-21 (integer `id`).
     Basic(CvmBasicInfo),
-    /// The `CVMInfoDetail` shape of API versions from 2026-01-21.
-    Detail(CvmInfoDetail),
+    /// The `CVMInfoDetail` shape of API versions from 2026-01-21 (boxed: it
+    /// is more than twice the size of the other).
+    Detail(Box<CvmInfoDetail>),
 }
 
 impl From<GetCvmResponse> for CvmDetails {
     fn from(answer: GetCvmResponse) -> Self {
         match answer {
             GetCvmResponse::BasicInfo(c) => CvmDetails::Basic(c),
-            GetCvmResponse::InfoDetail(c) => CvmDetails::Detail(c),
+            GetCvmResponse::InfoDetail(c) => CvmDetails::Detail(Box::new(c)),
         }
     }
 }
