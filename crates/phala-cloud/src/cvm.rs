@@ -135,22 +135,22 @@ impl Cvm {
 
 /// One CVM's details (`GET /cvms/{cvm_id}`), whatever shape the pinned API
 /// version answers: a view over the generated `CvmBasicInfo` (before
-/// 2026-01-21) and `CvmInfoDetail` (from then on), kept whole.
+/// 2026-01-21) and `CvmInfoDetail` (from then on), kept whole (boxed: one
+/// value, and the two differ in size by more than 1 KiB).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum CvmDetails {
     /// The flat shape of API versions before 2026-01-21 (integer `id`).
-    Basic(CvmBasicInfo),
-    /// The `CVMInfoDetail` shape of API versions from 2026-01-21 (boxed: it
-    /// is more than twice the size of the other).
+    Basic(Box<CvmBasicInfo>),
+    /// The `CVMInfoDetail` shape of API versions from 2026-01-21.
     Detail(Box<CvmInfoDetail>),
 }
 
 impl From<GetCvmResponse> for CvmDetails {
     fn from(answer: GetCvmResponse) -> Self {
         match answer {
-            GetCvmResponse::BasicInfo(c) => CvmDetails::Basic(c),
+            GetCvmResponse::BasicInfo(c) => CvmDetails::Basic(Box::new(c)),
             GetCvmResponse::InfoDetail(c) => CvmDetails::Detail(Box::new(c)),
         }
     }
