@@ -8,15 +8,25 @@
 //!
 //! `PHALA_CLOUD_API_EXTRA_OVERLAY` names one more overlay file, applied after
 //! ours: how a test proves that a field added to the document reaches facade
-//! users by regeneration alone.
+//! users by regeneration alone. `PHALA_CLOUD_API_DOCUMENT` and
+//! `PHALA_CLOUD_API_OVERLAY` replace the two files: how `cargo xtask spec
+//! check --compile` proves a candidate document builds before it lands.
 
 use std::path::PathBuf;
 
 const EXTRA_OVERLAY: &str = "PHALA_CLOUD_API_EXTRA_OVERLAY";
+const DOCUMENT: &str = "PHALA_CLOUD_API_DOCUMENT";
+const OVERLAY: &str = "PHALA_CLOUD_API_OVERLAY";
+
+/// The file an environment variable names, or the default.
+fn input(var: &str, default: &str) -> PathBuf {
+    println!("cargo::rerun-if-env-changed={var}");
+    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    println!("cargo::rerun-if-changed={}", path.display());
+    path
+}
 
 fn main() {
-    println!("cargo::rerun-if-changed=openapi.json");
-    println!("cargo::rerun-if-changed=openapi.overlay.json");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed={EXTRA_OVERLAY}");
     if let Err(message) = generate() {
@@ -25,15 +35,18 @@ fn main() {
 }
 
 fn generate() -> Result<(), String> {
-    let mut doc = phala_cloud_spec::load_path("openapi.json").map_err(|e| e.to_string())?;
+    let document = input(DOCUMENT, "openapi.json");
+    let overlay = input(OVERLAY, "openapi.overlay.json");
+    let mut doc = phala_cloud_spec::load_path(&document).map_err(|e| e.to_string())?;
     if let Some(extra) = std::env::var_os(EXTRA_OVERLAY) {
         println!("cargo::rerun-if-changed={}", PathBuf::from(&extra).display());
         let extra = phala_cloud_spec::Overlay::load_path(&extra).map_err(|e| e.to_string())?;
         doc = phala_cloud_spec::apply_overlay(&doc, &extra).map_err(|e| e.to_string())?;
     }
-    let overlay = phala_cloud_spec::Overlay::load_path("openapi.overlay.json").map_err(|e| e.to_string())?;
-    let prepared = phala_cloud_spec::prepare(&doc, &overlay).map_err(|e| format!("openapi.json: {e}"))?;
-    let code = phala_cloud_spec::codegen::generate(&prepared).map_err(|e| format!("openapi.json: {e}"))?;
+    let overlay = phala_cloud_spec::Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
+    let name = document.display();
+    let prepared = phala_cloud_spec::prepare(&doc, &overlay).map_err(|e| format!("{name}: {e}"))?;
+    let code = phala_cloud_spec::codegen::generate(&prepared).map_err(|e| format!("{name}: {e}"))?;
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("{}: {e}", out.display()))
 }

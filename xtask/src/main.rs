@@ -94,6 +94,9 @@ enum SpecCommand {
         /// Another operation to cover, as 'METHOD /path'.
         #[arg(long, value_name = "'METHOD PATH'")]
         add: Vec<String>,
+        /// Cover every operation upstream publishes.
+        #[arg(long, conflicts_with = "add")]
+        all: bool,
         #[arg(long, default_value = "openapi.json")]
         path: PathBuf,
         /// The overlay the updated document must still accept.
@@ -101,6 +104,10 @@ enum SpecCommand {
         overlay: PathBuf,
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
+        /// Write the document without proving first that the generated
+        /// crate compiles (`cargo check` in target/proof).
+        #[arg(long)]
+        no_compile: bool,
     },
     /// Offline: the bundled document is valid and self-contained, every overlay
     /// action applies, and the result normalises and generates.
@@ -109,6 +116,10 @@ enum SpecCommand {
         path: PathBuf,
         #[arg(long, default_value = "openapi.overlay.json")]
         overlay: PathBuf,
+        /// Also prove the generated crate compiles: `cargo check` of
+        /// phala-cloud-api generated from this document, in target/proof.
+        #[arg(long)]
+        compile: bool,
     },
 }
 
@@ -180,13 +191,15 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
         SpecCommand::Update {
             from,
             add,
+            all,
             path,
-            overlay,
+            overlay: overlay_path,
             timeout,
+            no_compile,
         } => {
-            let overlay = Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
+            let overlay = Overlay::load_path(&overlay_path).map_err(|e| e.to_string())?;
             let (ours, upstream) = ours_and_upstream(&path, &from, timeout).await?;
-            let mut ops = operation_keys(&ours);
+            let mut ops = operation_keys(if all { &upstream } else { &ours });
             for a in &add {
                 let op = parse_operation(a).map_err(|e| e.to_string())?;
                 if !ops.contains(&op) {
@@ -199,13 +212,31 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             if updated == ours {
                 println!("{}: already up to date", path.display());
             } else {
+                if !no_compile {
+                    // Proven on a scratch copy: a document that would break
+                    // the build never replaces the bundled one.
+                    let candidate = scratch_dir()?.join("candidate.openapi.json");
+                    write_json(&candidate, &updated)?;
+                    compile(&candidate, &overlay_path).map_err(|e| format!("not written: {e}"))?;
+                }
                 write_json(&path, &updated)?;
                 println!("{}: updated ({} operations)", path.display(), ops.len());
             }
             print_report(&report, Format::Text);
             Ok(ExitCode::SUCCESS)
         }
-        SpecCommand::Check { path, overlay } => check(&path, &overlay),
+        SpecCommand::Check {
+            path,
+            overlay,
+            compile: build,
+        } => {
+            let code = check(&path, &overlay)?;
+            if build {
+                compile(&path, &overlay)?;
+                println!("{}: the generated crate compiles", path.display());
+            }
+            Ok(code)
+        }
     }
 }
 
@@ -285,4 +316,49 @@ fn check(path: &Path, overlay: &Path) -> Result<ExitCode, String> {
         overlay.actions.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `--compile` builds: a target directory of its own (shared with the
+/// facade's drift test, which builds the same dependencies), so the
+/// workspace's build is not invalidated and later runs are incremental.
+fn scratch_dir() -> Result<PathBuf, String> {
+    let dir = workspace_root().join("target/proof");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Proves that the raw client generated from `doc` and `overlay` compiles:
+/// `cargo check -p phala-cloud-api` with the build script pointed at them.
+/// progenitor can emit code that does not type-check (it did for nullable
+/// header parameters), so generating is not enough.
+fn compile(doc: &Path, overlay: &Path) -> Result<(), String> {
+    let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (doc, overlay) = (absolute(doc)?, absolute(overlay)?);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["check", "--quiet", "--locked", "-p", "phala-cloud-api"])
+        .env("CARGO_TARGET_DIR", scratch_dir()?)
+        .env("PHALA_CLOUD_API_DOCUMENT", &doc)
+        .env("PHALA_CLOUD_API_OVERLAY", &overlay)
+        .env_remove("PHALA_CLOUD_API_EXTRA_OVERLAY")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).take(10).collect();
+    Err(format!(
+        "{}: the generated crate does not compile ({} error lines; first ones below)\n{}",
+        doc.display(),
+        stderr.lines().filter(|l| l.starts_with("error")).count(),
+        errors.join("\n")
+    ))
 }

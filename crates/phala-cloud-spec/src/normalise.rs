@@ -45,6 +45,11 @@ pub const PASSES: &[Pass] = &[
         run: null_unions,
     },
     Pass {
+        name: "parameter_nulls",
+        why: "a parameter cannot carry null (an absent one says \"no value\"); progenitor already makes optional parameters an `Option` and renders a nullable header's `Option<Option<T>>` with `to_string`, which does not compile",
+        run: parameter_nulls,
+    },
+    Pass {
         name: "const_to_enum",
         why: "openapiv3 drops `const`, and typify then rejects the defaults",
         run: const_to_enum,
@@ -211,6 +216,23 @@ pub fn null_unions(doc: &mut Value) {
         {
             obj.shift_remove("type");
             obj.insert("nullable".into(), Value::Bool(true));
+        }
+    });
+}
+
+/// A parameter's own schema loses `nullable` (left by [`null_unions`] from
+/// FastAPI's `anyOf [T, null]` for `T | None = None`): headers, queries and
+/// paths have no null on the wire, only absence, which an optional
+/// parameter already expresses.
+pub fn parameter_nulls(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, place| {
+        let mut segments = place.pointer.rsplit('/');
+        let own = place.side == Side::Request
+            && place.component.is_none()
+            && segments.next() == Some("schema")
+            && segments.nth(1) == Some("parameters");
+        if let Some(obj) = schema.as_object_mut().filter(|_| own) {
+            obj.shift_remove("nullable");
         }
     });
 }
@@ -744,6 +766,32 @@ mod tests {
         let mut doc = json!({"openapi": "3.0.2"});
         openapi_version(&mut doc);
         assert_eq!(doc["openapi"], "3.0.2");
+    }
+
+    #[test]
+    fn parameters_lose_null_but_keep_optional() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        }}));
+        let op = doc.pointer_mut("/paths/~1api~1v1~1things/get").unwrap();
+        op["parameters"] = json!([
+            {"name": "X-Compose-Hash", "in": "header", "required": false,
+             "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Compose-Hash"}},
+            {"name": "filter", "in": "query", "schema": {"anyOf": [{"type": "object", "properties": {
+                "parameters": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}, {"type": "null"}]}},
+        ]);
+        null_unions(&mut doc);
+        parameter_nulls(&mut doc);
+        let params = doc.pointer("/paths/~1api~1v1~1things/get/parameters").unwrap();
+        assert_eq!(
+            params[0]["schema"],
+            json!({"title": "X-Compose-Hash", "type": "string"})
+        );
+        assert_eq!(params[0]["required"], false, "still optional: absence says no value");
+        assert_eq!(params[1]["schema"].get("nullable"), None);
+        // Schemas inside a parameter's schema, and response schemas, keep theirs.
+        assert_eq!(params[1]["schema"]["properties"]["parameters"]["nullable"], true);
+        assert_eq!(thing(&doc)["properties"]["note"]["nullable"], true);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! that only an extra overlay (standing in for a newer published document)
 //! adds to `CvmStatus`; it compiles with that overlay and fails without it.
 //!
-//! It runs `cargo check` in its own target directory (`target/drift-proof`),
+//! It runs `cargo check` in its own target directory (`target/proof`),
 //! so the first run builds the dependencies once; later runs are incremental.
 
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ fn check_probe(extra_overlay: Option<&Path>) -> (bool, String) {
             "--features",
             "drift-probe",
         ])
-        .env("CARGO_TARGET_DIR", root.join("target/drift-proof"))
+        .env("CARGO_TARGET_DIR", root.join("target/proof"))
         .env_remove("RUSTFLAGS")
         .env_remove("PHALA_CLOUD_API_EXTRA_OVERLAY");
     if let Some(path) = extra_overlay {
@@ -40,7 +40,7 @@ fn check_probe(extra_overlay: Option<&Path>) -> (bool, String) {
 
 #[test]
 fn a_field_added_to_the_document_reaches_facade_users_by_regeneration_alone() {
-    let dir = workspace().join("target/drift-proof");
+    let dir = workspace().join("target/proof");
     std::fs::create_dir_all(&dir).unwrap();
     let overlay = dir.join("newer-document.overlay.json");
     let added = serde_json::json!({
