@@ -258,6 +258,8 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
         response.headers_mut().insert("x-request-id", v);
     }
     match fault {
+        // A 204 is whole once its status line is out: nothing to cut.
+        Fault::Drop | Fault::Truncate if response.status() == StatusCode::NO_CONTENT => response,
         Fault::Drop | Fault::Truncate => {
             let kind = if matches!(fault, Fault::Drop) {
                 "drop"

@@ -7,7 +7,10 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use phala_cloud::{Client, Error, RetryPolicy, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WatchOptions};
+use phala_cloud::{
+    Action, ActionReport, Client, Error, RetryPolicy, RollingOptions, StateEvent, StopReport, WaitAllOptions, WaitOutcome,
+    WatchOptions,
+};
 use phala_cloud_sim::{Faults, SimHandle, Simulator};
 
 /// A fault, and whether a client with retries is expected to get through it.
@@ -361,4 +364,146 @@ async fn stop_many_of_a_thousand_under_mixed_faults() {
     let failed: HashSet<&str> = report.failed.iter().map(|f| f.cvm_id.as_str()).collect();
     assert!(report.errors.iter().any(|e| e.cvm_id == "cvm_missing0") || failed.contains("cvm_missing0"));
     assert!(stats.faults.values().sum::<u64>() > 0, "faults were injected");
+}
+
+/// The fault cases for lifecycle calls: the shared ones, plus the transient
+/// 409 without an error code the API sends while it settles (replayed).
+fn lifecycle_cases() -> Vec<Case> {
+    let mut all = cases();
+    all.push(Case {
+        name: "409 without error code",
+        faults: Faults::default().with_conflicts(0.3),
+        burst: None,
+        survivable: true,
+    });
+    all
+}
+
+/// Faults whose every answer proves nothing was applied: a lifecycle call
+/// (replayed only then) gets through them all.
+fn writes_survive(case: &Case) -> bool {
+    matches!(case.name, "429 with Retry-After" | "409 without error code")
+}
+
+/// The lifecycle invariants: every id once, nothing applied twice to a CVM,
+/// every call applied without an answer reported as failed and flagged.
+fn assert_action_invariants(case: &str, sim: &SimHandle, action: &str, ids: &[String], report: &ActionReport) {
+    assert_eq!(report.total, ids.len(), "{case}/{action}");
+    assert!(report.is_consistent(), "{case}/{action}: {report:?}");
+    let seen: HashSet<&str> = report
+        .done
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(report.failed.iter().map(|f| f.id.as_str()))
+        .collect();
+    assert_eq!(seen.len(), ids.len(), "{case}/{action}: an id twice, or one lost");
+    let stats = sim.stats();
+    assert!(
+        stats.applied_twice(action).is_empty(),
+        "{case}: {action} applied twice to {:?}",
+        stats.applied_twice(action)
+    );
+    let failed: HashSet<&str> = report.failed.iter().map(|f| f.id.as_str()).collect();
+    for (a, id) in stats.actions_applied_unanswered.keys() {
+        if a == action {
+            assert!(failed.contains(id.as_str()), "{case}: {action} of {id} applied unanswered, not failed");
+            let f = report.failed.iter().find(|f| &f.id == id).unwrap();
+            assert!(f.may_have_applied, "{case}: {f:?} should say it may have been applied");
+        }
+    }
+    for f in &report.failed {
+        assert!(!f.error.is_empty(), "{case}: every failure says why");
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_many_under_every_fault() {
+    for case in lifecycle_cases() {
+        let (sim, _) = fleet(&case).await;
+        let mine: Vec<phala_cloud_sim::CvmInfo> = sim
+            .cvms()
+            .into_iter()
+            .filter(|c| c.in_main_workspace && !c.in_progress)
+            .collect();
+        let pick = |status: &str, skip: usize| -> Vec<String> {
+            let mut ids: Vec<String> = mine
+                .iter()
+                .filter(|c| c.status == status)
+                .skip(skip)
+                .take(12)
+                .map(|c| c.id.clone())
+                .collect();
+            ids.push(format!("cvm_missing_{status}_{skip}"));
+            ids
+        };
+        let client = client(&sim);
+        let calls = [
+            (Action::Start, pick("stopped", 0)),
+            (Action::Shutdown, pick("running", 0)),
+            (Action::Restart { force: false }, pick("running", 12)),
+            (Action::Delete, pick("running", 24)),
+        ];
+        for (action, ids) in calls {
+            let report = tokio::time::timeout(Duration::from_secs(20), client.act_many(&ids, action))
+                .await
+                .unwrap_or_else(|_| panic!("{}: {action} hung", case.name));
+            assert_action_invariants(case.name, &sim, action.name(), &ids, &report);
+            let missing = report.failed.iter().find(|f| f.id.starts_with("cvm_missing")).unwrap();
+            if writes_survive(&case) {
+                assert_eq!(report.done.len(), ids.len() - 1, "{}/{action}: {:?}", case.name, report.failed);
+                assert_eq!(missing.status, Some(404), "{}", case.name);
+            }
+            if case.name == "slow past the timeout" {
+                assert!(report.done.is_empty(), "nothing answered in time");
+                assert!(report.failed.iter().all(|f| f.error.contains("timed out") && f.may_have_applied));
+            }
+            for d in &report.done {
+                assert!(sim.stats().applied(action.name(), &d.id) <= 1, "{}", case.name);
+            }
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn rolling_restart_under_every_fault() {
+    for case in lifecycle_cases() {
+        let (sim, fleet) = fleet(&case).await;
+        let ids: Vec<String> = fleet.iter().map(|(id, _)| id.clone()).take(9).collect();
+        let opts = RollingOptions::default()
+            .max_unavailable(3)
+            .batch_timeout(Duration::from_secs(10))
+            .wait(WaitAllOptions::default().interval(Duration::from_millis(20)));
+        let mut batches = Vec::new();
+        let report = tokio::time::timeout(
+            Duration::from_secs(60),
+            client(&sim).rolling_restart(&ids, &opts, |p| batches.push(p.clone())),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: hung", case.name))
+        .unwrap();
+        assert!(report.is_consistent(), "{}: {report:?}", case.name);
+        assert_eq!(report.total, ids.len());
+        let stats = sim.stats();
+        assert!(stats.restarting_peak <= 3, "{}: {} at once", case.name, stats.restarting_peak);
+        assert!(stats.applied_twice("restart").is_empty(), "{}: a CVM restarted twice", case.name);
+        assert_eq!(batches.len(), report.batches, "{}", case.name);
+        // The rollout stops at the first failure: nothing after it was touched.
+        if report.failed.is_empty() {
+            assert!(report.untouched.is_empty(), "{}", case.name);
+        } else {
+            let failed_batch = report.batches;
+            assert_eq!(report.untouched.len(), ids.len() - 3 * failed_batch.min(3), "{}", case.name);
+        }
+        for id in &report.untouched {
+            assert_eq!(stats.applied("restart", id), 0, "{}: {id} was untouched", case.name);
+        }
+        for id in &report.restarted {
+            assert_eq!(stats.applied("restart", id), 1, "{}: {id}", case.name);
+        }
+        if writes_survive(&case) {
+            assert!(report.is_complete_success(), "{}: {report:?}", case.name);
+        }
+        sim.shutdown().await;
+    }
 }
