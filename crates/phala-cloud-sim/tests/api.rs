@@ -536,3 +536,170 @@ async fn stats_count_requests_by_endpoint_and_status() {
         (1, 1, 1)
     );
 }
+
+async fn send(sim: &SimHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = http()
+        .request(method, format!("{}{path}", sim.base_url()))
+        .header("X-API-Key", sim.api_key());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn lifecycle(sim: &SimHandle, id: &str, call: &str, body: Option<Value>) -> (StatusCode, Value) {
+    send(sim, reqwest::Method::POST, &format!("/api/v1/cvms/{id}/{call}"), body).await
+}
+
+/// Batch status of some CVMs, in one request (one instant of the simulation).
+async fn statuses(sim: &SimHandle, uuids: &[&str]) -> std::collections::HashMap<String, types::CvmStatus> {
+    let (s, body) = post(sim, "/api/v1/status/batch", sim.api_key(), json!({"vm_uuids": uuids})).await;
+    assert_eq!(s, 200);
+    strict(&body)
+}
+
+#[tokio::test]
+async fn lifecycle_answers_are_valid_against_the_document() {
+    let sim = sim(40).await;
+    let cvms = main_cvms(&sim);
+    let running = cvms.iter().find(|c| c.status == "running" && !c.in_progress).unwrap();
+    let stopped = cvms.iter().find(|c| c.status == "stopped").unwrap();
+    let key = sim.api_key();
+    let (s, _, basic) = get(&sim, &format!("/api/v1/cvms/{}", running.id), key, Some("2025-10-28")).await;
+    assert_eq!(s, 200);
+    let basic: types::CvmBasicInfo = strict(&basic);
+    assert_eq!(basic.vm_uuid.as_deref(), Some(running.vm_uuid.as_str()));
+    let (_, _, detail) = get(&sim, &format!("/api/v1/cvms/{}", running.vm_uuid), key, Some("2026-01-21")).await;
+    let detail: types::CvmInfoDetail = strict(&detail);
+    assert_eq!(detail.id, running.id);
+    let (s, vm) = lifecycle(&sim, &stopped.id, "start", None).await;
+    assert_eq!(s, 200);
+    let vm: types::Vm = strict(&vm);
+    assert_eq!(vm.status, "starting");
+    // Phala's TypeScript SDK requires these keys, null or not.
+    let (_, raw) = lifecycle(&sim, &running.id, "shutdown", None).await;
+    for required in ["vm_uuid", "instance_id", "encrypted_env_pubkey"] {
+        assert!(raw.get(required).is_some(), "{required} missing from {raw}");
+    }
+    let (s, gone) = send(&sim, reqwest::Method::DELETE, &format!("/api/v1/cvms/{}", stopped.id), None).await;
+    assert_eq!((s, gone), (StatusCode::NO_CONTENT, Value::Null));
+}
+
+#[tokio::test]
+async fn a_busy_cvm_answers_409_with_an_error_code_and_force_stop_cancels() {
+    let sim = sim(40).await;
+    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running" && !c.in_progress).unwrap();
+    assert_eq!(lifecycle(&sim, &cvm.id, "shutdown", None).await.0, 200);
+    for call in ["start", "shutdown", "restart"] {
+        let (s, body) = lifecycle(&sim, &cvm.id, call, Some(json!({"force": false}))).await;
+        assert_eq!(s, 409, "{call}");
+        assert_eq!(body["detail"]["error_code"], phala_cloud_sim::OPERATION_IN_PROGRESS);
+    }
+    // A force stop cancels the shutdown in flight and stops.
+    let (s, vm) = lifecycle(&sim, &cvm.id, "stop", None).await;
+    assert_eq!((s, vm["status"].as_str()), (StatusCode::OK, Some("stopping")));
+    let stats = sim.stats();
+    assert_eq!(stats.applied("shutdown", &cvm.id), 1);
+    assert_eq!(stats.applied("stop", &cvm.id), 1);
+    assert_eq!(stats.applied("restart", &cvm.id), 0, "a refused call applies nothing");
+    let (s, body) = lifecycle(&sim, &cvm.id, "restart", Some(json!({"force": "yes"}))).await;
+    assert_eq!((s, body["detail"][0]["loc"][1].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("force")));
+}
+
+#[tokio::test]
+async fn graceful_shutdown_is_slower_than_stop() {
+    let sim = Simulator::builder()
+        .cvms(40)
+        .apps(10)
+        .seed(42)
+        .time_scale(200.0)
+        .transition_jitter(0.0)
+        .start()
+        .await
+        .unwrap();
+    let running: Vec<_> = main_cvms(&sim)
+        .into_iter()
+        .filter(|c| c.status == "running" && !c.in_progress)
+        .take(2)
+        .collect();
+    let (stopped, shut) = (&running[0], &running[1]);
+    // The stop first: whatever the delay before the shutdown, the shutdown
+    // has run for less time than the stop when the stop is done.
+    assert_eq!(lifecycle(&sim, &stopped.id, "stop", None).await.0, 200);
+    assert_eq!(lifecycle(&sim, &shut.id, "shutdown", None).await.0, 200);
+    // Both seen in one answer, at one instant: the stop is done while the
+    // shutdown, begun after it, is still going.
+    loop {
+        let map = statuses(&sim, &[&stopped.vm_uuid, &shut.vm_uuid]).await;
+        if map[&stopped.vm_uuid].status == "stopped" {
+            assert_eq!(map[&shut.vm_uuid].status, "stopping");
+            assert!(map[&shut.vm_uuid].is_in_progress());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn restart_passes_through_stopping_and_starting() {
+    let sim = sim(40).await;
+    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running" && !c.in_progress).unwrap();
+    let (s, vm) = lifecycle(&sim, &cvm.id, "restart", Some(json!({"force": false}))).await;
+    assert_eq!((s, vm["status"].as_str()), (StatusCode::OK, Some("stopping")));
+    let last = loop {
+        let map = statuses(&sim, &[&cvm.vm_uuid]).await;
+        let s = map[&cvm.vm_uuid].clone();
+        if s.status == "running" && !s.is_in_progress() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    // The guest's own record of the way: shutdown, then boot, in order.
+    let events: Vec<(String, String)> = last
+        .events
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.event, e.body))
+        .collect();
+    let path: Vec<(&str, &str)> = events.iter().map(|(e, b)| (e.as_str(), b.as_str())).collect();
+    let tail = &path[path.len() - 4..];
+    assert_eq!(
+        tail,
+        [
+            ("shutdown.progress", "0%"),
+            ("shutdown.progress", "stopped"),
+            ("boot.progress", "0%"),
+            ("boot.progress", "done")
+        ]
+    );
+    assert_eq!(sim.stats().applied("restart", &cvm.id), 1);
+    assert_eq!(sim.stats().restarting_peak, 1);
+}
+
+#[tokio::test]
+async fn a_deleted_cvm_is_gone_from_every_endpoint() {
+    let sim = sim(40).await;
+    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
+    let key = sim.api_key();
+    let (s, _) = send(&sim, reqwest::Method::DELETE, &format!("/api/v1/cvms/{}", cvm.name), None).await;
+    assert_eq!(s, 204);
+    assert!(statuses(&sim, &[&cvm.vm_uuid]).await.is_empty());
+    for path in [format!("/api/v1/cvms/{}", cvm.id), format!("/api/v1/cvms/{}/state", cvm.id)] {
+        let (s, _, body) = get(&sim, &path, key, None).await;
+        assert_eq!((s, body["detail"]["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("ERR-03-001")));
+    }
+    let (_, _, list) = get(&sim, "/api/v1/cvms", key, Some("2026-01-21")).await;
+    assert!(list.as_array().unwrap().iter().all(|c| c["id"] != cvm.id.as_str()));
+    let (_, _, app) = get(&sim, &format!("/api/v1/apps/{}/cvms", cvm.app_id), key, Some("2026-01-21")).await;
+    assert!(app.as_array().unwrap().iter().all(|c| c["id"] != cvm.id.as_str()));
+    for call in ["start", "restart"] {
+        assert_eq!(lifecycle(&sim, &cvm.id, call, None).await.0, 404);
+    }
+    let (s, _) = send(&sim, reqwest::Method::DELETE, &format!("/api/v1/cvms/{}", cvm.id), None).await;
+    assert_eq!(s, 404, "deleted once");
+    assert_eq!(sim.stats().applied("delete", &cvm.id), 1);
+    // Another workspace's CVM cannot be touched.
+    let foreign = sim.cvms().into_iter().find(|c| !c.in_main_workspace).unwrap();
+    assert_eq!(lifecycle(&sim, &foreign.id, "stop", None).await.0, 404);
+}
