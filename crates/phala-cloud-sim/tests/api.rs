@@ -570,7 +570,13 @@ async fn lifecycle_answers_are_valid_against_the_document() {
     assert_eq!(s, 200);
     let basic: types::CvmBasicInfo = strict(&basic);
     assert_eq!(basic.vm_uuid.as_deref(), Some(running.vm_uuid.as_str()));
-    let (_, _, detail) = get(&sim, &format!("/api/v1/cvms/{}", running.vm_uuid), key, Some("2026-01-21")).await;
+    let (_, _, detail) = get(
+        &sim,
+        &format!("/api/v1/cvms/{}", running.vm_uuid),
+        key,
+        Some("2026-01-21"),
+    )
+    .await;
     let detail: types::CvmInfoDetail = strict(&detail);
     assert_eq!(detail.id, running.id);
     let (s, vm) = lifecycle(&sim, &stopped.id, "start", None).await;
@@ -582,14 +588,23 @@ async fn lifecycle_answers_are_valid_against_the_document() {
     for required in ["vm_uuid", "instance_id", "encrypted_env_pubkey"] {
         assert!(raw.get(required).is_some(), "{required} missing from {raw}");
     }
-    let (s, gone) = send(&sim, reqwest::Method::DELETE, &format!("/api/v1/cvms/{}", stopped.id), None).await;
+    let (s, gone) = send(
+        &sim,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/cvms/{}", stopped.id),
+        None,
+    )
+    .await;
     assert_eq!((s, gone), (StatusCode::NO_CONTENT, Value::Null));
 }
 
 #[tokio::test]
 async fn a_busy_cvm_answers_409_with_an_error_code_and_force_stop_cancels() {
     let sim = sim(40).await;
-    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running" && !c.in_progress).unwrap();
+    let cvm = main_cvms(&sim)
+        .into_iter()
+        .find(|c| c.status == "running" && !c.in_progress)
+        .unwrap();
     assert_eq!(lifecycle(&sim, &cvm.id, "shutdown", None).await.0, 200);
     for call in ["start", "shutdown", "restart"] {
         let (s, body) = lifecycle(&sim, &cvm.id, call, Some(json!({"force": false}))).await;
@@ -604,7 +619,10 @@ async fn a_busy_cvm_answers_409_with_an_error_code_and_force_stop_cancels() {
     assert_eq!(stats.applied("stop", &cvm.id), 1);
     assert_eq!(stats.applied("restart", &cvm.id), 0, "a refused call applies nothing");
     let (s, body) = lifecycle(&sim, &cvm.id, "restart", Some(json!({"force": "yes"}))).await;
-    assert_eq!((s, body["detail"][0]["loc"][1].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("force")));
+    assert_eq!(
+        (s, body["detail"][0]["loc"][1].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("force"))
+    );
 }
 
 #[tokio::test]
@@ -644,7 +662,10 @@ async fn graceful_shutdown_is_slower_than_stop() {
 #[tokio::test]
 async fn restart_passes_through_stopping_and_starting() {
     let sim = sim(40).await;
-    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running" && !c.in_progress).unwrap();
+    let cvm = main_cvms(&sim)
+        .into_iter()
+        .find(|c| c.status == "running" && !c.in_progress)
+        .unwrap();
     let (s, vm) = lifecycle(&sim, &cvm.id, "restart", Some(json!({"force": false}))).await;
     assert_eq!((s, vm["status"].as_str()), (StatusCode::OK, Some("stopping")));
     let last = loop {
@@ -682,16 +703,34 @@ async fn a_deleted_cvm_is_gone_from_every_endpoint() {
     let sim = sim(40).await;
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
     let key = sim.api_key();
-    let (s, _) = send(&sim, reqwest::Method::DELETE, &format!("/api/v1/cvms/{}", cvm.name), None).await;
+    let (s, _) = send(
+        &sim,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/cvms/{}", cvm.name),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(statuses(&sim, &[&cvm.vm_uuid]).await.is_empty());
-    for path in [format!("/api/v1/cvms/{}", cvm.id), format!("/api/v1/cvms/{}/state", cvm.id)] {
+    for path in [
+        format!("/api/v1/cvms/{}", cvm.id),
+        format!("/api/v1/cvms/{}/state", cvm.id),
+    ] {
         let (s, _, body) = get(&sim, &path, key, None).await;
-        assert_eq!((s, body["detail"]["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("ERR-03-001")));
+        assert_eq!(
+            (s, body["detail"]["error_code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("ERR-03-001"))
+        );
     }
     let (_, _, list) = get(&sim, "/api/v1/cvms", key, Some("2026-01-21")).await;
     assert!(list.as_array().unwrap().iter().all(|c| c["id"] != cvm.id.as_str()));
-    let (_, _, app) = get(&sim, &format!("/api/v1/apps/{}/cvms", cvm.app_id), key, Some("2026-01-21")).await;
+    let (_, _, app) = get(
+        &sim,
+        &format!("/api/v1/apps/{}/cvms", cvm.app_id),
+        key,
+        Some("2026-01-21"),
+    )
+    .await;
     assert!(app.as_array().unwrap().iter().all(|c| c["id"] != cvm.id.as_str()));
     for call in ["start", "restart"] {
         assert_eq!(lifecycle(&sim, &cvm.id, call, None).await.0, 404);

@@ -210,65 +210,78 @@ impl Client {
         self.rolling_restart(ids, opts, progress).await
     }
 
-    /// Restarts one batch together and waits until it is running again.
+    /// Restarts one batch together and waits until it is running again;
+    /// what it reports keeps the batch's order.
     async fn restart_batch(&self, batch: Vec<String>, opts: &RollingOptions, report: &mut RollingReport) {
-        let restarted = self.act_many(batch, Action::Restart { force: opts.force }).await;
-        report.failed.extend(restarted.failed);
+        let restarted = self
+            .act_many(batch.clone(), Action::Restart { force: opts.force })
+            .await;
+        let mut refused: BTreeMap<String, ActionFailure> =
+            restarted.failed.into_iter().map(|f| (f.id.clone(), f)).collect();
         // The VM UUID to wait on comes with the restart's answer; a server
         // that leaves it out is asked for the CVM's details.
-        let mut by_uuid: BTreeMap<String, String> = BTreeMap::new();
+        let mut uuid_of: BTreeMap<String, String> = BTreeMap::new();
         for done in restarted.done {
             let uuid = match done.cvm.and_then(|vm| vm.vm_uuid) {
                 Some(uuid) => Some(uuid),
                 None => match self.cvm(&done.id).await {
                     Ok(details) => details.vm_uuid().map(str::to_string),
                     Err(e) => {
-                        report.failed.push(ActionFailure::new(done.id, &e).applied());
+                        refused.insert(done.id.clone(), ActionFailure::new(done.id, &e).applied());
                         continue;
                     }
                 },
             };
             match uuid {
                 Some(uuid) => {
-                    by_uuid.insert(uuid, done.id);
+                    uuid_of.insert(done.id, uuid);
                 }
-                None => report.failed.push(ActionFailure::restarted_but(
-                    done.id,
-                    "restarted, but the CVM has no VM UUID to wait on".into(),
-                )),
+                None => {
+                    let why = "restarted, but the CVM has no VM UUID to wait on".to_string();
+                    refused.insert(done.id.clone(), ActionFailure::restarted_but(done.id, why));
+                }
             }
         }
-        if by_uuid.is_empty() {
-            return;
-        }
-        let waited = self
-            .wait_all(by_uuid.keys(), "running", opts.batch_timeout, opts.wait.clone(), |_| {})
-            .await;
-        let outcomes = match waited {
-            Ok(w) => w.outcomes,
-            Err(e) => {
-                report
-                    .failed
-                    .extend(by_uuid.into_values().map(|id| ActionFailure::new(id, &e).applied()));
-                return;
-            }
+        let waited = if uuid_of.is_empty() {
+            Ok(BTreeMap::new())
+        } else {
+            self.wait_all(
+                uuid_of.values(),
+                "running",
+                opts.batch_timeout,
+                opts.wait.clone(),
+                |_| {},
+            )
+            .await
+            .map(|w| w.outcomes)
         };
-        for (uuid, id) in by_uuid {
-            match outcomes.get(&uuid) {
-                Some(WaitOutcome::Reached) => report.restarted.push(id),
-                other => {
-                    let why = match other {
-                        Some(WaitOutcome::Failed { status }) => format!("restarted, then ended {status}"),
-                        Some(WaitOutcome::TimedOut { status }) => format!(
-                            "restarted, not running after {:?} (last status: {})",
-                            opts.batch_timeout,
-                            status.as_deref().unwrap_or("unknown")
-                        ),
-                        _ => "restarted, then no longer found".to_string(),
-                    };
-                    report.failed.push(ActionFailure::restarted_but(id, why));
-                }
+        for id in batch {
+            if let Some(failure) = refused.remove(&id) {
+                report.failed.push(failure);
+                continue;
             }
+            let Some(uuid) = uuid_of.get(&id) else { continue };
+            let outcome = match &waited {
+                Ok(outcomes) => outcomes.get(uuid),
+                Err(e) => {
+                    report.failed.push(ActionFailure::new(id, e).applied());
+                    continue;
+                }
+            };
+            let why = match outcome {
+                Some(WaitOutcome::Reached) => {
+                    report.restarted.push(id);
+                    continue;
+                }
+                Some(WaitOutcome::Failed { status }) => format!("restarted, then ended {status}"),
+                Some(WaitOutcome::TimedOut { status }) => format!(
+                    "restarted, not running after {:?} (last status: {})",
+                    opts.batch_timeout,
+                    status.as_deref().unwrap_or("unknown")
+                ),
+                _ => "restarted, then no longer found".to_string(),
+            };
+            report.failed.push(ActionFailure::restarted_but(id, why));
         }
     }
 }

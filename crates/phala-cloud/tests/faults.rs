@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use phala_cloud::{
-    Action, ActionReport, Client, Error, RetryPolicy, RollingOptions, StateEvent, StopReport, WaitAllOptions, WaitOutcome,
-    WatchOptions,
+    Action, ActionReport, Client, Error, RetryPolicy, RollingOptions, StateEvent, StopReport, WaitAllOptions,
+    WaitOutcome, WatchOptions,
 };
 use phala_cloud_sim::{Faults, SimHandle, Simulator};
 
@@ -406,7 +406,10 @@ fn assert_action_invariants(case: &str, sim: &SimHandle, action: &str, ids: &[St
     let failed: HashSet<&str> = report.failed.iter().map(|f| f.id.as_str()).collect();
     for (a, id) in stats.actions_applied_unanswered.keys() {
         if a == action {
-            assert!(failed.contains(id.as_str()), "{case}: {action} of {id} applied unanswered, not failed");
+            assert!(
+                failed.contains(id.as_str()),
+                "{case}: {action} of {id} applied unanswered, not failed"
+            );
             let f = report.failed.iter().find(|f| &f.id == id).unwrap();
             assert!(f.may_have_applied, "{case}: {f:?} should say it may have been applied");
         }
@@ -450,12 +453,23 @@ async fn lifecycle_many_under_every_fault() {
             assert_action_invariants(case.name, &sim, action.name(), &ids, &report);
             let missing = report.failed.iter().find(|f| f.id.starts_with("cvm_missing")).unwrap();
             if writes_survive(&case) {
-                assert_eq!(report.done.len(), ids.len() - 1, "{}/{action}: {:?}", case.name, report.failed);
+                assert_eq!(
+                    report.done.len(),
+                    ids.len() - 1,
+                    "{}/{action}: {:?}",
+                    case.name,
+                    report.failed
+                );
                 assert_eq!(missing.status, Some(404), "{}", case.name);
             }
             if case.name == "slow past the timeout" {
                 assert!(report.done.is_empty(), "nothing answered in time");
-                assert!(report.failed.iter().all(|f| f.error.contains("timed out") && f.may_have_applied));
+                assert!(
+                    report
+                        .failed
+                        .iter()
+                        .all(|f| f.error.contains("timed out") && f.may_have_applied)
+                );
             }
             for d in &report.done {
                 assert!(sim.stats().applied(action.name(), &d.id) <= 1, "{}", case.name);
@@ -485,15 +499,29 @@ async fn rolling_restart_under_every_fault() {
         assert!(report.is_consistent(), "{}: {report:?}", case.name);
         assert_eq!(report.total, ids.len());
         let stats = sim.stats();
-        assert!(stats.restarting_peak <= 3, "{}: {} at once", case.name, stats.restarting_peak);
-        assert!(stats.applied_twice("restart").is_empty(), "{}: a CVM restarted twice", case.name);
+        assert!(
+            stats.restarting_peak <= 3,
+            "{}: {} at once",
+            case.name,
+            stats.restarting_peak
+        );
+        assert!(
+            stats.applied_twice("restart").is_empty(),
+            "{}: a CVM restarted twice",
+            case.name
+        );
         assert_eq!(batches.len(), report.batches, "{}", case.name);
         // The rollout stops at the first failure: nothing after it was touched.
         if report.failed.is_empty() {
             assert!(report.untouched.is_empty(), "{}", case.name);
         } else {
             let failed_batch = report.batches;
-            assert_eq!(report.untouched.len(), ids.len() - 3 * failed_batch.min(3), "{}", case.name);
+            assert_eq!(
+                report.untouched.len(),
+                ids.len() - 3 * failed_batch.min(3),
+                "{}",
+                case.name
+            );
         }
         for id in &report.untouched {
             assert_eq!(stats.applied("restart", id), 0, "{}: {id} was untouched", case.name);
