@@ -308,3 +308,116 @@ async fn path_parameters_are_percent_encoded() {
     client.get_cvm_state().cvm_id("a/../b c").send().await.unwrap();
     mock.assert_async().await;
 }
+
+fn vm_record(status: &str) -> serde_json::Value {
+    json!({
+        "id": 5001, "name": "web-0", "status": status, "teepod_id": 7, "teepod": {"id": 7, "name": "prod-node-7"},
+        "user_id": null, "app_id": "0a1b2c3d", "vm_uuid": "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f", "instance_id": null,
+        "vcpu": 2, "memory": 4096, "disk_size": 40, "created_at": "2026-01-21T10:00:00Z", "encrypted_env_pubkey": null
+    })
+}
+
+#[tokio::test]
+async fn lifecycle_calls_post_to_their_paths_and_decode_the_record() {
+    let server = MockServer::start_async().await;
+    let client = Client::new(&server.base_url(), Transport::default());
+    for (call, status) in [("start", "starting"), ("stop", "stopping"), ("shutdown", "stopping")] {
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST).path(format!("/api/v1/cvms/cvm_1/{call}"));
+                then.status(200).json_body(vm_record(status));
+            })
+            .await;
+        let vm = match call {
+            "start" => client.start_cvm().cvm_id("cvm_1").send().await,
+            "stop" => client.stop_cvm().cvm_id("cvm_1").send().await,
+            _ => client.shutdown_cvm().cvm_id("cvm_1").send().await,
+        }
+        .unwrap()
+        .into_inner();
+        mock.assert_async().await;
+        assert_eq!(vm.status, status);
+        assert_eq!((vm.id, vm.teepod_id, vm.memory), (5001, 7, 4096));
+        assert_eq!(vm.instance_id, None);
+    }
+    let restart = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v1/cvms/cvm_1/restart")
+                .json_body(json!({"force": true}));
+            then.status(200).json_body(vm_record("restarting"));
+        })
+        .await;
+    let vm = client
+        .restart_cvm()
+        .cvm_id("cvm_1")
+        .body(types::RestartPost { force: true })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    restart.assert_async().await;
+    assert!(
+        matches!(vm.status, types::Status::Unknown(ref s) if s == "restarting"),
+        "an open enum keeps new values"
+    );
+}
+
+#[tokio::test]
+async fn delete_is_204_and_a_busy_cvm_409_surfaces_its_status() {
+    let server = MockServer::start_async().await;
+    let client = Client::new(&server.base_url(), Transport::default());
+    let delete = server
+        .mock_async(|when, then| {
+            when.method(DELETE).path("/api/v1/cvms/cvm_1");
+            then.status(204);
+        })
+        .await;
+    let answer = client.remove_cvm().cvm_id("cvm_1").send().await.unwrap();
+    delete.assert_async().await;
+    assert_eq!(answer.status(), 204);
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/cvms/cvm_2/start");
+            then.status(409)
+                .json_body(json!({"detail": {"error_code": "ERR-03-008", "message": "busy"}}));
+        })
+        .await;
+    match client.start_cvm().cvm_id("cvm_2").send().await {
+        Err(phala_cloud_api::Error::UnexpectedResponse(r)) => assert_eq!(r.status(), 409),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn details_decode_either_version_shape() {
+    let server = MockServer::start_async().await;
+    let client = Client::new(&server.base_url(), Transport::default());
+    let basic = json!({
+        "id": 5001, "name": "web-0", "status": "running", "in_progress": false, "teepod_id": 7,
+        "teepod": {"id": 7, "name": "prod-node-7", "region_identifier": "us-west"}, "app_id": "0a1b2c3d",
+        "vm_uuid": "6e1c", "instance_id": null, "vcpu": 2, "memory": 4096, "disk_size": 40,
+        "base_image": "dstack-0.5.3", "encrypted_env_pubkey": null, "public_urls": []
+    });
+    let mut detail = cvm_info("phala");
+    detail["compose_file"] = json!({"services": {}});
+    for (id, body) in [("old", basic), ("new", detail)] {
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(format!("/api/v1/cvms/{id}"));
+                then.status(200).json_body(body);
+            })
+            .await;
+    }
+    let old = client.get_cvm().cvm_id("old").send().await.unwrap().into_inner();
+    assert!(matches!(old, types::GetCvmResponse::BasicInfo(ref b) if b.id == 5001 && b.teepod_id == Some(7)));
+    let new = client.get_cvm().cvm_id("new").send().await.unwrap().into_inner();
+    let types::GetCvmResponse::InfoDetail(new) = new else {
+        panic!("{new:?}")
+    };
+    assert_eq!(new.id, "cvm_ykL5lbAn");
+    assert!(matches!(
+        new.compose_file,
+        Some(types::CvmInfoDetailComposeFile::Object(_))
+    ));
+}
