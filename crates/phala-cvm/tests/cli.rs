@@ -161,10 +161,25 @@ fn usage_and_api_errors_have_their_exit_codes() {
 fn help_reads_well() {
     let out = run(&["--help"], &[]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["list", "status", "state", "stop", "wait", "--simulate", "Exit codes"] {
+    for word in [
+        "list",
+        "status",
+        "state",
+        "stop",
+        "wait",
+        "get",
+        "start",
+        "shutdown",
+        "restart",
+        "delete",
+        "--simulate",
+        "Exit codes",
+    ] {
         assert!(help.contains(word), "{word} missing from --help");
     }
-    for sub in ["list", "status", "state", "stop", "wait"] {
+    for sub in [
+        "list", "status", "state", "stop", "wait", "get", "start", "shutdown", "restart", "delete",
+    ] {
         assert_eq!(code(&run(&[sub, "--help"], &[])), 0);
     }
 }
@@ -257,6 +272,21 @@ fn every_command_at_trace_never_prints_the_key() {
             &["stop", id, "--yes"],
             &["-o", "json", "stop", "--all", "--wait", "--yes", "--timeout", "10"],
             &["wait", "--all", "--target", "running", "--timeout", "1"],
+            &["get", id],
+            &["start", id, "--wait", "--timeout", "5"],
+            &[
+                "-o",
+                "json",
+                "restart",
+                "--app",
+                app,
+                "--rolling",
+                "--yes",
+                "--timeout",
+                "10",
+            ],
+            &["shutdown", id, "--yes"],
+            &["delete", id, "--yes"],
             &["state", ""],
         ] {
             let mut with_log = vec!["--log-level", "trace"];
@@ -272,4 +302,112 @@ fn every_command_at_trace_never_prints_the_key() {
     assert!(all.contains("HTTP 401"), "the wrong key was refused");
     assert!(!all.contains("CANARY"), "the API key leaked: {all}");
     drop(sim);
+}
+
+fn first(status: &str) -> Value {
+    let list = stdout_json(&sim(&["-o", "json", "list", "--status", status]));
+    list[0].clone()
+}
+
+#[test]
+fn get_shows_either_version_shape() {
+    let cvm = first("running");
+    let id = cvm["id"].as_str().unwrap();
+    let new = stdout_json(&sim(&["-o", "json", "get", id]));
+    assert_eq!(
+        (new["id"].as_str(), new["status"].as_str()),
+        (Some(id), Some("running"))
+    );
+    let old = stdout_json(&sim(&["-o", "json", "--api-version", "2025-10-28", "get", id]));
+    assert!(old["id"].is_i64() && old["vm_uuid"] == cvm["vm_uuid"], "{old}");
+    let table = sim(&["get", id]);
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(out.starts_with("FIELD") && out.contains("vm_uuid"), "{out}");
+    assert_eq!(code(&sim(&["get", "cvm_nope"])), 1);
+}
+
+#[test]
+fn start_shutdown_restart_wait_and_report() {
+    let stopped = first("stopped");
+    let id = stopped["id"].as_str().unwrap();
+    let out = sim(&["-o", "json", "start", id, "--wait", "--timeout", "60"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["result"]["action"]["action"], "start");
+    assert_eq!(report["result"]["done"][0]["id"], id);
+    assert_eq!(report["wait"]["all_reached"], true);
+    let running = first("running");
+    let id = running["id"].as_str().unwrap();
+    let out = sim(&["shutdown", id, "--wait"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        table.contains("shutdown: 1 requested, 1 accepted") && table.contains("reached stopped"),
+        "{table}"
+    );
+    let out = sim(&["restart", "--force", id, "cvm_nope"]);
+    assert_eq!(code(&out), 3, "one failed: {}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("1 accepted, 1 failed") && table.contains("cvm_nope"),
+        "{table}"
+    );
+}
+
+#[test]
+fn rolling_restart_of_an_app() {
+    let app = first("running")["app_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        code(&sim(&["restart", "--app", &app, "--rolling"])),
+        2,
+        "--app asks first"
+    );
+    let out = sim(&[
+        "-o",
+        "json",
+        "restart",
+        "--app",
+        &app,
+        "--rolling",
+        "--max-unavailable",
+        "2",
+        "--yes",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = &stdout_json(&out)["rolling_restart"];
+    let total = report["total"].as_u64().unwrap();
+    assert!(total >= 2);
+    assert_eq!(report["restarted"].as_array().unwrap().len() as u64, total);
+    assert_eq!(report["batches"].as_u64().unwrap(), total.div_ceil(2));
+    let bad = sim(&["restart", "--app", &app, "--rolling", "--max-unavailable", "0", "--yes"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    assert!(text(&bad).contains("max_unavailable"));
+    assert_eq!(
+        code(&sim(&["restart", "x", "--max-unavailable", "2"])),
+        2,
+        "needs --rolling"
+    );
+    assert_eq!(
+        code(&sim(&["start", "x", "--wait", "--timeout", "0"])),
+        2,
+        "timeout out of range"
+    );
+}
+
+#[test]
+fn delete_always_asks_and_says_how_many() {
+    let cvm = first("running");
+    let id = cvm["id"].as_str().unwrap();
+    let refused = sim(&["delete", id]);
+    assert_eq!(code(&refused), 2);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("refusing to delete 1 CVMs") && err.contains("--yes"),
+        "{err}"
+    );
+    let out = sim(&["-o", "json", "delete", id, "--yes", "--wait"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["result"]["done"][0]["id"], id);
+    assert_eq!(report["wait"]["all_reached"], true, "gone from batch status");
 }
