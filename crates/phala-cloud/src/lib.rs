@@ -80,3 +80,8 @@ pub use rolling::{RollingOptions, RollingProgress, RollingReport};
 pub use secret::Secret;
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
