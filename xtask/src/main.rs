@@ -1,7 +1,8 @@
 //! Project automation: `cargo xtask spec ...` and `cargo xtask bench`.
 //!
 //! Thin: the logic lives in `phala-cloud-spec`. Exit codes of `spec diff`:
-//! 0 no drift, 1 compatible drift only, 2 breaking drift (see `--fail-on`);
+//! 0 no drift, 1 compatible drift only, 2 breaking drift (`--fail-on breaking`
+//! or `never` narrows it);
 //! 3 for any failure (network, bad document).
 
 mod bench;
@@ -78,8 +79,9 @@ enum SpecCommand {
         against: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Which drift makes the exit code non-zero.
-        #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+        /// Which drift makes the exit code non-zero. By default any drift
+        /// does, as `diff` does: 1 compatible only, 2 breaking.
+        #[arg(long, value_enum, default_value_t = FailOn::Any)]
         fail_on: FailOn,
         /// The overlay whose actions are checked against upstream.
         #[arg(long, default_value = "openapi.overlay.json")]

@@ -136,6 +136,12 @@ impl Client {
         self.inner.max_streams
     }
 
+    /// The limit for one request and its answer (60 s unless configured;
+    /// event streams are bound by the idle timeout instead).
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
     /// The pinned API version.
     pub fn api_version(&self) -> &str {
         &self.inner.api_version

@@ -10,6 +10,11 @@ use crate::{Error, RetryPolicy, Secret};
 
 /// The API version whose schemas the bundled document carries.
 pub const DEFAULT_API_VERSION: &str = "2026-01-21";
+/// The default limit for one request and its answer: 60 s, as Phala's
+/// TypeScript SDK now uses, after batch status calls on a slow node were
+/// seen taking ~31 s for 25 CVMs (past the 30 s the SDKs used before).
+/// Event streams are not bound by it: they have their own idle timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where Phala Cloud lives.
 pub const DEFAULT_BASE_URL: &str = "https://cloud-api.phala.com";
 
@@ -30,6 +35,9 @@ enum Credential {
 ///     .request_timeout(std::time::Duration::from_secs(30))
 ///     .build()?;
 /// assert_eq!(client.base_url(), "https://cloud-api.phala.com");
+/// let default = phala_cloud::Client::builder().api_key("phak_example").build()?;
+/// assert_eq!(default.request_timeout(), phala_cloud::DEFAULT_REQUEST_TIMEOUT);
+/// assert_eq!(default.request_timeout().as_secs(), 60);
 /// # Ok(())
 /// # }
 /// ```
@@ -61,7 +69,7 @@ impl Default for ClientBuilder {
             base_url: DEFAULT_BASE_URL.into(),
             workspace: None,
             api_version: DEFAULT_API_VERSION.into(),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
@@ -104,7 +112,9 @@ impl ClientBuilder {
         self.api_version = version.into();
         self
     }
-    /// Limit for one request and its answer (not for event streams).
+    /// Limit for one request and its answer (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`], 60 s; not for event streams, which
+    /// reconnect after [`ClientBuilder::idle_timeout`] of silence).
     pub fn request_timeout(mut self, d: Duration) -> Self {
         self.request_timeout = d;
         self

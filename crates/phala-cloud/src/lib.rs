@@ -64,7 +64,7 @@ mod wait;
 mod watch;
 
 pub use client::{Client, ListFilter};
-pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL};
+pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
 pub use fleet::{ActionDone, ActionFailure, ActionReport};

@@ -23,14 +23,16 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, 500 ms doubling to at most 20 s, 50 % jitter, 60 s overall.
+    /// 4 attempts, 500 ms doubling to at most 20 s, 50 % jitter, 150 s
+    /// overall (room for a retry after a request that used its whole 60 s
+    /// timeout).
     fn default() -> Self {
         Self {
             max_attempts: 4,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(20),
             jitter: 0.5,
-            deadline: Some(Duration::from_secs(60)),
+            deadline: Some(Duration::from_secs(150)),
         }
     }
 }

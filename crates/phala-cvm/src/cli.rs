@@ -180,6 +180,13 @@ pub enum Command {
         #[command(flatten)]
         wait: WaitFlags,
     },
+    /// Print a shell completion script (e.g. `phala-cvm completions bash >
+    /// /etc/bash_completion.d/phala-cvm`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Wait until CVMs (by VM UUID) reach a status.
     Wait {
         #[command(flatten)]

@@ -111,6 +111,8 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             yes,
         } => stop(client, out, ids, *all, app.as_deref(), *wait, *timeout, *yes, interval).await,
         Command::Get { cvm_id } => get(client, out, cvm_id).await,
+        // Answered in `main`, before any client exists.
+        Command::Completions { .. } => Ok(Outcome::Done),
         Command::Start { select, wait } => lifecycle(client, out, Action::Start, select, wait, interval).await,
         Command::Shutdown { select, wait } => lifecycle(client, out, Action::Shutdown, select, wait, interval).await,
         Command::Delete { select, wait } => lifecycle(client, out, Action::Delete, select, wait, interval).await,

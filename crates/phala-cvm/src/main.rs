@@ -18,6 +18,11 @@ pub(crate) mod exit {
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if let cli::Command::Completions { shell } = args.command {
+        let mut command = <cli::Args as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "phala-cvm", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     if args.log_level != cli::LogLevel::Off {
         tracing_subscriber::fmt()
             .with_max_level(args.log_level.filter())

@@ -88,11 +88,16 @@ impl Out {
         }
     }
 
-    /// One line for people on stderr; the structured error on stdout in JSON mode.
+    /// Errors go to stderr in every mode, so stdout carries only the
+    /// result (as `gh` and `kubectl` do): one line for people, or one JSON
+    /// document under `-o json`.
     pub fn error(&self, e: &Error) {
         match self.format {
             Format::Table => eprintln!("error: {e}"),
-            Format::Json => self.json(&json!({ "error": error_json(e) })),
+            Format::Json => match serde_json::to_string_pretty(&json!({ "error": error_json(e) })) {
+                Ok(text) => eprintln!("{text}"),
+                Err(_) => eprintln!("error: {e}"),
+            },
         }
     }
 }
@@ -101,7 +106,7 @@ impl Out {
 pub fn error_json(e: &Error) -> Value {
     match e.api() {
         Some(api) => json!({
-            "kind": format!("{:?}", api.kind()).to_lowercase(),
+            "kind": kind_name(api.kind()),
             "status": api.status,
             "error_code": api.error_code,
             "message": api.message,
@@ -123,5 +128,23 @@ pub fn error_json(e: &Error) -> Value {
             },
             "message": e.to_string(),
         }),
+    }
+}
+
+/// A stable snake_case name for an API error kind.
+fn kind_name(kind: phala_cloud::ApiErrorKind) -> &'static str {
+    use phala_cloud::ApiErrorKind as K;
+    match kind {
+        K::BadRequest => "bad_request",
+        K::Unauthorized => "unauthorized",
+        K::Forbidden => "forbidden",
+        K::NotFound => "not_found",
+        K::Conflict => "conflict",
+        K::OperationInProgress => "operation_in_progress",
+        K::Validation => "validation",
+        K::RateLimited => "rate_limited",
+        K::KmsPrecondition => "kms_precondition",
+        K::Server => "server",
+        _ => "other",
     }
 }

@@ -150,7 +150,9 @@ fn usage_and_api_errors_have_their_exit_codes() {
     );
     assert!(!err.contains("panicked"));
     let json = sim(&["-o", "json", "state", "cvm_nope"]);
-    let e = stdout_json(&json);
+    assert!(json.stdout.is_empty(), "stdout carries only results");
+    let e: Value = serde_json::from_slice(&json.stderr).expect("the error as JSON on stderr");
+    assert_eq!(e["error"]["kind"], "not_found");
     assert_eq!(
         (e["error"]["status"].as_u64(), e["error"]["error_code"].as_str()),
         (Some(404), Some("ERR-03-001"))
@@ -410,4 +412,20 @@ fn delete_always_asks_and_says_how_many() {
     let report = stdout_json(&out);
     assert_eq!(report["result"]["done"][0]["id"], id);
     assert_eq!(report["wait"]["all_reached"], true, "gone from batch status");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef phala-cvm"),
+        ("fish", "complete -c phala-cvm"),
+    ] {
+        let out = run(&["completions", shell], &[]);
+        assert_eq!(code(&out), 0, "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(script.contains("rolling"), "{shell}: subcommand flags are completed");
+    }
+    assert_eq!(code(&run(&["completions", "tcsh"], &[])), 2);
 }
