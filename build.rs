@@ -6,6 +6,9 @@
 //! handed to progenitor. Only a change to either file (or to this script or
 //! its dependencies, which cargo tracks itself) reruns generation.
 //!
+//! With the `httpmock` feature it also generates progenitor's typed mocks
+//! (`mock.rs`); with `schemars`, every type derives `JsonSchema`.
+//!
 //! `PHALA_CLOUD_API_EXTRA_OVERLAY` names one more overlay file, applied after
 //! ours: how a test proves that a field added to the document reaches facade
 //! users by regeneration alone. `PHALA_CLOUD_API_DOCUMENT` and
@@ -13,6 +16,8 @@
 //! check --compile` proves a candidate document builds before it lands.
 
 use std::path::PathBuf;
+
+use phala_cloud_spec::codegen;
 
 const EXTRA_OVERLAY: &str = "PHALA_CLOUD_API_EXTRA_OVERLAY";
 const DOCUMENT: &str = "PHALA_CLOUD_API_DOCUMENT";
@@ -46,7 +51,21 @@ fn generate() -> Result<(), String> {
     let overlay = phala_cloud_spec::Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
     let name = document.display();
     let prepared = phala_cloud_spec::prepare(&doc, &overlay).map_err(|e| format!("{name}: {e}"))?;
-    let code = phala_cloud_spec::codegen::generate(&prepared).map_err(|e| format!("{name}: {e}"))?;
-    let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?).join("codegen.rs");
-    std::fs::write(&out, code).map_err(|e| format!("{}: {e}", out.display()))
+    // Features reach a build script as CARGO_FEATURE_* (cargo reruns it when they change).
+    let feature = |name: &str| std::env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let settings = codegen::settings_for(codegen::Derives::default().schemars(feature("SCHEMARS")));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
+    let write = |file: &str, code: String| {
+        let out = out_dir.join(file);
+        std::fs::write(&out, code).map_err(|e| format!("{}: {e}", out.display()))
+    };
+    write(
+        "codegen.rs",
+        codegen::generate_with(&prepared, &settings).map_err(|e| format!("{name}: {e}"))?,
+    )?;
+    if feature("HTTPMOCK") {
+        let mock = codegen::generate_httpmock(&prepared, &settings, "crate").map_err(|e| format!("{name}: {e}"))?;
+        write("mock.rs", mock)?;
+    }
+    Ok(())
 }

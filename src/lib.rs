@@ -40,3 +40,39 @@ mod generated {
 }
 
 pub use generated::*;
+
+/// Typed mocks for your tests (feature `httpmock`): progenitor's
+/// `MockServerExt` adds a method per operation to `httpmock::MockServer`,
+/// with `When`/`Then` builders that take and give the generated types, so
+/// a mock that no longer matches the document fails to compile.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use httpmock::MockServer;
+/// use phala_cloud_api::mock::MockServerExt;
+/// use phala_cloud_api::{Client, Transport, types};
+///
+/// let server = MockServer::start_async().await;
+/// let status: types::CvmStatus =
+///     serde_json::from_value(serde_json::json!({"vm_uuid": "u1", "status": "running"})).unwrap();
+/// let mock = server.batch_cvm_status(|when, then| {
+///     when.body(&types::BatchStatusRequest { vm_uuids: vec!["u1".into()] });
+///     then.ok(&[("u1".to_string(), status)].into_iter().collect());
+/// });
+/// let client = Client::new(&server.base_url(), Transport::default());
+/// let answer = client
+///     .batch_cvm_status()
+///     .body(types::BatchStatusRequest { vm_uuids: vec!["u1".into()] })
+///     .send()
+///     .await
+///     .unwrap();
+/// mock.assert();
+/// assert_eq!(answer["u1"].status, types::KnownStatus::Running);
+/// # }
+/// ```
+#[cfg(feature = "httpmock")]
+#[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]
+pub mod mock {
+    include!(concat!(env!("OUT_DIR"), "/mock.rs"));
+}

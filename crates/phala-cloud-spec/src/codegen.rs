@@ -20,7 +20,32 @@ use crate::{SpecError, operations};
 /// facade's and `raw()` users' alike, goes through those hooks. Maps are
 /// ordered, so answers print the same every time.
 pub fn settings() -> GenerationSettings {
+    settings_for(Derives::default())
+}
+
+/// Derives the generated types may carry beyond the fixed ones, chosen by
+/// the generated crate's features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Derives {
+    /// `schemars::JsonSchema` on every type (the crate's `schemars` feature).
+    pub schemars: bool,
+}
+
+impl Derives {
+    /// With or without `schemars::JsonSchema`.
+    pub fn schemars(mut self, on: bool) -> Self {
+        self.schemars = on;
+        self
+    }
+}
+
+/// [`settings`], plus `derives`.
+pub fn settings_for(derives: Derives) -> GenerationSettings {
     let mut settings = GenerationSettings::default();
+    if derives.schemars {
+        settings.with_derive("::schemars::JsonSchema");
+    }
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
@@ -39,18 +64,50 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic without a message".to_string())
 }
 
+/// What a generator produces from a document.
+#[derive(Clone, Copy)]
+enum Output<'a> {
+    /// The client and its types.
+    Client,
+    /// The typed httpmock extension, referring to the client at this path.
+    Mock(&'a str),
+}
+
 /// One generation attempt: the token stream, or the error or panic message.
-fn attempt(doc: &Value) -> Result<proc_macro2::TokenStream, String> {
+fn attempt(doc: &Value, settings: &GenerationSettings, output: Output) -> Result<proc_macro2::TokenStream, String> {
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(doc.clone()).map_err(|e| format!("openapiv3 cannot read it: {e}"))?;
-    catch_unwind(AssertUnwindSafe(|| Generator::new(&settings()).generate_tokens(&spec)))
-        .map_err(panic_message)?
-        .map_err(|e| e.to_string())
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut generator = Generator::new(settings);
+        match output {
+            Output::Client => generator.generate_tokens(&spec),
+            Output::Mock(crate_path) => generator.httpmock(&spec, crate_path),
+        }
+    }))
+    .map_err(panic_message)?
+    .map_err(|e| e.to_string())
 }
 
 /// Generates pretty-printed Rust for a normalised (OpenAPI 3.0) document.
 pub fn generate(doc: &Value) -> Result<String, SpecError> {
-    match attempt(doc) {
+    generate_with(doc, &settings())
+}
+
+/// [`generate`] with other settings (e.g. [`settings_for`]).
+pub fn generate_with(doc: &Value, settings: &GenerationSettings) -> Result<String, SpecError> {
+    pretty(doc, settings, Output::Client)
+}
+
+/// progenitor's typed httpmock extension for the client generated from
+/// `doc`: a `MockServerExt` trait with a method per operation and typed
+/// `When`/`Then` builders, as oxide.rs ships it. `crate_path` is where the
+/// client's `types` live (e.g. `crate` when included in the client's crate).
+pub fn generate_httpmock(doc: &Value, settings: &GenerationSettings, crate_path: &str) -> Result<String, SpecError> {
+    pretty(doc, settings, Output::Mock(crate_path))
+}
+
+fn pretty(doc: &Value, settings: &GenerationSettings, output: Output) -> Result<String, SpecError> {
+    match attempt(doc, settings, output) {
         Ok(tokens) => {
             let file: syn::File = syn::parse2(tokens).map_err(|e| SpecError::Codegen {
                 location: None,
@@ -59,14 +116,14 @@ pub fn generate(doc: &Value) -> Result<String, SpecError> {
             Ok(prettyplease::unparse(&file))
         }
         Err(message) => Err(SpecError::Codegen {
-            location: locate(doc),
+            location: locate(doc, settings, output),
             message,
         }),
     }
 }
 
 /// Finds the first operation, or else the first component schema, that fails on its own.
-fn locate(doc: &Value) -> Option<String> {
+fn locate(doc: &Value, settings: &GenerationSettings, output: Output) -> Option<String> {
     let ops: Vec<(String, String)> = operations(doc)
         .map(|(p, m, _)| (p.to_string(), m.to_string()))
         .collect();
@@ -78,7 +135,7 @@ fn locate(doc: &Value) -> Option<String> {
                 item.retain(|m, _| m == method || !crate::HTTP_METHODS.contains(&m.as_str()));
             }
         }
-        if attempt(&single).is_err() {
+        if attempt(&single, settings, output).is_err() {
             let id = doc
                 .pointer(&format!("/paths/{}/{method}/operationId", crate::walk::escape(path)))
                 .and_then(Value::as_str)
@@ -98,7 +155,7 @@ fn locate(doc: &Value) -> Option<String> {
         if let Some(schemas) = single.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
             schemas.retain(|n, _| keep.contains(n));
         }
-        if attempt(&single).is_err() {
+        if attempt(&single, settings, output).is_err() {
             return Some(format!("schema {name}"));
         }
     }
