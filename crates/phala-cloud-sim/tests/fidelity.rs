@@ -1,0 +1,259 @@
+//! Every answer the simulator gives is checked against the document it
+//! simulates, with the overlay applied (what the live service is known to
+//! send), strictly: no field the document does not describe, no `null`
+//! where the field is not nullable, every required field, the right types.
+//! Phala's TypeScript SDK rejects `null` in optional string fields of the
+//! state answer; this is the check that would have caught it.
+
+use phala_cloud_sim::{SimHandle, Simulator};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// The bundled document with the overlay applied (OpenAPI 3.1, as published).
+fn document() -> Value {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let doc = phala_cloud_spec::load_path(format!("{root}/openapi.json")).unwrap();
+    let overlay = phala_cloud_spec::Overlay::load_path(format!("{root}/openapi.overlay.json")).unwrap();
+    phala_cloud_spec::apply_overlay(&doc, &overlay).unwrap()
+}
+
+/// Problems of `value` against `schema`, each with where it is.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let target = doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling {r}"));
+        return check(doc, target, value, at, problems);
+    }
+    for sub in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        check(doc, sub, value, at, problems);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(arms) = schema.get(key).and_then(Value::as_array) {
+            let fits = arms.iter().any(|arm| {
+                let mut mine = Vec::new();
+                check(doc, arm, value, at, &mut mine);
+                mine.is_empty()
+            });
+            if !fits {
+                let mut first = Vec::new();
+                for arm in arms {
+                    check(doc, arm, value, at, &mut first);
+                }
+                problems.push(format!("{at}: fits no arm of {key} ({})", first.join("; ")));
+            }
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        problems.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    let Some(ty) = schema.get("type") else { return };
+    let types: Vec<&str> = match ty {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let is = |t: &str| match t {
+        "null" => value.is_null(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    if !types.iter().any(|t| is(t)) {
+        let what = if value.is_null() {
+            "null where the field is not nullable".to_string()
+        } else {
+            format!("{value} is not {types:?}")
+        };
+        problems.push(format!("{at}: {what}"));
+        return;
+    }
+    if let (Some(map), Some(props)) = (value.as_object(), schema.get("properties").and_then(Value::as_object)) {
+        let open = schema
+            .get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false));
+        for (k, v) in map {
+            match props.get(k) {
+                Some(s) => check(doc, s, v, &format!("{at}/{k}"), problems),
+                None if open => {}
+                None => problems.push(format!("{at}/{k}: a field the document does not describe")),
+            }
+        }
+        for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(req) = req.as_str().filter(|r| !map.contains_key(*r)) {
+                problems.push(format!("{at}/{req}: required, missing"));
+            }
+        }
+    } else if let (Some(map), Some(extra)) = (value.as_object(), schema.get("additionalProperties")) {
+        if extra.is_object() {
+            for (k, v) in map {
+                check(doc, extra, v, &format!("{at}/{k}"), problems);
+            }
+        }
+    }
+    if let (Some(items), Some(item)) = (value.as_array(), schema.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            check(doc, item, v, &format!("{at}/{i}"), problems);
+        }
+    }
+}
+
+/// Sends a request and checks its JSON answer against the document's schema
+/// for that operation and status.
+async fn answer_fits(
+    sim: &SimHandle,
+    doc: &Value,
+    (method, template, path): (Method, &str, String),
+    version: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = reqwest::Client::new()
+        .request(method.clone(), format!("{}{path}", sim.base_url()))
+        .header("X-API-Key", sim.api_key())
+        .header("X-Phala-Version", version);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16().to_string();
+    let value: Value = resp.json().await.unwrap();
+    let pointer = format!(
+        "/paths/{}/{}/responses/{status}/content/application~1json/schema",
+        template.replace('~', "~0").replace('/', "~1"),
+        method.as_str().to_lowercase()
+    );
+    let schema = doc
+        .pointer(&pointer)
+        .unwrap_or_else(|| panic!("{method} {template}: no schema for {status}"));
+    let mut problems = Vec::new();
+    check(doc, schema, &value, "", &mut problems);
+    assert!(
+        problems.is_empty(),
+        "{method} {path} ({version}, {status}):\n{}",
+        problems.join("\n")
+    );
+    value
+}
+
+#[tokio::test]
+async fn every_simulated_answer_fits_the_overlaid_document() {
+    let doc = document();
+    let sim = Simulator::builder()
+        .cvms(60)
+        .apps(6)
+        .seed(3)
+        .time_scale(50.0)
+        .start()
+        .await
+        .unwrap();
+    let mine: Vec<_> = sim.cvms().into_iter().filter(|c| c.in_main_workspace).collect();
+    let pick = |status: &str, n: usize| {
+        mine.iter()
+            .filter(|c| c.status == status && !c.in_progress)
+            .nth(n)
+            .unwrap()
+            .clone()
+    };
+    let uuids: Vec<&str> = mine.iter().map(|c| c.vm_uuid.as_str()).collect();
+    let get = |template: &'static str, path: String| (Method::GET, template, path);
+    let post = |template: &'static str, path: String| (Method::POST, template, path);
+    for version in ["2025-10-28", "2026-01-21"] {
+        answer_fits(&sim, &doc, get("/api/v1/cvms", "/api/v1/cvms".into()), version, None).await;
+        let app = format!("/api/v1/apps/{}/cvms", mine[0].app_id);
+        answer_fits(&sim, &doc, get("/api/v1/apps/{app_id}/cvms", app), version, None).await;
+        for cvm in [pick("running", 0), pick("stopped", 0)] {
+            let path = format!("/api/v1/cvms/{}", cvm.id);
+            answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}", path), version, None).await;
+        }
+    }
+    // States and statuses at rest, then in every transition.
+    let body = json!({"vm_uuids": uuids});
+    answer_fits(
+        &sim,
+        &doc,
+        post("/api/v1/status/batch", "/api/v1/status/batch".into()),
+        "2026-01-21",
+        Some(body.clone()),
+    )
+    .await;
+    let calls = [
+        ("start", pick("stopped", 1), None),
+        ("stop", pick("running", 1), None),
+        ("shutdown", pick("running", 2), None),
+        ("restart", pick("running", 3), Some(json!({"force": false}))),
+    ];
+    for (call, cvm, body) in calls {
+        let template = format!("/api/v1/cvms/{{cvm_id}}/{call}");
+        let template: &'static str = Box::leak(template.into_boxed_str());
+        answer_fits(
+            &sim,
+            &doc,
+            post(template, format!("/api/v1/cvms/{}/{call}", cvm.id)),
+            "2026-01-21",
+            body,
+        )
+        .await;
+    }
+    for cvm in &mine {
+        let path = format!("/api/v1/cvms/{}/state", cvm.id);
+        answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}/state", path), "2026-01-21", None).await;
+    }
+    answer_fits(
+        &sim,
+        &doc,
+        post("/api/v1/status/batch", "/api/v1/status/batch".into()),
+        "2026-01-21",
+        Some(body),
+    )
+    .await;
+    let ids: Vec<&str> = mine
+        .iter()
+        .take(5)
+        .map(|c| c.id.as_str())
+        .chain(["cvm_missing"])
+        .collect();
+    answer_fits(
+        &sim,
+        &doc,
+        post("/api/v1/cvms/batch-stop", "/api/v1/cvms/batch-stop".into()),
+        "2026-01-21",
+        Some(json!({"cvm_ids": ids})),
+    )
+    .await;
+}
+
+#[test]
+fn the_check_catches_nulls_unknown_fields_and_missing_ones() {
+    let doc = document();
+    let state = json!({"$ref": "#/components/schemas/CvmState"});
+    let problems = |value: Value| {
+        let mut p = Vec::new();
+        check(&doc, &state, &value, "", &mut p);
+        p
+    };
+    assert!(problems(json!({"status": "running", "uptime": "1h"})).is_empty());
+    let null = problems(json!({"status": "running", "uptime": null}));
+    assert!(
+        null.iter().any(|p| p.contains("/uptime") && p.contains("null")),
+        "{null:?}"
+    );
+    let unknown = problems(json!({"status": "running", "surprise": 1}));
+    assert!(
+        unknown
+            .iter()
+            .any(|p| p.contains("/surprise: a field the document does not describe")),
+        "{unknown:?}"
+    );
+    let missing = problems(json!({"uptime": "1h"}));
+    assert!(missing.iter().any(|p| p.contains("/status: required")), "{missing:?}");
+    let status = json!({"$ref": "#/components/schemas/CvmStatus"});
+    let mut p = Vec::new();
+    check(&doc, &status, &json!({"vm_uuid": "u", "status": 3}), "", &mut p);
+    assert!(!p.is_empty(), "a number is no status");
+}
