@@ -32,6 +32,10 @@
 mod ext;
 mod transport;
 
+/// The OpenAPI document this client was generated from, exactly as Phala
+/// publishes it (the overlay is applied at build time, not here).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
 pub use transport::{InvalidHeader, Transport, is_body_too_large};
 
 #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]

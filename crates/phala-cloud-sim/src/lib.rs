@@ -38,5 +38,6 @@ pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};
 pub use server::OPERATION_IN_PROGRESS;
 pub use stats::Stats;
 
-/// The bundled OpenAPI document, served at `/openapi.json`.
-pub const BUNDLED_OPENAPI: &str = include_str!("../../../openapi.json");
+/// The bundled OpenAPI document, served at `/openapi.json`: the generated
+/// client's own copy, so a packaged simulator carries it too.
+pub const BUNDLED_OPENAPI: &str = phala_cloud_api::OPENAPI_JSON;

@@ -2,7 +2,7 @@
 //!
 //! Phala publishes OpenAPI 3.1 as FastAPI writes it; the code generator
 //! (progenitor 0.15 over openapiv3 2.2 and typify 0.8) accepts OpenAPI 3.0.
-//! [`normalise`] bridges the two as a pure function on `serde_json::Value`,
+//! [`normalise()`] bridges the two as a pure function on `serde_json::Value`,
 //! so the same passes serve the build script, the xtask and the tests.
 //!
 //! The generated client is built from `openapi.json` (as Phala publishes it)

@@ -104,7 +104,7 @@ pub enum Command {
     },
     /// The state of one CVM, or follow it over Server-Sent Events.
     State {
-        /// Hashed id, VM UUID, app_<id>, instance id or name.
+        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name.
         cvm_id: String,
         /// Follow state events until --target is reached.
         #[arg(long, requires = "target")]
@@ -139,7 +139,7 @@ pub enum Command {
     },
     /// Details of one CVM (either API version's shape).
     Get {
-        /// Hashed id, VM UUID, app_<id>, instance id or name.
+        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name.
         cvm_id: String,
     },
     /// Start stopped CVMs (one request per CVM).
@@ -203,7 +203,7 @@ pub enum Command {
 /// Which CVMs a lifecycle command acts on.
 #[derive(ClapArgs, Debug)]
 pub struct CvmSelect {
-    /// Hashed ids (cvm_...), VM UUIDs, app_<id>, instance ids or names.
+    /// Hashed ids (cvm_...), VM UUIDs, app_APPID, instance ids or names.
     #[arg(value_name = "CVM_ID", conflicts_with_all = ["all", "app"], required_unless_present_any = ["all", "app"])]
     pub ids: Vec<String>,
     /// Every CVM of the workspace.
