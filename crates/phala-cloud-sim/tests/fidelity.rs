@@ -90,11 +90,11 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Ve
                 problems.push(format!("{at}/{req}: required, missing"));
             }
         }
-    } else if let (Some(map), Some(extra)) = (value.as_object(), schema.get("additionalProperties")) {
-        if extra.is_object() {
-            for (k, v) in map {
-                check(doc, extra, v, &format!("{at}/{k}"), problems);
-            }
+    } else if let (Some(map), Some(extra)) = (value.as_object(), schema.get("additionalProperties"))
+        && extra.is_object()
+    {
+        for (k, v) in map {
+            check(doc, extra, v, &format!("{at}/{k}"), problems);
         }
     }
     if let (Some(items), Some(item)) = (value.as_array(), schema.get("items")) {
