@@ -24,11 +24,38 @@ use crate::Client;
 /// let client = phala_cloud_api::Client::new("https://cloud-api.phala.com", transport);
 /// # Ok::<(), phala_cloud_api::InvalidHeader>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Transport {
     headers: HeaderMap,
     request_timeout: Option<Duration>,
     max_body_bytes: Option<usize>,
+}
+
+impl Default for Transport {
+    /// No headers, no timeout, no cap. Also makes sure a TLS crypto provider
+    /// is installed (see [`install_crypto_provider`]): the generated
+    /// `Client::new` builds its HTTP client right after, from a `Transport`.
+    fn default() -> Self {
+        install_crypto_provider();
+        Self {
+            headers: HeaderMap::new(),
+            request_timeout: None,
+            max_body_bytes: None,
+        }
+    }
+}
+
+/// Installs rustls' ring provider as the process default, unless one is
+/// installed already. Our reqwest is built without a provider of its own
+/// (no C build of aws-lc: BENCHMARKS.md scenario 5), and refuses to build a
+/// client until one is installed; everything here that builds a client
+/// calls this first. Call it yourself before `reqwest::Client::new()` if
+/// your own code builds clients before any of ours.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one first: just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// A header value that cannot be sent (a control character, say). The

@@ -29,6 +29,7 @@ async fn main() -> std::io::Result<()> {
     let (ok, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
+    phala_cloud_api::install_crypto_provider();
     for _ in 0..clients {
         let (http, url, body, key) = (
             reqwest::Client::new(),

@@ -11,6 +11,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
 //! let sim = phala_cloud_sim::Simulator::builder().cvms(10).seed(7).time_scale(100.0).start().await?;
+//! phala_cloud_api::install_crypto_provider(); // reqwest here has no TLS provider of its own
 //! let answer = reqwest::Client::new()
 //!     .get(format!("{}/api/v1/cvms", sim.base_url()))
 //!     .header("X-API-Key", sim.api_key())

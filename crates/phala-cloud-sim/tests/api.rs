@@ -21,6 +21,7 @@ async fn sim(cvms: usize) -> SimHandle {
 }
 
 fn http() -> reqwest::Client {
+    phala_cloud_api::install_crypto_provider();
     reqwest::Client::new()
 }
 

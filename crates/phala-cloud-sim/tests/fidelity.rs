@@ -113,6 +113,7 @@ async fn answer_fits(
     version: &str,
     body: Option<Value>,
 ) -> Value {
+    phala_cloud_api::install_crypto_provider();
     let mut req = reqwest::Client::new()
         .request(method.clone(), format!("{}{path}", sim.base_url()))
         .header("X-API-Key", sim.api_key())

@@ -22,6 +22,10 @@ pub async fn fetch(source: &str, timeout: Duration) -> Result<Value, SpecError> 
         origin: source.to_string(),
         reason,
     };
+    // Our reqwest has no TLS crypto provider of its own (no aws-lc C build).
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()

@@ -72,17 +72,24 @@ fn bundled_document_keeps_published_bounds_and_ids() {
         (bound("timeout", "minimum"), bound("timeout", "maximum")),
         (Value::from(10), Value::from(600))
     );
-    let ids: Vec<&str> = phala_cloud_spec::operations(&doc)
+    let mut ids: Vec<&str> = phala_cloud_spec::operations(&doc)
         .map(|(_, _, op)| op["operationId"].as_str().unwrap())
         .collect();
+    ids.sort_unstable();
     assert_eq!(
         ids,
         [
-            "handle_get_app_cvms_api_v1_apps__app_id__cvms_get",
-            "handle_list_cvms_api_v1_cvms_get",
-            "handle_batch_stop_cvms_api_v1_cvms_batch_stop_post",
-            "handle_get_cvm_state_api_v1_cvms__cvm_id__state_get",
             "handle_batch_cvm_status_api_v1_status_batch_post",
+            "handle_batch_stop_cvms_api_v1_cvms_batch_stop_post",
+            "handle_get_app_cvms_api_v1_apps__app_id__cvms_get",
+            "handle_get_cvm_api_v1_cvms__cvm_id__get",
+            "handle_get_cvm_state_api_v1_cvms__cvm_id__state_get",
+            "handle_list_cvms_api_v1_cvms_get",
+            "handle_remove_cvm_api_v1_cvms__cvm_id__delete",
+            "handle_restart_cvm_api_v1_cvms__cvm_id__restart_post",
+            "handle_shutdown_cvm_api_v1_cvms__cvm_id__shutdown_post",
+            "handle_start_cvm_api_v1_cvms__cvm_id__start_post",
+            "handle_stop_cvm_api_v1_cvms__cvm_id__stop_post",
         ]
     );
     let schemes: Vec<&String> = doc["components"]["securitySchemes"]

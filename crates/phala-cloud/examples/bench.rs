@@ -80,6 +80,7 @@ where
 async fn overhead(quick: bool) -> Value {
     let (base, uuids) = fixed_server().await;
     let client = Client::builder().base_url(&base).api_key("bench").build().unwrap();
+    phala_cloud_api::install_crypto_provider();
     let http = reqwest::Client::new();
     let url = format!("{base}/api/v1/status/batch");
     let body = json!({ "vm_uuids": uuids });
@@ -346,6 +347,7 @@ fn decode(quick: bool) -> Value {
         .unwrap();
     let (hosted, info, status) = rt.block_on(async {
         let sim = Simulator::builder().cvms(n * 5 / 4).apps(50).start().await.unwrap();
+        phala_cloud_api::install_crypto_provider();
         let http = reqwest::Client::new();
         let get = |v: &'static str| {
             http.get(format!("{}/api/v1/cvms", sim.base_url()))

@@ -251,11 +251,14 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .read_timeout(self.idle_timeout)
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?,
+            None => {
+                phala_cloud_api::install_crypto_provider();
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.idle_timeout)
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?
+            }
         };
         let raw = phala_cloud_api::Client::new_with_client(&base, http, transport);
         Ok(Client {
