@@ -592,12 +592,7 @@ async fn cvm_state(
     };
     let (inner, now) = shared.now();
     let Some(idx) = inner.fleet.find(&cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "ERR-03-001",
-            &format!("CVM {cvm_id} not found"),
-            &rid,
-        );
+        return cvm_not_found(&cvm_id, &rid);
     };
     let Some(target) = query.get("target").filter(|t| !t.is_empty()).cloned() else {
         return axum::Json(inner.fleet.state_json(idx, now, shared.origin)).into_response();
@@ -620,18 +615,37 @@ async fn cvm_state(
 /// transient, code-less 409 clients retry.
 pub const OPERATION_IN_PROGRESS: &str = "ERR-03-008";
 
-/// The CVM `{cvm_id}` names, if the caller may see it.
-fn visible_cvm(shared: &Shared, headers: &HeaderMap, rid: &str, cvm_id: &str) -> Result<(Caller, usize), Response> {
+/// The 404 of a CVM that does not exist or that the caller may not see.
+fn cvm_not_found(cvm_id: &str, rid: &str) -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "ERR-03-001",
+        &format!("CVM {cvm_id} not found"),
+        rid,
+    )
+}
+
+/// An authenticated caller, the fleet locked with due transitions applied,
+/// and the CVM `{cvm_id}` names, if the caller may see it: one lookup under
+/// one lock, so the CVM cannot change between finding and acting.
+struct Located<'a> {
+    caller: Caller,
+    inner: MutexGuard<'a, Inner>,
+    now: Instant,
+    idx: usize,
+}
+
+fn locate<'a>(shared: &'a Shared, headers: &HeaderMap, rid: &str, cvm_id: &str) -> Result<Located<'a>, Response> {
     let caller = authenticate(shared, headers, rid)?;
-    let inner = shared.lock();
+    let (inner, now) = shared.now();
     match inner.fleet.find(cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) {
-        Some(idx) => Ok((caller, idx)),
-        None => Err(api_error(
-            StatusCode::NOT_FOUND,
-            "ERR-03-001",
-            &format!("CVM {cvm_id} not found"),
-            rid,
-        )),
+        Some(idx) => Ok(Located {
+            caller,
+            inner,
+            now,
+            idx,
+        }),
+        None => Err(cvm_not_found(cvm_id, rid)),
     }
 }
 
@@ -641,19 +655,9 @@ async fn get_cvm(
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
 ) -> Response {
-    let (caller, _) = match visible_cvm(&shared, &headers, &rid, &cvm_id) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (inner, _) = shared.now();
-    match inner.fleet.find(&cvm_id) {
-        Some(idx) => axum::Json(inner.fleet.detail_json(idx, caller.cvminfo)).into_response(),
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            "ERR-03-001",
-            &format!("CVM {cvm_id} not found"),
-            &rid,
-        ),
+    match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => axum::Json(at.inner.fleet.detail_json(at.idx, at.caller.cvminfo)).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -685,56 +689,34 @@ fn restart_force(body: &Bytes) -> Result<bool, Response> {
 /// Start, stop, shutdown and restart: 200 with the `VM` record showing the
 /// new status; 409 with an error code while another operation is in flight.
 async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id: String, action: Action) -> Response {
-    let (_, _) = match visible_cvm(&shared, &headers, &rid, &cvm_id) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let name = match action {
         Action::Start => "start",
         Action::Stop => "stop",
         Action::Shutdown => "shutdown",
         Action::Restart { .. } => "restart",
     };
-    let (mut inner, now) = shared.now();
-    let Some(idx) = inner.fleet.find(&cvm_id) else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "ERR-03-001",
-            &format!("CVM {cvm_id} not found"),
-            &rid,
-        );
+    let Located {
+        mut inner, now, idx, ..
+    } = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
     };
-    let hashed = inner.fleet.cvms[idx].id.clone();
-    *inner
-        .stats
-        .action_requests
-        .entry((name.into(), hashed.clone()))
-        .or_default() += 1;
+    let key = (name.to_string(), inner.fleet.cvms[idx].id.clone());
+    *inner.stats.action_requests.entry(key.clone()).or_default() += 1;
     match inner.fleet.act(idx, action, now, shared.origin) {
-        Acted::Busy => {
-            drop(inner);
-            api_error(
-                StatusCode::CONFLICT,
-                OPERATION_IN_PROGRESS,
-                "Another operation is already in progress on this CVM",
-                &rid,
-            )
-        }
-        acted => {
-            let applied = acted == Acted::Applied;
-            if applied {
-                *inner
-                    .stats
-                    .actions_applied
-                    .entry((name.into(), hashed.clone()))
-                    .or_default() += 1;
-                let restarting = inner.fleet.restarting();
-                inner.stats.restarting_peak = inner.stats.restarting_peak.max(restarting);
-            }
+        Acted::Busy => api_error(
+            StatusCode::CONFLICT,
+            OPERATION_IN_PROGRESS,
+            "Another operation is already in progress on this CVM",
+            &rid,
+        ),
+        Acted::Nothing => axum::Json(inner.fleet.vm_json(idx)).into_response(),
+        Acted::Applied => {
+            *inner.stats.actions_applied.entry(key.clone()).or_default() += 1;
+            let restarting = inner.fleet.restarting();
+            inner.stats.restarting_peak = inner.stats.restarting_peak.max(restarting);
             let mut response = axum::Json(inner.fleet.vm_json(idx)).into_response();
-            if applied {
-                response.extensions_mut().insert(Applied(name, hashed));
-            }
+            response.extensions_mut().insert(Applied(name, key.1));
             response
         }
     }
@@ -746,26 +728,16 @@ async fn delete_cvm(
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
 ) -> Response {
-    if let Err(r) = visible_cvm(&shared, &headers, &rid, &cvm_id) {
-        return r;
-    }
-    let mut inner = shared.lock();
-    let Some(idx) = inner.fleet.find(&cvm_id) else {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "ERR-03-001",
-            &format!("CVM {cvm_id} not found"),
-            &rid,
-        );
+    let Located { mut inner, idx, .. } = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
     };
-    let hashed = inner.fleet.cvms[idx].id.clone();
-    let key = ("delete".to_string(), hashed.clone());
+    let key = ("delete".to_string(), inner.fleet.cvms[idx].id.clone());
     *inner.stats.action_requests.entry(key.clone()).or_default() += 1;
-    *inner.stats.actions_applied.entry(key).or_default() += 1;
+    *inner.stats.actions_applied.entry(key.clone()).or_default() += 1;
     inner.fleet.remove(idx);
-    drop(inner);
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(Applied("delete", hashed));
+    response.extensions_mut().insert(Applied("delete", key.1));
     response
 }
 

@@ -601,7 +601,9 @@ async fn lifecycle_answers_are_valid_against_the_document() {
 
 #[tokio::test]
 async fn a_busy_cvm_answers_409_with_an_error_code_and_force_stop_cancels() {
-    let sim = sim(40).await;
+    // Real time: the shutdown takes ~30 s, so the CVM is busy for the whole
+    // test however loaded the machine is.
+    let sim = Simulator::builder().cvms(40).apps(10).seed(42).start().await.unwrap();
     let cvm = main_cvms(&sim)
         .into_iter()
         .find(|c| c.status == "running" && !c.in_progress)
