@@ -50,9 +50,7 @@ impl ActionFailure {
             may_have_applied: may_have_applied(error),
         }
     }
-}
 
-impl ActionFailure {
     /// The same failure, for a call known to have been applied (a restart
     /// whose wait then failed).
     pub(crate) fn applied(mut self) -> Self {
