@@ -344,7 +344,15 @@ fn compile(doc: &Path, overlay: &Path) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = std::process::Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["check", "--quiet", "--locked", "-p", "phala-cloud-api"])
+        // Every feature: the typed mocks and schema derives are generated code too.
+        .args([
+            "check",
+            "--quiet",
+            "--locked",
+            "-p",
+            "phala-cloud-api",
+            "--all-features",
+        ])
         .env("CARGO_TARGET_DIR", scratch_dir()?)
         .env("PHALA_CLOUD_API_DOCUMENT", &doc)
         .env("PHALA_CLOUD_API_OVERLAY", &overlay)

@@ -69,7 +69,7 @@ fn code_that_does_not_compile_is_refused_before_it_lands() {
         "--from",
         upstream().to_str().unwrap(),
         "--add",
-        "GET /api/v1/cvms/paginated",
+        "GET /api/v1/cvms/{cvm_id}/network",
         "--path",
         target.to_str().unwrap(),
         "--overlay",

@@ -30,7 +30,27 @@ pub struct Operation {
     pub started: Instant,
     pub done_at: Instant,
     pub correlation_id: String,
+    /// The status before it began: where a cancel leaves the CVM.
+    pub from: String,
 }
+
+/// One operation as the history endpoint reports it.
+#[derive(Debug, Clone)]
+pub struct OpRecord {
+    pub correlation_id: String,
+    pub kind: &'static str,
+    pub target: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// `in_progress`, `completed` or `failed`.
+    pub status: &'static str,
+    pub error: Option<String>,
+    /// (event type, time, CVM state then).
+    pub events: Vec<(String, DateTime<Utc>, String)>,
+}
+
+/// Records kept per CVM, newest last.
+const HISTORY_LIMIT: usize = 500;
 
 /// One CVM.
 #[derive(Debug, Clone)]
@@ -51,6 +71,8 @@ pub struct Cvm {
     pub running_since: Option<DateTime<Utc>>,
     pub exited_at: Option<DateTime<Utc>>,
     pub boot_error: Option<String>,
+    /// Operations begun on it, oldest first (at most [`HISTORY_LIMIT`]).
+    pub history: Vec<OpRecord>,
     pub vcpu: i64,
     pub memory_mb: i64,
     pub disk_gb: i64,
@@ -75,6 +97,17 @@ pub struct Node {
     pub id: i64,
     pub name: String,
     pub region: String,
+}
+
+/// The history's name of an operation kind.
+pub fn op_type(kind: &str) -> &'static str {
+    match kind {
+        "start" => "power_on",
+        "stop" => "power_off",
+        "shutdown" => "shutdown",
+        "restart" => "restart",
+        _ => "other",
+    }
 }
 
 /// A per-CVM lifecycle call.
@@ -118,6 +151,9 @@ pub struct Fleet {
     by_uuid: HashMap<String, usize>,
     /// Indices of CVMs with an operation in flight: all `tick` has to look at.
     busy: BTreeSet<usize>,
+    /// Indices of each workspace's CVMs, in fleet order: a page of a
+    /// workspace's list is a slice of it, whatever the fleet's size.
+    by_workspace: Vec<Vec<usize>>,
 }
 
 const WORDS: [&str; 12] = [
@@ -178,6 +214,7 @@ impl Fleet {
             by_id: HashMap::new(),
             by_uuid: HashMap::new(),
             busy: BTreeSet::new(),
+            by_workspace: Vec::new(),
         };
         let now = Instant::now();
         for i in 0..config.cvms {
@@ -223,6 +260,7 @@ impl Fleet {
                 running_since: None,
                 exited_at: None,
                 boot_error: None,
+                history: Vec::new(),
                 vcpu: [1, 2, 4, 8][fleet.rng.below(4)],
                 memory_mb: [2048, 4096, 8192, 16384][fleet.rng.below(4)],
                 disk_gb: [20, 40, 80][fleet.rng.below(3)],
@@ -259,7 +297,7 @@ impl Fleet {
             fleet.cvms.push(cvm);
             if status == "starting" {
                 let idx = fleet.cvms.len() - 1;
-                fleet.begin(idx, "start", "running", now, false);
+                fleet.begin(idx, "start", "running", "stopped".into(), now, epoch, false);
             }
         }
         fleet.reindex();
@@ -282,6 +320,15 @@ impl Fleet {
             .filter(|(_, c)| c.operation.is_some())
             .map(|(i, _)| i)
             .collect();
+        self.by_workspace = vec![Vec::new(); self.workspaces.len()];
+        for (i, c) in self.cvms.iter().enumerate() {
+            self.by_workspace[c.workspace].push(i);
+        }
+    }
+
+    /// The indices of workspace `ws`'s CVMs, in fleet order.
+    pub fn in_workspace(&self, ws: usize) -> &[usize] {
+        self.by_workspace.get(ws).map_or(&[], Vec::as_slice)
     }
 
     /// Deletes CVM `idx`.
@@ -321,7 +368,18 @@ impl Fleet {
 
     /// Puts an operation in flight on CVM `idx`: how long it takes depends
     /// on its kind (a restart is a stop, graceful unless forced, then a start).
-    fn begin(&mut self, idx: usize, kind: &'static str, target: &'static str, now: Instant, force: bool) {
+    /// `from` is the status before it began: where a cancel leaves the CVM.
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
+        &mut self,
+        idx: usize,
+        kind: &'static str,
+        target: &'static str,
+        from: String,
+        now: Instant,
+        at: DateTime<Utc>,
+        force: bool,
+    ) {
         let stop_part = if force {
             self.stop_duration
         } else {
@@ -338,17 +396,72 @@ impl Fleet {
             _ => (None, jittered(self.start_duration)),
         };
         self.correlation += 1;
-        let started_at = self.epoch;
+        let correlation_id = format!("op_{:08x}{}", self.correlation, self.rng.hex(8));
         self.busy.insert(idx);
-        self.cvms[idx].operation = Some(Operation {
+        let cvm = &mut self.cvms[idx];
+        cvm.history.push(OpRecord {
+            correlation_id: correlation_id.clone(),
+            kind,
+            target,
+            started_at: at,
+            completed_at: None,
+            status: "in_progress",
+            error: None,
+            events: vec![(format!("instance.{}.start", op_type(kind)), at, cvm.status.clone())],
+        });
+        if cvm.history.len() > HISTORY_LIMIT {
+            cvm.history.remove(0);
+        }
+        cvm.operation = Some(Operation {
             kind,
             target,
             halfway,
-            started_at,
+            started_at: at,
             started: now,
             done_at: now + total,
-            correlation_id: format!("op_{:08x}{}", self.correlation, self.rng.hex(8)),
+            correlation_id,
+            from,
         });
+    }
+
+    /// Ends the record of CVM `idx`'s operation `correlation_id`.
+    fn close_record(&mut self, idx: usize, correlation_id: &str, at: DateTime<Utc>, outcome: Result<(), &str>) {
+        let cvm = &mut self.cvms[idx];
+        let state = cvm.status.clone();
+        if let Some(record) = cvm
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.correlation_id == correlation_id)
+        {
+            let (status, event) = match outcome {
+                Ok(()) => ("completed", "done"),
+                Err(_) => ("failed", "cancelled"),
+            };
+            record.status = status;
+            record.error = outcome.err().map(str::to_string);
+            record.completed_at = Some(at);
+            record
+                .events
+                .push((format!("instance.{}.{event}", op_type(record.kind)), at, state));
+        }
+    }
+
+    /// Cancels CVM `idx`'s operation in flight, leaving it where it was
+    /// before (a restart past its stop leaves it stopped); its correlation
+    /// id, or `None` when nothing was in flight.
+    pub fn cancel(&mut self, idx: usize, now: Instant, origin: Instant) -> Option<String> {
+        let at = self.clock(now, origin);
+        let op = self.cvms[idx].operation.take()?;
+        self.busy.remove(&idx);
+        let cvm = &mut self.cvms[idx];
+        cvm.status = if op.kind == "restart" && cvm.status == "starting" {
+            "stopped".into()
+        } else {
+            op.from.clone()
+        };
+        self.close_record(idx, &op.correlation_id, at, Err("Cancelled by user"));
+        Some(op.correlation_id)
     }
 
     /// Applies every transition due by `now`.
@@ -375,6 +488,11 @@ impl Fleet {
             cvm.running_since = None;
             self.push_event(idx, "shutdown.progress", "stopped", at);
             self.push_event(idx, "boot.progress", "0%", at);
+            if let Some(record) = self.cvms[idx].history.last_mut() {
+                record
+                    .events
+                    .push(("instance.restart.stopped".into(), at, "stopped".into()));
+            }
         }
         let due: Vec<usize> = self
             .busy
@@ -400,6 +518,7 @@ impl Fleet {
                     self.push_event(idx, "boot.progress", "done", at);
                 }
             }
+            self.close_record(idx, &op.correlation_id, at, Ok(()));
         }
     }
 
@@ -442,8 +561,16 @@ impl Fleet {
 
     fn apply(&mut self, idx: usize, action: Action, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
+        // Where a cancel would leave it: where it was, or where the
+        // operation this one supersedes started from.
+        let from = match &self.cvms[idx].operation {
+            Some(op) => op.from.clone(),
+            None => self.cvms[idx].status.clone(),
+        };
         self.busy.remove(&idx);
-        self.cvms[idx].operation = None;
+        if let Some(superseded) = self.cvms[idx].operation.take() {
+            self.close_record(idx, &superseded.correlation_id, at, Err("Cancelled by a force stop"));
+        }
         let (kind, target, status, force) = match action {
             Action::Start => ("start", "running", "starting", false),
             Action::Stop => ("stop", "stopped", "stopping", true),
@@ -458,12 +585,9 @@ impl Fleet {
         };
         self.cvms[idx].status = status.into();
         self.cvms[idx].boot_error = None;
-        self.begin(idx, kind, target, now, force);
-        if let Some(op) = self.cvms[idx].operation.as_mut() {
-            op.started_at = at;
-            if status == "starting" {
-                op.halfway = None;
-            }
+        self.begin(idx, kind, target, from, now, at, force);
+        if let Some(op) = self.cvms[idx].operation.as_mut().filter(|_| status == "starting") {
+            op.halfway = None;
         }
         if status == "starting" {
             self.push_event(idx, "boot.progress", "0%", at);
@@ -655,6 +779,30 @@ impl Fleet {
             "deleted_at": None::<String>,
             "listed": false,
             "project_type": "webapp",
+        })
+    }
+
+    /// One operation record of `GET /cvms/{cvm_id}/operations`.
+    pub fn record_json(&self, idx: usize, r: &OpRecord) -> Value {
+        let cvm = &self.cvms[idx];
+        let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let user = cvm.user.map(|u| &self.users[u]);
+        json!({
+            "correlation_id": r.correlation_id,
+            "operation_type": op_type(r.kind),
+            "target_state": r.target,
+            "triggered_by": user.map_or(0, |u| u.numeric_id),
+            "triggered_by_username": user.map(|u| u.username.clone()),
+            "triggered_by_email": None::<String>,
+            "started_at": ts(r.started_at),
+            "completed_at": r.completed_at.map(ts),
+            "duration_ms": r.completed_at.map(|c| (c - r.started_at).num_milliseconds()),
+            "status": r.status,
+            "error_message": r.error,
+            "sub_operations": [op_type(r.kind)],
+            "events": r.events.iter().map(|(e, t, s)| json!({"event_type": e, "timestamp": ts(*t), "state": s})).collect::<Vec<_>>(),
+            "instance_name": cvm.name,
+            "compose_hash": None::<String>,
         })
     }
 

@@ -169,6 +169,9 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "status", "batch"]) => "status_batch",
         ("POST", ["api", "v1", "cvms", "batch-stop"]) => "batch_stop",
         ("GET", ["api", "v1", "cvms"]) => "list_cvms",
+        ("GET", ["api", "v1", "cvms", "paginated"]) => "list_cvms_paginated",
+        ("GET", ["api", "v1", "cvms", _, "operations"]) => "cvm_operations",
+        ("POST", ["api", "v1", "cvms", _, "operations", "cancel"]) => "cancel_operation",
         ("GET", ["api", "v1", "cvms", _, "state"])
             if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("target="))) =>
         {
@@ -437,20 +440,83 @@ async fn batch_stop(
     response
 }
 
+/// One list item in the shape the caller's API version answers with.
+fn item_json(fleet: &Fleet, caller: &Caller, idx: usize, now: Instant, origin: Instant) -> Value {
+    if caller.cvminfo {
+        fleet.info_json(idx)
+    } else {
+        fleet.hosted_json(idx, now, origin)
+    }
+}
+
 fn list_json(shared: &Shared, caller: &Caller, pick: impl Fn(&Fleet, usize) -> bool) -> Response {
     let (inner, now) = shared.now();
     let fleet = &inner.fleet;
     let items: Vec<Value> = (0..fleet.cvms.len())
         .filter(|&i| pick(fleet, i))
-        .map(|i| {
-            if caller.cvminfo {
-                fleet.info_json(i)
-            } else {
-                fleet.hosted_json(i, now, shared.origin)
-            }
-        })
+        .map(|i| item_json(fleet, caller, i, now, shared.origin))
         .collect();
     axum::Json(Value::Array(items)).into_response()
+}
+
+/// Which CVMs a listing covers: the caller's workspace, or (admins only)
+/// every CVM of an owner and/or a node.
+enum Listed {
+    Workspace(usize),
+    Filtered {
+        user: Option<String>,
+        node: Option<Option<i64>>,
+    },
+}
+
+impl Listed {
+    /// Reads `user_id` and `teepod_id` as the service does.
+    fn from_query(caller: &Caller, query: &BTreeMap<String, String>, rid: &str) -> Result<Self, Response> {
+        let user = query.get("user_id").cloned();
+        // Any integer is valid, as in the real (Python) service; one outside
+        // i64 names no node, so the filter matches nothing (`Some(None)`).
+        let node = match query.get("teepod_id").map(|t| (t.parse::<i64>(), is_integer(t))) {
+            None => None,
+            Some((Ok(n), _)) => Some(Some(n)),
+            Some((Err(_), true)) => Some(None),
+            Some((Err(_), false)) => {
+                let input = Value::String(query.get("teepod_id").cloned().unwrap_or_default());
+                return Err(validation_error(
+                    &["query", "teepod_id"],
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    "int_parsing",
+                    input,
+                ));
+            }
+        };
+        if user.is_none() && node.is_none() {
+            return Ok(Listed::Workspace(caller.workspace));
+        }
+        if !caller.admin {
+            return Err(api_error(
+                StatusCode::FORBIDDEN,
+                "ERR-01-003",
+                "Filtering by user_id or teepod_id requires admin",
+                rid,
+            ));
+        }
+        Ok(Listed::Filtered { user, node })
+    }
+
+    fn picks(&self, fleet: &Fleet, i: usize) -> bool {
+        let cvm = &fleet.cvms[i];
+        match self {
+            Listed::Workspace(ws) => cvm.workspace == *ws,
+            Listed::Filtered { user, node } => {
+                let user_ok = match user.as_deref() {
+                    None => true,
+                    Some("0") => cvm.user.is_none(),
+                    Some(u) => cvm.user.is_some_and(|x| fleet.users[x].id == u),
+                };
+                user_ok && node.is_none_or(|n| n == Some(fleet.nodes[cvm.node].id))
+            }
+        }
+    }
 }
 
 async fn list_cvms(
@@ -463,46 +529,59 @@ async fn list_cvms(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let user = query.get("user_id").cloned();
-    // Any integer is valid, as in the real (Python) service; one outside
-    // i64 names no node, so the filter matches nothing (`Some(None)`).
-    let node = match query.get("teepod_id").map(|t| (t.parse::<i64>(), is_integer(t))) {
-        None => None,
-        Some((Ok(n), _)) => Some(Some(n)),
-        Some((Err(_), true)) => Some(None),
-        Some((Err(_), false)) => {
-            let input = Value::String(query.get("teepod_id").cloned().unwrap_or_default());
-            return validation_error(
-                &["query", "teepod_id"],
-                "Input should be a valid integer, unable to parse string as an integer",
-                "int_parsing",
-                input,
-            );
+    match Listed::from_query(&caller, &query, &rid) {
+        Ok(listed) => list_json(&shared, &caller, |fleet, i| listed.picks(fleet, i)),
+        Err(r) => r,
+    }
+}
+
+/// `GET /cvms/paginated`: `{items, total, page, page_size, pages}`. A page of
+/// a workspace is a slice of its index: the cost is the page's, not the fleet's.
+async fn list_cvms_paginated(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let listed = match Listed::from_query(&caller, &query, &rid) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let page = match bounded(&query, "page", 1, 1, i64::MAX as u64) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
+    };
+    let page_size = match bounded(&query, "page_size", 30, 1, 100) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
+    };
+    let (inner, now) = shared.now();
+    let fleet = &inner.fleet;
+    let scanned: Vec<usize>;
+    let all: &[usize] = match &listed {
+        Listed::Workspace(ws) => fleet.in_workspace(*ws),
+        Listed::Filtered { .. } => {
+            scanned = (0..fleet.cvms.len()).filter(|&i| listed.picks(fleet, i)).collect();
+            &scanned
         }
     };
-    if (user.is_some() || node.is_some()) && !caller.admin {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            "ERR-01-003",
-            "Filtering by user_id or teepod_id requires admin",
-            &rid,
-        );
-    }
-    let filtered = user.is_some() || node.is_some();
-    list_json(&shared, &caller, |fleet, i| {
-        let cvm = &fleet.cvms[i];
-        let in_scope = if filtered {
-            true
-        } else {
-            cvm.workspace == caller.workspace
-        };
-        let user_ok = match user.as_deref() {
-            None => true,
-            Some("0") => cvm.user.is_none(),
-            Some(u) => cvm.user.is_some_and(|x| fleet.users[x].id == u),
-        };
-        in_scope && user_ok && node.is_none_or(|n| n == Some(fleet.nodes[cvm.node].id))
-    })
+    let start = page.saturating_sub(1).saturating_mul(page_size).min(all.len());
+    let items: Vec<Value> = all[start..(start + page_size).min(all.len())]
+        .iter()
+        .map(|&i| item_json(fleet, &caller, i, now, shared.origin))
+        .collect();
+    axum::Json(json!({
+        "items": items,
+        "total": all.len(),
+        "page": page,
+        "page_size": page_size,
+        "pages": all.len().div_ceil(page_size),
+    }))
+    .into_response()
 }
 
 /// Integer syntax as the service parses a query integer: an optional sign, then digits.
@@ -741,6 +820,104 @@ async fn delete_cvm(
     response
 }
 
+/// `GET /cvms/{cvm_id}/operations`: newest first, `limit` per page, an
+/// opaque cursor naming the last record given; `start_time`/`end_time`
+/// bound `started_at`, `operation_types` (repeatable) filters.
+async fn cvm_operations(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let single: BTreeMap<String, String> = pairs.iter().cloned().collect();
+    let types: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "operation_types")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let limit = match bounded(&single, "limit", 50, 1, 500) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
+    };
+    let mut range = [None, None];
+    for (slot, name) in range.iter_mut().zip(["start_time", "end_time"]) {
+        if let Some(text) = single.get(name) {
+            match chrono::DateTime::parse_from_rfc3339(text) {
+                Ok(t) => *slot = Some(t.with_timezone(&chrono::Utc)),
+                Err(_) => {
+                    return validation_error(
+                        &["query", name],
+                        "Input should be a valid datetime",
+                        "datetime_from_date_parsing",
+                        Value::String(text.clone()),
+                    );
+                }
+            }
+        }
+    }
+    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let fleet = &at.inner.fleet;
+    let history = &fleet.cvms[at.idx].history;
+    let matching: Vec<&crate::fleet::OpRecord> = history
+        .iter()
+        .rev()
+        .filter(|r| range[0].is_none_or(|s| r.started_at >= s) && range[1].is_none_or(|e| r.started_at <= e))
+        .filter(|r| types.is_empty() || types.contains(&crate::fleet::op_type(r.kind)))
+        .collect();
+    let start = match single.get("cursor") {
+        None => 0,
+        Some(cursor) => match cursor
+            .strip_prefix("cur_")
+            .and_then(|id| matching.iter().position(|r| r.correlation_id == id))
+        {
+            Some(pos) => pos + 1,
+            None => {
+                return validation_error(
+                    &["query", "cursor"],
+                    "Invalid or expired cursor",
+                    "value_error",
+                    Value::String(cursor.clone()),
+                );
+            }
+        },
+    };
+    let page = &matching[start.min(matching.len())..(start + limit).min(matching.len())];
+    let next = (start + limit < matching.len())
+        .then(|| page.last().map(|r| format!("cur_{}", r.correlation_id)))
+        .flatten();
+    let items: Vec<Value> = page.iter().map(|r| fleet.record_json(at.idx, r)).collect();
+    axum::Json(json!({"items": items, "next_cursor": next, "total": matching.len()})).into_response()
+}
+
+/// `POST /cvms/{cvm_id}/operations/cancel`: `{cancelled, correlation_id}`.
+async fn cancel_operation(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+) -> Response {
+    let Located {
+        mut inner, now, idx, ..
+    } = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let cancelled = inner.fleet.cancel(idx, now, shared.origin);
+    if let Some(id) = &cancelled {
+        let key = ("cancel".to_string(), inner.fleet.cvms[idx].id.clone());
+        *inner.stats.actions_applied.entry(key).or_default() += 1;
+        tracing::debug!(correlation_id = %id, "operation cancelled");
+    }
+    axum::Json(json!({"cancelled": cancelled.is_some(), "correlation_id": cancelled})).into_response()
+}
+
 /// A route for one lifecycle call.
 fn action_route(action: Action) -> axum::routing::MethodRouter<Arc<Shared>> {
     post(
@@ -766,6 +943,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/status/batch", post(status_batch))
         .route("/api/v1/cvms/batch-stop", post(batch_stop))
         .route("/api/v1/cvms", get(list_cvms))
+        .route("/api/v1/cvms/paginated", get(list_cvms_paginated))
+        .route("/api/v1/cvms/{cvm_id}/operations", get(cvm_operations))
+        .route("/api/v1/cvms/{cvm_id}/operations/cancel", post(cancel_operation))
         .route("/api/v1/cvms/{cvm_id}", get(get_cvm).delete(delete_cvm))
         .route("/api/v1/cvms/{cvm_id}/start", action_route(Action::Start))
         .route("/api/v1/cvms/{cvm_id}/stop", action_route(Action::Stop))

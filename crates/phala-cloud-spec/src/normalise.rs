@@ -70,6 +70,11 @@ pub const PASSES: &[Pass] = &[
         run: array_unions,
     },
     Pass {
+        name: "answer_alternatives",
+        why: "an answer that is `anyOf` named objects with the same fields (two page shapes) becomes a struct of flattened optional arms that decodes everything twice; as `oneOf` it is an enum whose first fitting arm wins",
+        run: answer_alternatives,
+    },
+    Pass {
         name: "inline_titles",
         why: "typify names inline types by `title` and merges equal names into one wrong type",
         run: inline_titles,
@@ -317,6 +322,27 @@ pub fn array_unions(doc: &mut Value) {
                 obj.insert("type".into(), json!("array"));
                 obj.insert("items".into(), json!({ "oneOf": items }));
             }
+        }
+    });
+}
+
+/// An answer's `anyOf` whose arms are all references becomes `oneOf`: the
+/// shapes a version-dependent answer takes (FastAPI writes a Python union
+/// as `anyOf`). typify makes an untagged enum of a `oneOf`; of an `anyOf`
+/// of objects it cannot tell apart, a struct of flattened optional arms.
+/// Only answers: a request body keeps saying what it accepts.
+pub fn answer_alternatives(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, place| {
+        if place.side != Side::Response {
+            return;
+        }
+        let Some(obj) = schema.as_object_mut() else { return };
+        let all_refs = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("$ref").is_some()));
+        if all_refs
+            && !obj.contains_key("oneOf")
+            && let Some(arms) = obj.shift_remove("anyOf")
+        {
+            obj.insert("oneOf".into(), arms);
         }
     });
 }
@@ -766,6 +792,24 @@ mod tests {
         let mut doc = json!({"openapi": "3.0.2"});
         openapi_version(&mut doc);
         assert_eq!(doc["openapi"], "3.0.2");
+    }
+
+    #[test]
+    fn answer_alternatives_become_one_of() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {"a": {"type": "string"}}}));
+        let ok = "/paths/~1api~1v1~1things/get/responses/200/content/application~1json/schema";
+        *doc.pointer_mut(ok).unwrap() =
+            json!({"anyOf": [{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Other"}]});
+        doc["components"]["schemas"]["Other"] = json!({"type": "object", "properties": {"anyOf_field": {"anyOf": [{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Thing"}]}}});
+        answer_alternatives(&mut doc);
+        assert!(doc.pointer(ok).unwrap().get("oneOf").is_some());
+        assert!(doc.pointer(ok).unwrap().get("anyOf").is_none());
+        // Inside a component (whose side depends on who uses it), and mixed arms, stay as they are.
+        assert!(
+            doc["components"]["schemas"]["Other"]["properties"]["anyOf_field"]
+                .get("anyOf")
+                .is_some()
+        );
     }
 
     #[test]

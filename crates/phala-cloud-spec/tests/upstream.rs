@@ -79,12 +79,15 @@ fn bundled_document_keeps_published_bounds_and_ids() {
     assert_eq!(
         ids,
         [
+            "cancel_cvm_operation_api_v1_cvms__cvm_id__operations_cancel_post",
+            "get_cvm_operations_api_v1_cvms__cvm_id__operations_get",
             "handle_batch_cvm_status_api_v1_status_batch_post",
             "handle_batch_stop_cvms_api_v1_cvms_batch_stop_post",
             "handle_get_app_cvms_api_v1_apps__app_id__cvms_get",
             "handle_get_cvm_api_v1_cvms__cvm_id__get",
             "handle_get_cvm_state_api_v1_cvms__cvm_id__state_get",
             "handle_list_cvms_api_v1_cvms_get",
+            "handle_list_cvms_paginated_api_v1_cvms_paginated_get",
             "handle_remove_cvm_api_v1_cvms__cvm_id__delete",
             "handle_restart_cvm_api_v1_cvms__cvm_id__restart_post",
             "handle_shutdown_cvm_api_v1_cvms__cvm_id__shutdown_post",

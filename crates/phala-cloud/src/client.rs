@@ -238,21 +238,6 @@ impl Client {
         .await
     }
 
-    /// CVMs of the caller's workspace, in either response shape.
-    pub async fn list_cvms(&self, filter: &ListFilter) -> Result<Vec<Cvm>, Error> {
-        let mut request = self.raw().list_cvms();
-        if let Some(u) = &filter.user_id {
-            request = request.user_id(u.as_str());
-        }
-        if let Some(t) = filter.teepod_id {
-            request = request.teepod_id(t);
-        }
-        let answer = self
-            .send("list_cvms", Replay::Idempotent, || request.clone().send())
-            .await?;
-        Ok(Cvm::from_list(answer))
-    }
-
     /// The CVMs (replicas) of one app. `app_id` is the hex id, with or without `app_`.
     pub async fn app_cvms(&self, app_id: &str) -> Result<Vec<Cvm>, Error> {
         Self::check_id(app_id, "app id")?;

@@ -18,7 +18,9 @@
 //! - waiting: [`Client::watch_state`] (SSE, reconnecting, within the
 //!   five-stream limit), [`Client::wait_for_state`], and
 //!   [`Client::wait_all`] for whole fleets;
-//! - lists in one type, [`Cvm`], whatever shape the API version answers.
+//! - lists in one type, [`Cvm`], whatever shape the API version answers,
+//!   as a stream with no pages in sight ([`Client::cvms`]), and a CVM's
+//!   operation history the same way ([`Client::operations`]).
 //!
 //! Every request goes through the generated builders of `phala-cloud-api`
 //! (document + overlay -> generated code), and what comes back is the
@@ -54,7 +56,9 @@ mod config;
 mod cvm;
 mod error;
 mod fleet;
+mod history;
 mod lifecycle;
+mod listing;
 mod report;
 mod retry;
 mod rolling;
@@ -68,11 +72,14 @@ pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_R
 pub use cvm::{Cvm, CvmDetails};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
 pub use fleet::{ActionDone, ActionFailure, ActionReport};
+pub use history::OperationsFilter;
 pub use lifecycle::Action;
+pub use listing::PAGE_SIZE;
 pub use phala_cloud_api as raw;
 pub use raw::types::{
-    BatchStopErrorEntry, BatchStopResponse, CvmBasicInfo, CvmInfoDetail, CvmOperation, CvmState, CvmStatus, GuestEvent,
-    KnownStatus, ResourceUsage, Status, Vm,
+    BatchStopErrorEntry, BatchStopResponse, CancelOperationRequest, CvmBasicInfo, CvmInfoDetail, CvmOperation,
+    CvmOperationResponse, CvmState, CvmStatus, GuestEvent, KnownStatus, OperationEventDetail, ResourceUsage, Status,
+    Vm,
 };
 pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};

@@ -311,7 +311,7 @@ async fn error_pages_and_wrong_shapes_are_typed() {
         "/api/v1/cvms/plain500/state" => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
         "/api/v1/cvms/empty200/state" => StatusCode::OK.into_response(),
         "/api/v1/cvms/array/state" => json_response(StatusCode::OK, json!([1, 2])),
-        "/api/v1/cvms" => json_response(StatusCode::OK, json!({"items": []})),
+        "/api/v1/cvms/paginated?page=1&page_size=100" => json_response(StatusCode::OK, json!({"items": 3})),
         "/api/v1/apps/numbers/cvms" => json_response(StatusCode::OK, json!([1, 2])),
         "/api/v1/status/batch" => json_response(StatusCode::OK, json!(["not", "a", "map"])),
         "/api/v1/cvms/batch-stop" => json_response(StatusCode::OK, json!({"stopped": "many"})),

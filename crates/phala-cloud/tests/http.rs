@@ -86,7 +86,7 @@ async fn bodies_over_the_cap_are_refused_and_html_is_a_decode_error() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/v1/cvms");
+            when.method(GET).path("/api/v1/cvms/paginated");
             then.status(200).body("x".repeat(2 * 1024 * 1024));
         })
         .await;

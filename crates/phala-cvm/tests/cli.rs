@@ -190,11 +190,17 @@ fn help_reads_well() {
 fn real_world_payloads_decode_and_the_key_never_prints() {
     let server = MockServer::start();
     server.mock(|when, then| {
-        when.method(GET).path("/api/v1/cvms");
-        then.status(200).json_body(json!([
-            {"id": 17, "hosted": {"id": "uuid-a", "name": "old", "status": "running", "uptime": "1h", "app_id": "ab"}, "name": "old", "status": "running", "public_urls": [], "future_field": 1},
+        when.method(GET).path("/api/v1/cvms/paginated").query_param("page", "1");
+        then.status(200).json_body(json!({"items": [
+            {"id": 17, "hosted": {"id": "uuid-a", "name": "old", "status": "running", "uptime": "1h", "app_id": "ab"}, "name": "old", "status": "running", "public_urls": [], "future_field": 1}
+        ], "total": 2, "page": 1, "page_size": 100, "pages": 2}));
+    });
+    // Version shapes can differ page by page (a server mid-upgrade): each page decodes on its own.
+    server.mock(|when, then| {
+        when.method(GET).path("/api/v1/cvms/paginated").query_param("page", "2");
+        then.status(200).json_body(json!({"items": [
             {"id": "cvm_new", "vm_uuid": "uuid-b", "name": "new", "status": "hibernating", "resource": {"vcpu": 2}, "gateway": {}, "resource_usage": {"cpu_percent": 3.5}}
-        ]));
+        ], "total": 2, "page": 2, "page_size": 100, "pages": 2}));
     });
     server.mock(|when, then| {
         when.method(POST).path("/api/v1/status/batch");
