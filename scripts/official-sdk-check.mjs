@@ -36,6 +36,8 @@ for (const version of ["2025-10-28", "2026-01-21"]) {
   const stopped = idle("stopped", version === "2025-10-28" ? 0 : 2);
   const tag = (s) => `${s} (${version})`;
 
+  await expectValid(tag("getCvmList (paged)"), () => sdk.getCvmList(client, { page: 1, page_size: 100 }));
+  await expectValid(tag("getCvmList, a later page"), () => sdk.getCvmList(client, { page: 2, page_size: 7 }));
   await expectValid(tag("getCvmInfo"), () => sdk.getCvmInfo(client, { id: running.id }));
   await expectValid(tag("getCvmState"), () => sdk.getCvmState(client, { id: running.id }));
   await expectValid(tag("getCvmState of a stopped CVM"), () => sdk.getCvmState(client, { id: stopped.id }));

@@ -745,3 +745,114 @@ async fn a_deleted_cvm_is_gone_from_every_endpoint() {
     let foreign = sim.cvms().into_iter().find(|c| !c.in_main_workspace).unwrap();
     assert_eq!(lifecycle(&sim, &foreign.id, "stop", None).await.0, 404);
 }
+
+#[tokio::test]
+async fn paged_list_bounds_and_slices() {
+    let sim = sim(250).await;
+    let key = sim.api_key();
+    let mine: Vec<String> = main_cvms(&sim).into_iter().map(|c| c.id).collect();
+    let (s, _, page) = get(
+        &sim,
+        "/api/v1/cvms/paginated?page=2&page_size=40",
+        key,
+        Some("2026-01-21"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, mine[40..80].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(page["total"], mine.len());
+    assert_eq!(page["pages"], mine.len().div_ceil(40));
+    let (_, _, default) = get(&sim, "/api/v1/cvms/paginated", key, None).await;
+    assert_eq!(
+        (default["page"].as_u64(), default["page_size"].as_u64()),
+        (Some(1), Some(30))
+    );
+    let (_, _, beyond) = get(&sim, "/api/v1/cvms/paginated?page=1000", key, None).await;
+    assert_eq!(beyond["items"], json!([]));
+    for query in ["page=0", "page_size=0", "page_size=101", "page=x", "teepod_id=x"] {
+        let (s, _, body) = get(&sim, &format!("/api/v1/cvms/paginated?{query}"), key, None).await;
+        assert_eq!(s, 422, "{query}: {body}");
+    }
+    let (s, _, _) = get(&sim, "/api/v1/cvms/paginated?teepod_id=10", key, None).await;
+    assert_eq!(s, 403, "filters are admin-only");
+    let (s, _, filtered) = get(
+        &sim,
+        "/api/v1/cvms/paginated?teepod_id=10&page_size=100",
+        sim.admin_key(),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        filtered["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["node"]["id"] == 10)
+    );
+}
+
+#[tokio::test]
+async fn operations_are_recorded_and_paged_by_cursor() {
+    let sim = Simulator::builder().cvms(40).apps(10).seed(42).start().await.unwrap();
+    let cvm = main_cvms(&sim)
+        .into_iter()
+        .find(|c| c.status == "running" && !c.in_progress)
+        .unwrap();
+    let key = sim.api_key();
+    // Real time: the shutdown is in flight when the force stop supersedes
+    // it, and the stop when the start is refused.
+    for (call, status) in [("shutdown", 200), ("stop", 200), ("start", 409)] {
+        assert_eq!(lifecycle(&sim, &cvm.id, call, None).await.0, status, "{call}");
+    }
+    let (_, cancel) = lifecycle(&sim, &cvm.id, "operations/cancel", None).await;
+    assert_eq!(cancel["cancelled"], true);
+    let path = format!("/api/v1/cvms/{}/operations?limit=1", cvm.id);
+    let (s, _, first) = get(&sim, &path, key, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(first["items"][0]["operation_type"], "power_off");
+    assert_eq!(first["items"][0]["status"], "failed", "cancelled");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (_, _, second) = get(&sim, &format!("{path}&cursor={cursor}"), key, None).await;
+    assert_eq!(second["items"][0]["operation_type"], "shutdown");
+    assert_eq!(second["items"][0]["error_message"], "Cancelled by a force stop");
+    assert!(second["next_cursor"].is_null(), "two records in all");
+    let (_, _, only) = get(
+        &sim,
+        &format!(
+            "/api/v1/cvms/{}/operations?operation_types=shutdown&operation_types=restart",
+            cvm.id
+        ),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(only["total"], 1);
+    let (s, _, _) = get(&sim, &format!("{path}&cursor=cur_nope"), key, None).await;
+    assert_eq!(s, 422);
+    let (s, _, _) = get(
+        &sim,
+        &format!("/api/v1/cvms/{}/operations?limit=501", cvm.id),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, _, _) = get(
+        &sim,
+        &format!("/api/v1/cvms/{}/operations?start_time=yesterday", cvm.id),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 422);
+    // Nothing in flight: nothing to cancel.
+    let (_, again) = lifecycle(&sim, &cvm.id, "operations/cancel", None).await;
+    assert_eq!(again, json!({"cancelled": false, "correlation_id": null}));
+}

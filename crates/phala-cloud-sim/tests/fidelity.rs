@@ -166,6 +166,10 @@ async fn every_simulated_answer_fits_the_overlaid_document() {
     let post = |template: &'static str, path: String| (Method::POST, template, path);
     for version in ["2025-10-28", "2026-01-21"] {
         answer_fits(&sim, &doc, get("/api/v1/cvms", "/api/v1/cvms".into()), version, None).await;
+        for page in ["page=1&page_size=7", "page=3&page_size=25", "page=99"] {
+            let path = format!("/api/v1/cvms/paginated?{page}");
+            answer_fits(&sim, &doc, get("/api/v1/cvms/paginated", path), version, None).await;
+        }
         let app = format!("/api/v1/apps/{}/cvms", mine[0].app_id);
         answer_fits(&sim, &doc, get("/api/v1/apps/{app_id}/cvms", app), version, None).await;
         for cvm in [pick("running", 0), pick("stopped", 0)] {

@@ -541,3 +541,49 @@ async fn batch_status_keeps_only_the_ids_it_asked_about() {
     assert_eq!(map.len(), 250);
     assert!(map.keys().all(|k| k.starts_with("asked-")));
 }
+
+#[tokio::test]
+async fn history_cursors_the_server_refuses_or_repeats_end_the_stream() {
+    let record = json!({"correlation_id": "op_1", "operation_type": "power_on", "target_state": "running",
+        "triggered_by": 1, "started_at": "2026-11-01T00:00:00Z", "status": "completed", "sub_operations": [],
+        "events": [], "instance_name": "web"});
+    let page = move |cursor: Option<&str>| json!({"items": [record.clone()], "next_cursor": cursor, "total": 9});
+    let server = Recorder::start(move |seen| {
+        let uri = seen.uri.as_str();
+        if uri.starts_with("/api/v1/cvms/expiring/operations") {
+            if uri.contains("cursor=c1") {
+                json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"detail": [{"loc": ["query", "cursor"], "msg": "Invalid or expired cursor", "type": "value_error"}]}),
+                )
+            } else {
+                json_response(StatusCode::OK, page(Some("c1")))
+            }
+        } else if uri.starts_with("/api/v1/cvms/stuck/operations") {
+            json_response(StatusCode::OK, page(Some("same")))
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        }
+    })
+    .await;
+    let client = server.client();
+    let items: Vec<_> = client.operations("expiring", &Default::default()).collect().await;
+    match items.as_slice() {
+        [Ok(op), Err(Error::Api(e))] => {
+            assert_eq!(op.correlation_id, "op_1");
+            assert_eq!(e.kind(), ApiErrorKind::Validation);
+            assert_eq!(e.field_errors[0].loc, ["query", "cursor"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same cursor twice would loop for ever: the walk stops after it.
+    let items: Vec<_> = client.operations("stuck", &Default::default()).collect().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    let asked: Vec<String> = server
+        .seen()
+        .into_iter()
+        .map(|s| s.uri)
+        .filter(|u| u.contains("stuck"))
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+}
