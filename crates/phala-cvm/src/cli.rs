@@ -42,7 +42,7 @@ pub struct Args {
     /// API version (X-Phala-Version).
     #[arg(long, global = true, default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V")]
     pub api_version: String,
-    /// Output: a table for people, JSON for scripts.
+    /// Output: a table for people, JSON (or JSON Lines) for scripts.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
     /// Show progress on stderr even when it is not a terminal.
@@ -84,6 +84,9 @@ impl LogLevel {
 pub enum Format {
     Table,
     Json,
+    /// JSON Lines: streams (list, history) print one document per line as
+    /// it arrives; other commands print their one document on one line.
+    Jsonl,
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +139,22 @@ pub enum Command {
         /// Do not ask for confirmation (needed for --all/--app in scripts).
         #[arg(long, short = 'y')]
         yes: bool,
+    },
+    /// A CVM's operation history, newest first (all of it: no pages).
+    History {
+        /// Hashed id, VM UUID, app_APPID, instance id or name.
+        cvm_id: String,
+        /// Only operations started since: an RFC 3339 time, or an age like 30m, 12h, 7d.
+        #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only operations of this type (power_on, power_off, shutdown, restart, ...); repeatable.
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+    },
+    /// Cancel the operation in flight on a CVM.
+    Cancel {
+        /// Hashed id, VM UUID, app_APPID, instance id or name.
+        cvm_id: String,
     },
     /// Details of one CVM (either API version's shape).
     Get {
@@ -236,4 +255,26 @@ pub struct UuidSelect {
     /// Every CVM of the workspace.
     #[arg(long)]
     pub all: bool,
+}
+
+/// An RFC 3339 time, or an age (`90s`, `30m`, `12h`, `7d`) before now.
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor an age like 30m"))?;
+    let age = match unit {
+        "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{text:?}: the unit must be s, m, h or d, and the age in range"))?;
+    chrono::Utc::now()
+        .checked_sub_signed(age)
+        .ok_or_else(|| format!("{text:?} is too far back"))
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use phala_cloud::{
-    Action, ActionReport, Client, Cvm, Error, ListFilter, RollingOptions, RollingReport, StateEvent, StopReport,
-    WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+    Action, ActionReport, Client, Cvm, Error, ListFilter, OperationsFilter, RollingOptions, RollingReport, StateEvent,
+    StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
 };
 use serde_json::json;
 
@@ -111,6 +111,8 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             yes,
         } => stop(client, out, ids, *all, app.as_deref(), *wait, *timeout, *yes, interval).await,
         Command::Get { cvm_id } => get(client, out, cvm_id).await,
+        Command::History { cvm_id, since, types } => history(client, out, cvm_id, *since, types).await,
+        Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } => Ok(Outcome::Done),
         Command::Start { select, wait } => lifecycle(client, out, Action::Start, select, wait, interval).await,
@@ -151,39 +153,129 @@ fn dash(v: Option<&str>) -> String {
     v.unwrap_or("-").to_string()
 }
 
-async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str>) -> Result<Outcome, Error> {
-    let mut cvms = match app {
-        Some(app) => client.app_cvms(app).await?,
-        None => client.list_cvms(&ListFilter::default()).await?,
+/// Column widths of a streamed list: rows print as pages arrive, before
+/// the widest cell is known.
+const LIST_COLUMNS: [(&str, usize); 6] = [
+    ("ID", 13),
+    ("NAME", 20),
+    ("STATUS", 9),
+    ("VM_UUID", 36),
+    ("APP", 12),
+    ("NODE", 0),
+];
+
+fn list_row(out: &Out, c: &Cvm) -> Vec<String> {
+    let status = if c.in_progress() {
+        format!("{}*", out.status(c.status().as_str()))
+    } else {
+        out.status(c.status().as_str())
     };
-    if let Some(s) = status {
-        cvms.retain(|c| c.status().as_str() == s);
+    let app: Option<String> = c.app_id().map(|a| a.chars().take(12).collect());
+    vec![
+        dash(c.id().as_deref()),
+        c.name().to_string(),
+        status,
+        dash(c.vm_uuid()),
+        dash(app.as_deref()),
+        dash(c.node()),
+    ]
+}
+
+/// Lists CVMs as the pages arrive: a row (or a JSON line) per CVM at once;
+/// `-o json` collects them into one document.
+async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str>) -> Result<Outcome, Error> {
+    let filter = ListFilter::default();
+    let cvms = match app {
+        // An app's replicas come in one answer (the API pages only the fleet).
+        Some(app) => futures::stream::iter(client.app_cvms(app).await?.into_iter().map(Ok)).left_stream(),
+        None => client.cvms(&filter).right_stream(),
+    };
+    let mut cvms = std::pin::pin!(cvms);
+    let (widths, header): (Vec<usize>, Vec<String>) = LIST_COLUMNS.iter().map(|(h, w)| (*w, h.to_string())).unzip();
+    if out.format == Format::Table {
+        out.row(&widths, &header);
+    }
+    let (mut shown, mut collected) = (0usize, Vec::new());
+    while let Some(cvm) = cvms.next().await {
+        let cvm = cvm?;
+        if status.is_some_and(|s| cvm.status().as_str() != s) {
+            continue;
+        }
+        shown += 1;
+        match out.format {
+            Format::Table => out.row(&widths, &list_row(out, &cvm)),
+            Format::Jsonl => out.json(&cvm_json(&cvm)),
+            Format::Json => collected.push(cvm_json(&cvm)),
+        }
     }
     match out.format {
-        Format::Json => out.json(&cvms.iter().map(cvm_json).collect::<Vec<_>>()),
-        Format::Table => {
-            let rows: Vec<Vec<String>> = cvms
-                .iter()
-                .map(|c| {
-                    let status = if c.in_progress() {
-                        format!("{}*", out.status(c.status().as_str()))
-                    } else {
-                        out.status(c.status().as_str())
-                    };
-                    let app: Option<String> = c.app_id().map(|a| a.chars().take(12).collect());
-                    vec![
-                        dash(c.id().as_deref()),
-                        c.name().to_string(),
-                        status,
-                        dash(c.vm_uuid()),
-                        dash(app.as_deref()),
-                        dash(c.node()),
-                    ]
-                })
-                .collect();
-            out.table(&["ID", "NAME", "STATUS", "VM_UUID", "APP", "NODE"], &rows);
-            eprintln!("{} CVMs", cvms.len());
+        Format::Json => out.json(&collected),
+        Format::Table => eprintln!("{shown} CVMs"),
+        Format::Jsonl => {}
+    }
+    Ok(Outcome::Done)
+}
+
+async fn history(
+    client: &Client,
+    out: &Out,
+    id: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    types: &[String],
+) -> Result<Outcome, Error> {
+    let mut filter = OperationsFilter::default();
+    if let Some(t) = since {
+        filter = filter.since(t);
+    }
+    for t in types {
+        filter = filter.of_type(t.clone());
+    }
+    let mut ops = std::pin::pin!(client.operations(id, &filter));
+    let widths = [24, 10, 11, 10, 0];
+    if out.format == Format::Table {
+        let header = ["STARTED", "TYPE", "STATUS", "DURATION", "CORRELATION_ID"].map(String::from);
+        out.row(&widths, &header);
+    }
+    let (mut shown, mut collected) = (0usize, Vec::new());
+    while let Some(op) = ops.next().await {
+        let op = op?;
+        shown += 1;
+        match out.format {
+            Format::Table => {
+                let duration = op.duration_ms.map(|ms| format!("{:.1}s", ms as f64 / 1000.0));
+                let status = match &op.error_message {
+                    Some(why) if op.status == "failed" => format!("failed ({why})"),
+                    _ => op.status.clone(),
+                };
+                let row = [
+                    op.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    op.operation_type.clone(),
+                    status,
+                    dash(duration.as_deref()),
+                    op.correlation_id.clone(),
+                ];
+                out.row(&widths, &row);
+            }
+            Format::Jsonl => out.json(&op),
+            Format::Json => collected.push(op),
         }
+    }
+    match out.format {
+        Format::Json => out.json(&collected),
+        Format::Table => eprintln!("{shown} operations"),
+        Format::Jsonl => {}
+    }
+    Ok(Outcome::Done)
+}
+
+async fn cancel(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
+    let answer = client.cancel_operation(id).await?;
+    match out.format {
+        Format::Table => match &answer.correlation_id {
+            Some(op) if answer.cancelled => outln!("cancelled {op}"),
+            _ => outln!("nothing to cancel: no operation in flight"),
+        },
+        _ => out.json(&answer),
     }
     Ok(Outcome::Done)
 }
@@ -201,7 +293,7 @@ async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outco
     let map = client.status_many(&uuids).await?;
     let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(*u)).collect();
     match out.format {
-        Format::Json => out.json(&json!({"statuses": map, "not_found": missing})),
+        Format::Json | Format::Jsonl => out.json(&json!({"statuses": map, "not_found": missing})),
         Format::Table => {
             let rows: Vec<Vec<String>> = map
                 .values()
@@ -240,7 +332,7 @@ async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outco
 async fn state(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
     let s = client.cvm_state(id).await?;
     match out.format {
-        Format::Json => out.json(&s),
+        Format::Json | Format::Jsonl => out.json(&s),
         Format::Table => {
             let rows = vec![
                 vec!["name".into(), dash(s.name.as_deref())],
@@ -293,8 +385,8 @@ async fn watch_state(client: &Client, out: &Out, id: &str, target: &str, timeout
             _ => continue,
         };
         match out.format {
-            Format::Json => println!("{}", json!({"event": name, "data": data})),
-            Format::Table => println!("{line}"),
+            Format::Json | Format::Jsonl => outln!("{}", json!({"event": name, "data": data})),
+            Format::Table => outln!("{line}"),
         }
         match event {
             StateEvent::Complete { .. } => return Ok(Outcome::Done),
@@ -476,14 +568,14 @@ fn wait_json(r: &WaitReport) -> serde_json::Value {
 
 fn print_wait(out: &Out, r: &WaitReport) {
     match out.format {
-        Format::Json => out.json(&wait_json(r)),
+        Format::Json | Format::Jsonl => out.json(&wait_json(r)),
         Format::Table => print_wait_table(out, r),
     }
 }
 
 fn print_wait_table(out: &Out, r: &WaitReport) {
     let reached = r.count(|o| *o == WaitOutcome::Reached);
-    println!(
+    outln!(
         "wait: {reached}/{} reached {} in {:.1?} ({} rounds)",
         r.outcomes.len(),
         out.status(&r.target),
@@ -503,9 +595,9 @@ fn print_wait_table(out: &Out, r: &WaitReport) {
 
 fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
     match out.format {
-        Format::Json => out.json(&json!({"stop": report, "wait": waited.map(wait_json)})),
+        Format::Json | Format::Jsonl => out.json(&json!({"stop": report, "wait": waited.map(wait_json)})),
         Format::Table => {
-            println!(
+            outln!(
                 "stop: {} requested, {} scheduled, {} skipped, {} errors, {} failed ({} requests{})",
                 report.total,
                 report.stopped,
@@ -538,7 +630,7 @@ fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
 async fn get(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
     let cvm = client.cvm(id).await?;
     match out.format {
-        Format::Json => out.json(&cvm),
+        Format::Json | Format::Jsonl => out.json(&cvm),
         Format::Table => {
             let status = if cvm.in_progress() {
                 format!("{} (operation in progress)", out.status(cvm.status().as_str()))
@@ -695,9 +787,9 @@ fn failure_rows(failed: &[phala_cloud::ActionFailure]) -> Vec<Vec<String>> {
 
 fn print_action(out: &Out, report: &ActionReport, waited: Option<&WaitReport>) {
     match out.format {
-        Format::Json => out.json(&json!({"result": report, "wait": waited.map(wait_json)})),
+        Format::Json | Format::Jsonl => out.json(&json!({"result": report, "wait": waited.map(wait_json)})),
         Format::Table => {
-            println!(
+            outln!(
                 "{}: {} requested, {} accepted, {} failed",
                 report.action,
                 report.total,
@@ -717,9 +809,9 @@ fn print_action(out: &Out, report: &ActionReport, waited: Option<&WaitReport>) {
 
 fn print_rolling(out: &Out, report: &RollingReport) {
     match out.format {
-        Format::Json => out.json(&json!({"rolling_restart": report})),
+        Format::Json | Format::Jsonl => out.json(&json!({"rolling_restart": report})),
         Format::Table => {
-            println!(
+            outln!(
                 "rolling restart: {} requested, {} restarted, {} failed, {} untouched ({} batches, {:.1?})",
                 report.total,
                 report.restarted.len(),
@@ -733,7 +825,7 @@ fn print_rolling(out: &Out, report: &RollingReport) {
                 out.table(&["CVM_ID", "ERROR"], &rows);
             }
             if !report.untouched.is_empty() {
-                println!("untouched: {}", report.untouched.join(" "));
+                outln!("untouched: {}", report.untouched.join(" "));
             }
         }
     }

@@ -1,5 +1,21 @@
 //! `phala-cvm`: manage fleets of Phala Cloud CVMs from a shell and from scripts.
 
+/// `println!` that ends the program quietly when stdout is closed (a
+/// `| head` that has read enough) instead of panicking: results stream, so
+/// the reader may well leave first.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write the result: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod cli;
 mod commands;
 mod output;

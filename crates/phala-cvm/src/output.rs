@@ -39,21 +39,28 @@ impl Out {
         format!("\x1b[{code}m{s}\x1b[0m")
     }
 
+    /// One row of fixed-width columns (the last unpadded), for rows that
+    /// print before the widest cell is known; a longer cell pushes the rest.
+    pub fn row(&self, widths: &[usize], cells: &[String]) {
+        let last = cells.len().saturating_sub(1);
+        let line: String = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = if i == last {
+                    0
+                } else {
+                    widths.get(i).copied().unwrap_or(0).saturating_sub(visible_width(c))
+                };
+                format!("{c}{}{}", " ".repeat(pad), if i == last { "" } else { "  " })
+            })
+            .collect();
+        outln!("{}", line.trim_end());
+    }
+
     /// Prints aligned columns; cells may carry colour codes.
     pub fn table(&self, header: &[&str], rows: &[Vec<String>]) {
-        let visible = |s: &str| {
-            let mut n = 0;
-            let mut in_escape = false;
-            for c in s.chars() {
-                match (in_escape, c) {
-                    (false, '\x1b') => in_escape = true,
-                    (true, 'm') => in_escape = false,
-                    (true, _) => {}
-                    _ => n += 1,
-                }
-            }
-            n
-        };
+        let visible = visible_width;
         let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
         for row in rows {
             for (i, cell) in row.iter().enumerate() {
@@ -73,7 +80,7 @@ impl Out {
                     }
                 })
                 .collect();
-            println!("{}", parts.join("  ").trim_end());
+            outln!("{}", parts.join("  ").trim_end());
         };
         line(header.iter().map(|h| h.to_string()).collect());
         for row in rows {
@@ -82,8 +89,12 @@ impl Out {
     }
 
     pub fn json<T: Serialize>(&self, value: &T) {
-        match serde_json::to_string_pretty(value) {
-            Ok(text) => println!("{text}"),
+        let text = match self.format {
+            Format::Jsonl => serde_json::to_string(value),
+            _ => serde_json::to_string_pretty(value),
+        };
+        match text {
+            Ok(text) => outln!("{text}"),
             Err(e) => eprintln!("error: cannot render JSON: {e}"),
         }
     }
@@ -94,12 +105,27 @@ impl Out {
     pub fn error(&self, e: &Error) {
         match self.format {
             Format::Table => eprintln!("error: {e}"),
-            Format::Json => match serde_json::to_string_pretty(&json!({ "error": error_json(e) })) {
+            Format::Json | Format::Jsonl => match serde_json::to_string(&json!({ "error": error_json(e) })) {
                 Ok(text) => eprintln!("{text}"),
                 Err(_) => eprintln!("error: {e}"),
             },
         }
     }
+}
+
+/// Characters a terminal shows: colour codes take none.
+fn visible_width(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            _ => n += 1,
+        }
+    }
+    n
 }
 
 /// The structured form of an error, with stable field names.

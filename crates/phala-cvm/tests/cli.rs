@@ -435,3 +435,59 @@ fn completions_for_every_shell() {
     }
     assert_eq!(code(&run(&["completions", "tcsh"], &[])), 2);
 }
+
+#[test]
+fn list_streams_json_lines_and_history_follows_cancel() {
+    let jsonl = run(&["--simulate", "--sim-cvms", "260", "-o", "jsonl", "list"], &[]);
+    assert_eq!(code(&jsonl), 0, "{}", text(&jsonl));
+    let lines: Vec<Value> = String::from_utf8_lossy(&jsonl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON document per line"))
+        .collect();
+    assert!(lines.len() > 200, "every page: {}", lines.len());
+    let distinct: std::collections::BTreeSet<&str> = lines.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), lines.len());
+
+    // One simulator across commands, so history sees what restart and cancel did.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(async {
+        phala_cloud_sim::Simulator::builder()
+            .cvms(30)
+            .seed(8)
+            .start()
+            .await
+            .unwrap()
+    });
+    let id = sim
+        .cvms()
+        .into_iter()
+        .find(|c| c.in_main_workspace && c.status == "running" && !c.in_progress)
+        .unwrap()
+        .id;
+    let base = sim.base_url().to_string();
+    let env = [
+        ("PHALA_CLOUD_API_KEY", sim.api_key()),
+        ("PHALA_CLOUD_API_PREFIX", base.as_str()),
+    ];
+    assert_eq!(code(&run(&["restart", &id], &env)), 0);
+    let cancelled = run(&["cancel", &id], &env);
+    assert!(
+        String::from_utf8_lossy(&cancelled.stdout).starts_with("cancelled op_"),
+        "{}",
+        text(&cancelled)
+    );
+    let again = run(&["-o", "json", "cancel", &id], &env);
+    assert_eq!(stdout_json(&again)["cancelled"], false);
+    // The simulator keeps a clock of its own (a fixed epoch), so an absolute time.
+    let history = run(&["history", &id, "--since", "2026-01-01T00:00:00Z"], &env);
+    let table = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        table.starts_with("STARTED") && table.contains("restart") && table.contains("failed (Cancelled by user)"),
+        "{table}"
+    );
+    let none = stdout_json(&run(&["-o", "json", "history", &id, "--type", "power_on"], &env));
+    assert_eq!(none, json!([]));
+    let bad = run(&["history", &id, "--since", "last tuesday"], &env);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    drop(sim);
+}
