@@ -26,9 +26,15 @@ fn workspace_root() -> PathBuf {
 
 /// Runs cargo in the workspace root; its output if it succeeded.
 fn cargo(args: &[&str]) -> Result<std::process::Output, String> {
+    cargo_with(args, &[])
+}
+
+/// [`cargo`] with environment variables set.
+fn cargo_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<std::process::Output, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
@@ -52,7 +58,18 @@ pub fn run(opts: &Options) -> Result<String, String> {
     if opts.quick {
         args.push("--quick");
     }
-    let out = cargo(&args)?;
+    // Scenario 6 runs the simulator binary in its own process, so that the
+    // heap it counts is the client's alone.
+    let mut sim_build = vec!["build", "--quiet", "--locked", "-p", "phala-cloud-sim"];
+    if opts.release {
+        sim_build.push("--release");
+    }
+    cargo(&sim_build)?;
+    let sim_bin = workspace_root()
+        .join("target")
+        .join(if opts.release { "release" } else { "debug" })
+        .join("phala-cloud-sim");
+    let out = cargo_with(&args, &[("PHALA_SIM_BIN", sim_bin.as_os_str())])?;
     let mut results: Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("benchmark output is not JSON: {e}"))?;
     if opts.build_times {
@@ -218,6 +235,53 @@ fn markdown(r: &Value) -> String {
             format!("{}x", d["peak_vs_json"]),
         ]));
     }
+
+    let sc = &r["scale"];
+    md.push_str(&format!(
+        "\n## 6. Scale: a fleet of {} CVMs, {} in the caller's workspace\n\n\
+         The simulator runs in its own process: the heap is the client's alone. \
+         Goals: listing peak heap <= 32 MiB whatever the fleet size (the tenth-size fleet shows it does not grow with it); \
+         status requests = ceil(N / 100); stop requests = ceil(N / 50); every id accounted for.\n\n\
+         | step | time | requests | goal | outcome |\n|---|---|---|---|---|\n",
+        sc["cvms"], sc["workspace"]
+    ));
+    for l in sc["listing"].as_array().into_iter().flatten() {
+        md.push_str(&row(&[
+            format!("list as a stream, fleet {}", l["fleet"]),
+            format!("{} s", l["s"]),
+            text(&l["requests"]),
+            "pages of 100".into(),
+            format!(
+                "{} listed, peak heap {:.1} MiB",
+                l["listed"],
+                l["peak_heap_bytes"].as_f64().unwrap_or(0.0) / 1048576.0
+            ),
+        ]));
+    }
+    md.push_str(&row(&[
+        "`status_many`, every CVM".into(),
+        format!("{} s", sc["status"]["s"]),
+        text(&sc["status"]["requests"]),
+        text(&sc["status"]["goal"]),
+        format!("{} answered", sc["status"]["answered"]),
+    ]));
+    md.push_str(&row(&[
+        "`stop_many`, every CVM".into(),
+        format!("{} s", sc["stop"]["s"]),
+        text(&sc["stop"]["requests"]),
+        text(&sc["stop"]["goal"]),
+        format!(
+            "{} stopped, {} skipped, {} failed; consistent: {}",
+            sc["stop"]["stopped"], sc["stop"]["skipped"], sc["stop"]["failed"], sc["stop"]["consistent"]
+        ),
+    ]));
+    md.push_str(&row(&[
+        "`wait_all` stopped".into(),
+        format!("{} s", sc["wait"]["s"]),
+        text(&sc["wait"]["requests"]),
+        format!("{} rounds", sc["wait"]["rounds"]),
+        format!("{} reached", sc["wait"]["reached"]),
+    ]));
 
     md.push_str("\n## 5. Build (debug, `cargo build --workspace`, own target directory)\n\n");
     match r.get("build") {

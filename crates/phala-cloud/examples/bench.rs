@@ -400,16 +400,183 @@ fn decode(quick: bool) -> Value {
     json!({"cvms": n, "results": out})
 }
 
+/// Counts the facade's requests by operation, from its `request done` and
+/// `request failed` debug events: measured on the client side, where the
+/// simulator runs in another process.
+mod request_count {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    pub static COUNTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+    pub struct Counter;
+
+    struct Op(Option<String>, bool);
+    impl Visit for Op {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "op" {
+                self.0 = Some(value.to_string());
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "op" => self.0 = Some(format!("{value:?}").trim_matches('"').to_string()),
+                "message" => self.1 = format!("{value:?}").starts_with("request "),
+                _ => {}
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Counter {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut op = Op(None, false);
+            event.record(&mut op);
+            if let (Some(name), true) = (op.0, op.1) {
+                *COUNTS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(name)
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// Requests of `op` since the last call to `take`.
+    pub fn take(op: &str) -> u64 {
+        COUNTS.lock().unwrap_or_else(|e| e.into_inner()).remove(op).unwrap_or(0)
+    }
+}
+
+/// The simulator binary (built by `cargo xtask bench`) serving `n` CVMs.
+struct SimProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl SimProcess {
+    fn start(bin: &str, n: usize) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "--port",
+                "0",
+                "--cvms",
+                &n.to_string(),
+                "--apps",
+                "1000",
+                "--time-scale",
+                "1000",
+            ])
+            .args(["--api-key", "bench-key"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the simulator binary starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("Phala Cloud simulator listening on ")
+                    .map(|r| r.split_whitespace().next().unwrap_or_default().to_string())
+            })
+            .expect("the simulator says where it listens");
+        // Keep reading what it prints, or its next line would meet a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        SimProcess { child, url }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Scenario 6: a fleet of 100,000 (80,000 in the caller's workspace), the
+/// simulator in its own process so the heap counted is the client's.
+fn scale(quick: bool) -> Value {
+    let Ok(bin) = std::env::var("PHALA_SIM_BIN") else {
+        return json!({"skipped": "PHALA_SIM_BIN not set (cargo xtask bench sets it)"});
+    };
+    let n = if quick { 2_000 } else { 100_000 };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = |url: &str| {
+        Client::builder()
+            .base_url(url)
+            .api_key("bench-key")
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    // Listing: peak heap at a tenth of the fleet and at the whole, counting only.
+    let mut listing = Vec::new();
+    for size in [n / 10, n] {
+        let sim = SimProcess::start(&bin, size);
+        let c = client(&sim.url);
+        let _ = request_count::take("list_cvms_paginated");
+        let base = counting_alloc::start();
+        let started = Instant::now();
+        let count = rt.block_on(c.cvms(&Default::default()).fold(0usize, |n, c| async move {
+            assert!(c.is_ok(), "{c:?}");
+            n + 1
+        }));
+        let secs = started.elapsed().as_secs_f64();
+        let peak = counting_alloc::peak_since(base);
+        listing.push(json!({"fleet": size, "listed": count, "s": round2(secs),
+            "requests": request_count::take("list_cvms_paginated"), "peak_heap_bytes": peak}));
+    }
+    let sim = SimProcess::start(&bin, n);
+    let c = client(&sim.url);
+    let (ids, uuids): (Vec<String>, Vec<String>) = rt
+        .block_on(c.list_cvms(&Default::default()))
+        .unwrap()
+        .iter()
+        .map(|cvm| {
+            (
+                cvm.id().unwrap_or_default(),
+                cvm.vm_uuid().unwrap_or_default().to_string(),
+            )
+        })
+        .unzip();
+    let _ = request_count::take("list_cvms_paginated");
+    let started = Instant::now();
+    let map = rt.block_on(c.status_many(&uuids)).unwrap();
+    let status = json!({"s": round2(started.elapsed().as_secs_f64()), "answered": map.len(),
+        "requests": request_count::take("status_batch"), "goal": uuids.len().div_ceil(100)});
+    drop(map);
+    let started = Instant::now();
+    let report = rt.block_on(c.stop_many(&ids));
+    let stop = json!({"s": round2(started.elapsed().as_secs_f64()), "stopped": report.stopped, "skipped": report.skipped,
+        "failed": report.failed.len() + report.errors.len(), "consistent": report.is_consistent(),
+        "requests": request_count::take("batch_stop"), "goal": ids.len().div_ceil(50)});
+    let started = Instant::now();
+    let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
+    let waited = rt
+        .block_on(c.wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |_| {}))
+        .unwrap();
+    let wait = json!({"s": round2(started.elapsed().as_secs_f64()), "reached": waited.count(|o| *o == phala_cloud::WaitOutcome::Reached),
+        "rounds": waited.rounds, "requests": request_count::take("status_batch")});
+    json!({"cvms": n, "workspace": ids.len(), "listing": listing, "status": status, "stop": stop, "wait": wait})
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only NAME` runs one scenario (overhead, fleet_stop, fleet_wait, decode).
+    // `--only NAME` runs one scenario (overhead, fleet_stop, fleet_wait, decode, scale).
     let only = args
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -428,6 +595,18 @@ fn main() {
     drop(rt);
     if wanted("decode") {
         out.insert("decode".into(), decode(quick));
+    }
+    if wanted("scale") {
+        // Requests are counted from the facade's debug events, on this
+        // thread only: the other scenarios run without a subscriber.
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry()
+            .with(request_count::Counter)
+            .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+        out.insert(
+            "scale".into(),
+            tracing::subscriber::with_default(subscriber, || scale(quick)),
+        );
     }
     println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap());
 }

@@ -182,8 +182,10 @@ impl Client {
         let mut answers = std::pin::pin!(self.status_answers(ids));
         let mut merged = StatusMap::new();
         while let Some((_, answer)) = answers.next().await {
-            let mut answer = answer?;
-            merged.append(&mut answer);
+            // `extend`, not `append`: append rebuilds the whole merged tree
+            // each time (O(merged + chunk), moving every entry), which made
+            // 800 chunks of 100 take 9 s (bench scenario 6).
+            merged.extend(answer?);
         }
         Ok(merged)
     }
@@ -196,7 +198,7 @@ impl Client {
         let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), BTreeSet::new(), None);
         while let Some((chunk, answer)) = answers.next().await {
             match answer {
-                Ok(mut map) => merged.append(&mut map),
+                Ok(map) => merged.extend(map),
                 Err(e) => {
                     unanswered.extend(chunk);
                     last_error = Some(e);
