@@ -17,17 +17,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "schemathesis==4.32.5"
 fi
-cargo build --quiet --locked -p phala-cloud-sim
-log=$(mktemp)
-./target/debug/phala-cloud-sim --port 0 --cvms 60 --time-scale 100 --api-key conformance-key >"$log" 2>&1 &
-sim=$!
-trap 'kill $sim 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 50); do
-    url=$(sed -n 's/^Phala Cloud simulator listening on \(http[^ ]*\).*/\1/p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "${url:-}" ] || { echo "simulator did not start:"; cat "$log"; exit 1; }
+. scripts/start-sim.sh --cvms 60 --time-scale 100 --api-key conformance-key
 "$venv/bin/schemathesis" run openapi.json --url "$url" \
     -H "X-API-Key: conformance-key" -H "X-Phala-Version: 2026-01-21" \
     --exclude-checks status_code_conformance \

@@ -15,15 +15,5 @@ if [ ! -d "$dir/node_modules/@phala/cloud" ]; then
         && npm install --silent --no-audit --no-fund "@phala/cloud@$sdk_version" >/dev/null)
 fi
 cp scripts/official-sdk-check.mjs "$dir/check.mjs"
-cargo build --quiet --locked -p phala-cloud-sim
-log=$(mktemp)
-./target/debug/phala-cloud-sim --port 0 --cvms 60 --time-scale 1 --api-key sdk-check-key >"$log" 2>&1 &
-sim=$!
-trap 'kill $sim 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 50); do
-    url=$(sed -n 's/^Phala Cloud simulator listening on \(http[^ ]*\).*/\1/p' "$log")
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "${url:-}" ] || { echo "simulator did not start:"; cat "$log"; exit 1; }
+. scripts/start-sim.sh --cvms 60 --time-scale 1 --api-key sdk-check-key
 PHALA_SIM_URL="$url" PHALA_SIM_KEY=sdk-check-key node "$dir/check.mjs"
