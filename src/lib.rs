@@ -36,7 +36,7 @@ mod transport;
 /// publishes it (the overlay is applied at build time, not here).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-pub use transport::{InvalidHeader, Transport, install_crypto_provider, is_body_too_large};
+pub use transport::{install_crypto_provider, is_body_too_large, InvalidHeader, Transport};
 
 #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]
 mod generated {

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH};
 
 use crate::Client;
 
@@ -196,7 +196,7 @@ impl ClientHooks<Transport> for Client {
     async fn exec(&self, mut request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
         let transport = self.inner();
         let json = wants_json(&request);
-        if json && let Some(timeout) = transport.request_timeout {
+        if let Some(timeout) = transport.request_timeout.filter(|_| json) {
             *request.timeout_mut() = Some(timeout);
         }
         let started = Instant::now();

@@ -103,15 +103,19 @@ pub fn generate_with(doc: &Value, settings: &GenerationSettings) -> Result<Strin
 /// `When`/`Then` builders, as oxide.rs ships it. `crate_path` is where the
 /// client's `types` live (e.g. `crate` when included in the client's crate).
 ///
-/// progenitor's mock generator renders every query parameter with
-/// `to_string`, which an array has not; array query parameters are left out
-/// of the typed `When` (match them through `into_inner()`), the client keeps them.
+/// Two things progenitor's mock generator gets wrong are adjusted in the
+/// document it reads (the client's is untouched): it renders every query
+/// parameter with `to_string`, which an array has not, so array query
+/// parameters are left out of the typed `When` (match them through
+/// `into_inner()`); and it hands an optional request body to httpmock as an
+/// `Option`, so the mock's `body` matcher takes the body itself.
 pub fn generate_httpmock(doc: &Value, settings: &GenerationSettings, crate_path: &str) -> Result<String, SpecError> {
-    pretty(&without_array_queries(doc), settings, Output::Mock(crate_path))
+    pretty(&mockable(doc), settings, Output::Mock(crate_path))
 }
 
-/// `doc` without its array-valued query parameters.
-fn without_array_queries(doc: &Value) -> Value {
+/// `doc` without its array-valued query parameters, and with every request
+/// body required and not nullable.
+fn mockable(doc: &Value) -> Value {
     let mut doc = doc.clone();
     let is_array_query = |p: &Value| {
         p.get("in").and_then(Value::as_str) == Some("query")
@@ -120,6 +124,19 @@ fn without_array_queries(doc: &Value) -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
             for (key, value) in item.iter_mut() {
+                if let Some(body) = value.get_mut("requestBody").and_then(Value::as_object_mut) {
+                    body.insert("required".into(), Value::Bool(true));
+                    let media = body.get_mut("content").and_then(Value::as_object_mut);
+                    for schema in media
+                        .into_iter()
+                        .flat_map(|m| m.values_mut())
+                        .filter_map(|m| m.get_mut("schema"))
+                    {
+                        if let Some(schema) = schema.as_object_mut() {
+                            schema.remove("nullable");
+                        }
+                    }
+                }
                 let params = if key == "parameters" {
                     Some(value)
                 } else {
@@ -196,19 +213,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn mocks_leave_out_array_queries_only() {
+    fn mocks_leave_out_array_queries_and_require_bodies() {
         let doc = json!({"paths": {"/x": {
             "parameters": [{"name": "tags", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}],
-            "get": {"parameters": [
+            "post": {"requestBody": {"content": {"application/json": {"schema": {"nullable": true, "allOf": [{"$ref": "#/x"}]}}}}, "parameters": [
                 {"name": "types", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer"}},
                 {"name": "ids", "in": "header", "schema": {"type": "array", "items": {"type": "string"}}}
             ]}
         }}});
-        let out = without_array_queries(&doc);
+        let out = mockable(&doc);
         assert_eq!(out.pointer("/paths/~1x/parameters"), Some(&json!([])));
+        assert_eq!(out.pointer("/paths/~1x/post/requestBody/required"), Some(&json!(true)));
+        assert_eq!(
+            out.pointer("/paths/~1x/post/requestBody/content/application~1json/schema/nullable"),
+            None
+        );
         let names: Vec<&str> = out
-            .pointer("/paths/~1x/get/parameters")
+            .pointer("/paths/~1x/post/parameters")
             .unwrap()
             .as_array()
             .unwrap()
