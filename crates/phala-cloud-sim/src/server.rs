@@ -325,6 +325,29 @@ pub(crate) struct AppliedStops(pub Vec<String>);
 #[derive(Clone)]
 pub(crate) struct Applied(pub &'static str, pub String);
 
+impl Inner {
+    /// Counts lifecycle call `action` reaching its handler for CVM `id`.
+    fn requested(&mut self, action: &str, id: &str) {
+        *self
+            .stats
+            .action_requests
+            .entry((action.to_string(), id.to_string()))
+            .or_default() += 1;
+    }
+
+    /// Counts `action` applied to CVM `id`, and marks `response` with it, so
+    /// the fault layer can tell an applied call whose answer is then lost.
+    fn applied(&mut self, action: &'static str, id: String, mut response: Response) -> Response {
+        *self
+            .stats
+            .actions_applied
+            .entry((action.to_string(), id.clone()))
+            .or_default() += 1;
+        response.extensions_mut().insert(Applied(action, id));
+        response
+    }
+}
+
 fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -780,8 +803,8 @@ async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id
         Ok(at) => at,
         Err(r) => return r,
     };
-    let key = (name.to_string(), inner.fleet.cvms[idx].id.clone());
-    *inner.stats.action_requests.entry(key.clone()).or_default() += 1;
+    let id = inner.fleet.cvms[idx].id.clone();
+    inner.requested(name, &id);
     match inner.fleet.act(idx, action, now, shared.origin) {
         Acted::Busy => api_error(
             StatusCode::CONFLICT,
@@ -791,12 +814,10 @@ async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id
         ),
         Acted::Nothing => axum::Json(inner.fleet.vm_json(idx)).into_response(),
         Acted::Applied => {
-            *inner.stats.actions_applied.entry(key.clone()).or_default() += 1;
             let restarting = inner.fleet.restarting();
             inner.stats.restarting_peak = inner.stats.restarting_peak.max(restarting);
-            let mut response = axum::Json(inner.fleet.vm_json(idx)).into_response();
-            response.extensions_mut().insert(Applied(name, key.1));
-            response
+            let response = axum::Json(inner.fleet.vm_json(idx)).into_response();
+            inner.applied(name, id, response)
         }
     }
 }
@@ -811,13 +832,10 @@ async fn delete_cvm(
         Ok(at) => at,
         Err(r) => return r,
     };
-    let key = ("delete".to_string(), inner.fleet.cvms[idx].id.clone());
-    *inner.stats.action_requests.entry(key.clone()).or_default() += 1;
-    *inner.stats.actions_applied.entry(key.clone()).or_default() += 1;
+    let id = inner.fleet.cvms[idx].id.clone();
+    inner.requested("delete", &id);
     inner.fleet.remove(idx);
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(Applied("delete", key.1));
-    response
+    inner.applied("delete", id, StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /cvms/{cvm_id}/operations`: newest first, `limit` per page, an
