@@ -4,8 +4,9 @@
 //! (exactly as Phala publishes it) plus `openapi.overlay.json` (what the live
 //! service sends beyond it), normalised by `phala-cloud-spec`: one method per
 //! operation, builder style, typed request and response bodies in [`types`].
-//! Response types are tolerant: objects keep unknown fields in `extra`, and
-//! enums such as [`types::Status`] keep unknown values.
+//! Response types are tolerant: objects keep unknown fields in `extra` (a
+//! `BTreeMap<String, serde_json::Value>`, which allocates nothing while it is
+//! empty), and enums such as [`types::Status`] keep unknown values.
 //!
 //! Every request goes through one [`Transport`] (headers, per-attempt
 //! timeout, body cap, tracing). There are no retries or batching here: the

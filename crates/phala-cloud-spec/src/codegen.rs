@@ -51,9 +51,25 @@ pub fn settings_for(derives: Derives) -> GenerationSettings {
         .with_tag(TagStyle::Merged)
         .with_derive("PartialEq")
         .with_map_type("::std::collections::BTreeMap")
+        .with_conversion(unknown_field(), "::serde_json::Value", std::iter::empty())
         .with_hooks(HooksMode::Expected)
         .with_inner_type(quote::quote!(crate::Transport));
     settings
+}
+
+/// The schema [`crate::normalise::UNKNOWN_FIELD`] marks, as typify compares
+/// it: an unknown field's value becomes a `serde_json::Value`, and so the
+/// `extra` map of a response object a `BTreeMap` (see that constant).
+fn unknown_field() -> schemars::schema::SchemaObject {
+    schemars::schema::SchemaObject {
+        extensions: [(
+            crate::normalise::UNKNOWN_FIELD.to_string(),
+            serde_json::Value::Bool(true),
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

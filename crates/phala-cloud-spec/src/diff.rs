@@ -307,7 +307,8 @@ impl<'a> Flattener<'a> {
             }
             if let Some(a) = s
                 .get("additionalProperties")
-                .filter(|a| a.is_object() && a.as_object().is_some_and(|o| !o.is_empty()))
+                // A schema of only extensions (`x-...`) allows any value, as `{}` does.
+                .filter(|a| a.as_object().is_some_and(|o| o.keys().any(|k| !k.starts_with("x-"))))
             {
                 additional = Some(a);
             }

@@ -512,10 +512,24 @@ pub fn known_values_name(name: &str) -> String {
     format!("Known{name}")
 }
 
+/// The extension that marks the schema of an unknown field's value. typify
+/// renders a plain `additionalProperties: {}` as a `serde_json::Map`, an
+/// `IndexMap` of 72 bytes in every decoded object even when empty (the
+/// workspace needs serde_json's `preserve_order`); [`crate::codegen`] maps
+/// this marker to `serde_json::Value`, so that `extra` is a
+/// `BTreeMap<String, Value>` of 24 bytes that allocates nothing when empty.
+pub const UNKNOWN_FIELD: &str = "x-unknown-field";
+
+/// The `additionalProperties` schema of a response object: any value.
+pub fn unknown_field_schema() -> Value {
+    json!({ UNKNOWN_FIELD: true })
+}
+
 /// Response-side schemas are made tolerant, so that what a newer service
 /// sends still decodes and nothing it sends is lost:
-/// - objects with `properties` keep unknown fields (`additionalProperties: {}`,
-///   which typify turns into a flattened `extra` map);
+/// - objects with `properties` keep unknown fields (`additionalProperties`
+///   of any value, which typify turns into a flattened `extra` map; see
+///   [`UNKNOWN_FIELD`]);
 /// - a string enum component `E` becomes an open enum: `oneOf` of
 ///   `Known: KnownE` (the values) and `Unknown: string`, an untagged Rust
 ///   enum whose `Unknown` arm keeps a new value; inline string enums become
@@ -539,8 +553,13 @@ pub fn lenient_responses(doc: &mut Value) {
             return;
         };
         obj.shift_remove("pattern");
-        if obj.contains_key("properties") && !obj.get("additionalProperties").is_some_and(Value::is_object) {
-            obj.insert("additionalProperties".into(), json!({}));
+        let any_value = match obj.get("additionalProperties") {
+            None | Some(Value::Bool(_)) => true,
+            Some(Value::Object(schema)) => schema.is_empty(),
+            Some(_) => false,
+        };
+        if obj.contains_key("properties") && any_value {
+            obj.insert("additionalProperties".into(), unknown_field_schema());
         }
         // An optional field sent as `null` decodes as absent. Only fields with
         // a default or of array type need saying so: typify makes the
@@ -1036,7 +1055,7 @@ mod tests {
         );
         assert_eq!(
             thing(&doc)["additionalProperties"],
-            json!({}),
+            unknown_field_schema(),
             "response objects keep unknown fields"
         );
         assert!(thing(&doc)["properties"]["id"].get("pattern").is_none());
