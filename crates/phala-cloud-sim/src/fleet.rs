@@ -34,6 +34,13 @@ pub struct Operation {
     pub from: String,
 }
 
+impl Operation {
+    /// When `tick` must next look at it: its halfway point, else its end.
+    fn wake_at(&self) -> Instant {
+        self.halfway.unwrap_or(self.done_at)
+    }
+}
+
 /// One operation as the history endpoint reports it.
 #[derive(Debug, Clone)]
 pub struct OpRecord {
@@ -149,8 +156,10 @@ pub struct Fleet {
     by_id: HashMap<String, usize>,
     /// VM UUID -> index.
     by_uuid: HashMap<String, usize>,
-    /// Indices of CVMs with an operation in flight: all `tick` has to look at.
-    busy: BTreeSet<usize>,
+    /// CVMs with an operation in flight, by the instant each next needs
+    /// `tick` (a restart's halfway, else the end): a request pays for the
+    /// transitions due, not for every operation in flight.
+    wake: BTreeSet<(Instant, usize)>,
     /// Indices of each workspace's CVMs, in fleet order: a page of a
     /// workspace's list is a slice of it, whatever the fleet's size.
     by_workspace: Vec<Vec<usize>>,
@@ -213,7 +222,7 @@ impl Fleet {
             correlation: 0,
             by_id: HashMap::new(),
             by_uuid: HashMap::new(),
-            busy: BTreeSet::new(),
+            wake: BTreeSet::new(),
             by_workspace: Vec::new(),
         };
         let now = Instant::now();
@@ -313,12 +322,11 @@ impl Fleet {
             .enumerate()
             .map(|(i, c)| (c.vm_uuid.clone(), i))
             .collect();
-        self.busy = self
+        self.wake = self
             .cvms
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.operation.is_some())
-            .map(|(i, _)| i)
+            .filter_map(|(i, c)| Some((c.operation.as_ref()?.wake_at(), i)))
             .collect();
         self.by_workspace = vec![Vec::new(); self.workspaces.len()];
         for (i, c) in self.cvms.iter().enumerate() {
@@ -397,7 +405,6 @@ impl Fleet {
         };
         self.correlation += 1;
         let correlation_id = format!("op_{:08x}{}", self.correlation, self.rng.hex(8));
-        self.busy.insert(idx);
         let cvm = &mut self.cvms[idx];
         cvm.history.push(OpRecord {
             correlation_id: correlation_id.clone(),
@@ -412,16 +419,26 @@ impl Fleet {
         if cvm.history.len() > HISTORY_LIMIT {
             cvm.history.remove(0);
         }
-        cvm.operation = Some(Operation {
+        let op = Operation {
             kind,
             target,
-            halfway,
+            // A restart of a stopped CVM has nothing to stop.
+            halfway: halfway.filter(|_| cvm.status != "starting"),
             started_at: at,
             started: now,
             done_at: now + total,
             correlation_id,
             from,
-        });
+        };
+        self.wake.insert((op.wake_at(), idx));
+        self.cvms[idx].operation = Some(op);
+    }
+
+    /// Takes CVM `idx`'s operation in flight off the clock.
+    fn take_operation(&mut self, idx: usize) -> Option<Operation> {
+        let op = self.cvms[idx].operation.take()?;
+        self.wake.remove(&(op.wake_at(), idx));
+        Some(op)
     }
 
     /// Ends the record of CVM `idx`'s operation `correlation_id`.
@@ -452,8 +469,7 @@ impl Fleet {
     /// id, or `None` when nothing was in flight.
     pub fn cancel(&mut self, idx: usize, now: Instant, origin: Instant) -> Option<String> {
         let at = self.clock(now, origin);
-        let op = self.cvms[idx].operation.take()?;
-        self.busy.remove(&idx);
+        let op = self.take_operation(idx)?;
         let cvm = &mut self.cvms[idx];
         cvm.status = if op.kind == "restart" && cvm.status == "starting" {
             "stopped".into()
@@ -464,44 +480,36 @@ impl Fleet {
         Some(op.correlation_id)
     }
 
-    /// Applies every transition due by `now`.
+    /// Applies every transition due by `now`, in the order they fell due.
     pub fn tick(&mut self, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
-        let halfway: Vec<usize> = self
-            .busy
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let cvm = &self.cvms[i];
-                cvm.status == "stopping"
-                    && cvm
-                        .operation
-                        .as_ref()
-                        .and_then(|op| op.halfway)
-                        .is_some_and(|h| now >= h)
-            })
-            .collect();
-        for idx in halfway {
-            let cvm = &mut self.cvms[idx];
-            cvm.status = "starting".into();
-            cvm.exited_at = Some(at);
-            cvm.running_since = None;
-            self.push_event(idx, "shutdown.progress", "stopped", at);
-            self.push_event(idx, "boot.progress", "0%", at);
-            if let Some(record) = self.cvms[idx].history.last_mut() {
-                record
-                    .events
-                    .push(("instance.restart.stopped".into(), at, "stopped".into()));
+        while let Some(&(when, idx)) = self.wake.first() {
+            if when > now {
+                break;
             }
-        }
-        let due: Vec<usize> = self
-            .busy
-            .iter()
-            .copied()
-            .filter(|&i| self.cvms[i].operation.as_ref().is_none_or(|op| now >= op.done_at))
-            .collect();
-        for idx in due {
-            self.busy.remove(&idx);
+            self.wake.pop_first();
+            let cvm = &mut self.cvms[idx];
+            let Some(op) = cvm.operation.as_mut() else {
+                continue;
+            };
+            let done_at = op.done_at;
+            // Its key was the halfway point when it had one: due now.
+            if op.halfway.take().is_some() && cvm.status == "stopping" {
+                cvm.status = "starting".into();
+                cvm.exited_at = Some(at);
+                cvm.running_since = None;
+                self.push_event(idx, "shutdown.progress", "stopped", at);
+                self.push_event(idx, "boot.progress", "0%", at);
+                if let Some(record) = self.cvms[idx].history.last_mut() {
+                    record
+                        .events
+                        .push(("instance.restart.stopped".into(), at, "stopped".into()));
+                }
+            }
+            if now < done_at {
+                self.wake.insert((done_at, idx));
+                continue;
+            }
             let cvm = &mut self.cvms[idx];
             let Some(op) = cvm.operation.take() else {
                 continue;
@@ -567,8 +575,7 @@ impl Fleet {
             Some(op) => op.from.clone(),
             None => self.cvms[idx].status.clone(),
         };
-        self.busy.remove(&idx);
-        if let Some(superseded) = self.cvms[idx].operation.take() {
+        if let Some(superseded) = self.take_operation(idx) {
             self.close_record(idx, &superseded.correlation_id, at, Err("Cancelled by a force stop"));
         }
         let (kind, target, status, force) = match action {
@@ -586,9 +593,6 @@ impl Fleet {
         self.cvms[idx].status = status.into();
         self.cvms[idx].boot_error = None;
         self.begin(idx, kind, target, from, now, at, force);
-        if let Some(op) = self.cvms[idx].operation.as_mut().filter(|_| status == "starting") {
-            op.halfway = None;
-        }
         if status == "starting" {
             self.push_event(idx, "boot.progress", "0%", at);
         } else {
@@ -598,9 +602,9 @@ impl Fleet {
 
     /// CVMs restarting right now (stopping or starting on the way back).
     pub fn restarting(&self) -> usize {
-        self.busy
+        self.wake
             .iter()
-            .filter(|&&i| self.cvms[i].operation.as_ref().is_some_and(|o| o.kind == "restart"))
+            .filter(|&&(_, i)| self.cvms[i].operation.as_ref().is_some_and(|o| o.kind == "restart"))
             .count()
     }
 
@@ -897,5 +901,83 @@ impl Fleet {
                 || c.instance_id == key
                 || c.name == key
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Operations in flight on the clock, one entry each.
+    fn on_clock(fleet: &Fleet) -> bool {
+        let busy = fleet.cvms.iter().filter(|c| c.operation.is_some()).count();
+        fleet.wake.len() == busy
+            && fleet
+                .wake
+                .iter()
+                .all(|&(at, i)| fleet.cvms[i].operation.as_ref().is_some_and(|op| op.wake_at() == at))
+    }
+
+    /// `tick` applies exactly the transitions due, a restart's halfway
+    /// included, and a superseded operation leaves the clock. Instants are
+    /// passed in: nothing here waits.
+    #[test]
+    fn tick_applies_what_is_due_and_nothing_else() {
+        let config = SimConfig {
+            cvms: 40,
+            transition_jitter: 0.0,
+            ..SimConfig::default()
+        };
+        let mut fleet = Fleet::generate(&config);
+        let origin = Instant::now();
+        let running: Vec<usize> = (0..fleet.cvms.len())
+            .filter(|&i| fleet.cvms[i].status == "running" && fleet.cvms[i].operation.is_none())
+            .take(3)
+            .collect();
+        let [stop, graceful, forced] = running[..] else {
+            panic!("the fleet has fewer than 3 running CVMs")
+        };
+        let s = |secs: u64| origin + Duration::from_secs(secs);
+        assert_eq!(fleet.act(stop, Action::Stop, origin, origin), Acted::Applied);
+        assert_eq!(
+            fleet.act(graceful, Action::Restart { force: false }, origin, origin),
+            Acted::Applied
+        );
+        assert_eq!(
+            fleet.act(forced, Action::Restart { force: true }, origin, origin),
+            Acted::Applied
+        );
+        assert!(on_clock(&fleet));
+        let status = |fleet: &Fleet, i: usize| fleet.cvms[i].status.clone();
+
+        fleet.tick(s(11), origin);
+        assert_eq!(
+            [status(&fleet, stop), status(&fleet, graceful), status(&fleet, forced)],
+            ["stopping"; 3]
+        );
+
+        // 12 s: the stop is done and the forced restart is halfway.
+        fleet.tick(s(12), origin);
+        assert_eq!(status(&fleet, stop), "stopped");
+        assert_eq!(status(&fleet, forced), "starting");
+        assert_eq!(status(&fleet, graceful), "stopping");
+        assert!(fleet.cvms[stop].operation.is_none() && on_clock(&fleet));
+
+        // A force stop supersedes the graceful restart: its entry goes.
+        assert_eq!(fleet.act(graceful, Action::Stop, s(13), origin), Acted::Applied);
+        assert!(on_clock(&fleet));
+
+        // The stop begun at 13 s ends at 25 s; the forced restart (12 s down, 20 s up) at 32 s.
+        fleet.tick(s(24), origin);
+        assert_eq!(status(&fleet, graceful), "stopping");
+        fleet.tick(s(25), origin);
+        assert_eq!(status(&fleet, graceful), "stopped");
+        assert_eq!(status(&fleet, forced), "starting");
+        fleet.tick(s(32), origin);
+        assert_eq!(status(&fleet, forced), "running");
+        assert!(on_clock(&fleet));
+        let history = &fleet.cvms[graceful].history;
+        assert_eq!(history[history.len() - 2].status, "failed", "the superseded restart");
+        assert_eq!(history[history.len() - 1].status, "completed");
     }
 }
