@@ -927,13 +927,17 @@ async fn cancel_operation(
         Ok(at) => at,
         Err(r) => return r,
     };
+    let id = inner.fleet.cvms[idx].id.clone();
+    inner.requested("cancel", &id);
     let cancelled = inner.fleet.cancel(idx, now, shared.origin);
-    if let Some(id) = &cancelled {
-        let key = ("cancel".to_string(), inner.fleet.cvms[idx].id.clone());
-        *inner.stats.actions_applied.entry(key).or_default() += 1;
-        tracing::debug!(correlation_id = %id, "operation cancelled");
+    let response = axum::Json(json!({"cancelled": cancelled.is_some(), "correlation_id": cancelled})).into_response();
+    match cancelled {
+        Some(correlation_id) => {
+            tracing::debug!(%correlation_id, "operation cancelled");
+            inner.applied("cancel", id, response)
+        }
+        None => response,
     }
-    axum::Json(json!({"cancelled": cancelled.is_some(), "correlation_id": cancelled})).into_response()
 }
 
 /// A route for one lifecycle call.

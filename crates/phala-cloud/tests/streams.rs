@@ -247,3 +247,31 @@ async fn bad_history_input_and_bad_cursors_are_typed() {
         .await;
     assert!(matches!(refused, Err(phala_cloud::raw::Error::ErrorResponse(ref r)) if r.status() == 422));
 }
+
+/// A cancel is not idempotent (a second one could cancel the next
+/// operation): when its answer is lost after the server applied it, the
+/// facade reports the error and does not send it again, and the simulator
+/// counts it applied but unanswered.
+#[tokio::test]
+async fn a_cancel_whose_answer_is_lost_is_not_sent_again() {
+    let sim = sim(40, 1.0).await;
+    let client = client(&sim, "2026-01-21");
+    let cvm = sim
+        .cvms()
+        .into_iter()
+        .find(|c| c.in_main_workspace && c.status == "stopped" && !c.in_progress)
+        .unwrap();
+    // Real time: the start (20 s) is still in flight when it is cancelled.
+    client.start(&cvm.id).await.unwrap();
+    sim.set_faults(Faults::default().with_drops(1.0));
+    let lost = client.cancel_operation(&cvm.id).await;
+    sim.set_faults(Faults::default());
+    assert!(matches!(lost, Err(Error::Transport { connect: false, .. })), "{lost:?}");
+    let stats = sim.stats();
+    let key = ("cancel".to_string(), cvm.id.clone());
+    assert_eq!(stats.action_requests.get(&key), Some(&1), "sent once");
+    assert_eq!(stats.actions_applied.get(&key), Some(&1));
+    assert_eq!(stats.actions_applied_unanswered.get(&key), Some(&1));
+    let none = client.cancel_operation(&cvm.id).await.unwrap();
+    assert!(!none.cancelled, "the start was cancelled by the lost call");
+}
