@@ -236,7 +236,28 @@ fn markdown(r: &Value) -> String {
         ]));
     }
 
-    let sc = &r["scale"];
+    md.push_str("\n## 5. Build (debug, `cargo build --workspace`, own target directory)\n\n");
+    match r.get("build") {
+        Some(b) => {
+            md.push_str(
+                "| clean build | rebuild after touching a facade file | code generation re-ran |\n|---|---|---|\n",
+            );
+            md.push_str(&row(&[
+                format!("{} s", b["clean_s"]),
+                format!("{} s", b["facade_edit_s"]),
+                if b["codegen_reran"] == true { "**yes**" } else { "no" }.into(),
+            ]));
+        }
+        None => md.push_str("Not run (`--quick` or `--no-build`).\n"),
+    }
+    md.push_str(TLS_CHOICE);
+    md.push_str(&scale_section(&r["scale"]));
+    md
+}
+
+/// Scenario 6, after the build section so that sections read in order.
+fn scale_section(sc: &Value) -> String {
+    let mut md = String::new();
     md.push_str(&format!(
         "\n## 6. Scale: a fleet of {} CVMs, {} in the caller's workspace\n\n\
          The simulator runs in its own process: the heap is the client's alone. \
@@ -282,22 +303,6 @@ fn markdown(r: &Value) -> String {
         format!("{} rounds", sc["wait"]["rounds"]),
         format!("{} reached", sc["wait"]["reached"]),
     ]));
-
-    md.push_str("\n## 5. Build (debug, `cargo build --workspace`, own target directory)\n\n");
-    match r.get("build") {
-        Some(b) => {
-            md.push_str(
-                "| clean build | rebuild after touching a facade file | code generation re-ran |\n|---|---|---|\n",
-            );
-            md.push_str(&row(&[
-                format!("{} s", b["clean_s"]),
-                format!("{} s", b["facade_edit_s"]),
-                if b["codegen_reran"] == true { "**yes**" } else { "no" }.into(),
-            ]));
-        }
-        None => md.push_str("Not run (`--quick` or `--no-build`).\n"),
-    }
-    md.push_str(TLS_CHOICE);
     md
 }
 
@@ -326,9 +331,14 @@ mod tests {
             build_times: false,
         })
         .unwrap();
-        for section in ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "quick run"] {
+        for section in ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "quick run"] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }
+        let at = |section: &str| report.find(section);
+        assert!(
+            (1..6).all(|n| at(&format!("## {n}.")) < at(&format!("## {}.", n + 1))),
+            "sections out of order:\n{report}"
+        );
         assert!(
             !report.contains("| null") && !report.contains("nullx"),
             "a figure is missing:\n{report}"
