@@ -37,6 +37,14 @@ fn client(sim: &SimHandle, version: &str) -> Client {
         .unwrap()
 }
 
+/// A CVM of the caller's workspace that is stopped with nothing in flight.
+fn stopped_idle(sim: &SimHandle) -> phala_cloud_sim::CvmInfo {
+    sim.cvms()
+        .into_iter()
+        .find(|c| c.in_main_workspace && c.status == "stopped" && !c.in_progress)
+        .expect("the seeded fleet has a stopped CVM")
+}
+
 fn workspace_ids(sim: &SimHandle) -> Vec<String> {
     sim.cvms()
         .into_iter()
@@ -149,11 +157,7 @@ async fn a_fleet_that_shrinks_while_listed_yields_no_duplicate() {
 async fn operation_history_streams_across_cursors_with_filters() {
     let sim = sim(40, 1.0).await;
     let client = client(&sim, "2026-01-21");
-    let cvm = sim
-        .cvms()
-        .into_iter()
-        .find(|c| c.in_main_workspace && c.status == "stopped" && !c.in_progress)
-        .unwrap();
+    let cvm = stopped_idle(&sim);
     // 230 operations: start, then cancel, over and over (real time: each
     // start is still in flight when it is cancelled).
     let mut correlation = Vec::new();
@@ -256,11 +260,7 @@ async fn bad_history_input_and_bad_cursors_are_typed() {
 async fn a_cancel_whose_answer_is_lost_is_not_sent_again() {
     let sim = sim(40, 1.0).await;
     let client = client(&sim, "2026-01-21");
-    let cvm = sim
-        .cvms()
-        .into_iter()
-        .find(|c| c.in_main_workspace && c.status == "stopped" && !c.in_progress)
-        .unwrap();
+    let cvm = stopped_idle(&sim);
     // Real time: the start (20 s) is still in flight when it is cancelled.
     client.start(&cvm.id).await.unwrap();
     sim.set_faults(Faults::default().with_drops(1.0));
