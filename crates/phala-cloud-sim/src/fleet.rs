@@ -84,6 +84,9 @@ pub struct Cvm {
     pub memory_mb: i64,
     pub disk_gb: i64,
     pub created_at: DateTime<Utc>,
+    /// Deleted: kept in place (so indices and fleet order hold) but gone
+    /// from every lookup and listing; see [`Fleet::remove`].
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +277,7 @@ impl Fleet {
                 memory_mb: [2048, 4096, 8192, 16384][fleet.rng.below(4)],
                 disk_gb: [20, 40, 80][fleet.rng.below(3)],
                 created_at,
+                deleted: false,
             };
             match status {
                 "running" => {
@@ -313,7 +317,7 @@ impl Fleet {
         fleet
     }
 
-    /// Rebuilds the lookup tables (after generation or a removal).
+    /// Builds the lookup tables, once the fleet is generated.
     fn reindex(&mut self) {
         self.by_id = self.cvms.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
         self.by_uuid = self
@@ -339,10 +343,30 @@ impl Fleet {
         self.by_workspace.get(ws).map_or(&[], Vec::as_slice)
     }
 
-    /// Deletes CVM `idx`.
+    /// Deletes CVM `idx`: out of the lookups, its workspace's index and the
+    /// clock, and skipped by every scan ([`Fleet::live`]). Its slot stays, so
+    /// no other index moves: a delete costs its workspace's index, not a
+    /// rebuild of every table (a whole-fleet delete stays linear).
     pub fn remove(&mut self, idx: usize) {
-        self.cvms.remove(idx);
-        self.reindex();
+        if self.cvms[idx].deleted {
+            return;
+        }
+        self.take_operation(idx);
+        let cvm = &mut self.cvms[idx];
+        cvm.deleted = true;
+        cvm.history = Vec::new();
+        cvm.events = Vec::new();
+        self.by_id.remove(&cvm.id);
+        self.by_uuid.remove(&cvm.vm_uuid);
+        let members = &mut self.by_workspace[cvm.workspace];
+        if let Ok(at) = members.binary_search(&idx) {
+            members.remove(at);
+        }
+    }
+
+    /// The indices of the CVMs not deleted, in fleet order.
+    pub fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.cvms.len()).filter(|&i| !self.cvms[i].deleted)
     }
 
     /// The index of a hashed id.
@@ -894,12 +918,13 @@ impl Fleet {
         }
         let undashed = key.replace('-', "");
         self.cvms.iter().position(|c| {
-            c.id == key
-                || c.vm_uuid == key
-                || (undashed.len() == 32 && c.vm_uuid.replace('-', "") == undashed)
-                || key.strip_prefix("app_").is_some_and(|a| a == c.app_id)
-                || c.instance_id == key
-                || c.name == key
+            !c.deleted
+                && (c.id == key
+                    || c.vm_uuid == key
+                    || (undashed.len() == 32 && c.vm_uuid.replace('-', "") == undashed)
+                    || key.strip_prefix("app_").is_some_and(|a| a == c.app_id)
+                    || c.instance_id == key
+                    || c.name == key)
         })
     }
 }
@@ -916,6 +941,46 @@ mod tests {
                 .wake
                 .iter()
                 .all(|&(at, i)| fleet.cvms[i].operation.as_ref().is_some_and(|op| op.wake_at() == at))
+    }
+
+    /// A deleted CVM is gone from every lookup, scan and index, its
+    /// operation off the clock, and no other CVM's index moves.
+    #[test]
+    fn a_delete_leaves_every_other_index_in_place() {
+        let mut fleet = Fleet::generate(&SimConfig::default());
+        let origin = Instant::now();
+        let idx = (0..fleet.cvms.len())
+            .find(|&i| fleet.cvms[i].status == "running" && fleet.cvms[i].operation.is_none())
+            .expect("a running CVM");
+        assert_eq!(
+            fleet.act(idx, Action::Restart { force: false }, origin, origin),
+            Acted::Applied
+        );
+        let gone = fleet.cvms[idx].clone();
+        let others: Vec<(usize, String)> = fleet
+            .live()
+            .filter(|&i| i != idx)
+            .map(|i| (i, fleet.cvms[i].id.clone()))
+            .collect();
+        let members = fleet.in_workspace(gone.workspace).len();
+        fleet.remove(idx);
+        fleet.remove(idx);
+        for key in [
+            &gone.id,
+            &gone.vm_uuid,
+            &gone.vm_uuid.replace('-', ""),
+            &gone.name,
+            &gone.instance_id,
+        ] {
+            assert_eq!(fleet.find(key), None, "{key}");
+        }
+        assert!(!fleet.live().any(|i| i == idx));
+        assert!(!fleet.in_workspace(gone.workspace).contains(&idx));
+        assert_eq!(fleet.in_workspace(gone.workspace).len(), members - 1);
+        assert!(fleet.wake.iter().all(|&(_, i)| i != idx) && on_clock(&fleet));
+        for (i, id) in others {
+            assert_eq!(fleet.find(&id), Some(i));
+        }
     }
 
     /// `tick` applies exactly the transitions due, a restart's halfway

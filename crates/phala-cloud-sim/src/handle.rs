@@ -278,6 +278,7 @@ impl SimHandle {
             .fleet
             .cvms
             .iter()
+            .filter(|c| !c.deleted)
             .map(|c| CvmInfo {
                 id: c.id.clone(),
                 vm_uuid: c.vm_uuid.clone(),

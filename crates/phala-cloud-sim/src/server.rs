@@ -475,7 +475,8 @@ fn item_json(fleet: &Fleet, caller: &Caller, idx: usize, now: Instant, origin: I
 fn list_json(shared: &Shared, caller: &Caller, pick: impl Fn(&Fleet, usize) -> bool) -> Response {
     let (inner, now) = shared.now();
     let fleet = &inner.fleet;
-    let items: Vec<Value> = (0..fleet.cvms.len())
+    let items: Vec<Value> = fleet
+        .live()
         .filter(|&i| pick(fleet, i))
         .map(|i| item_json(fleet, caller, i, now, shared.origin))
         .collect();
@@ -588,7 +589,7 @@ async fn list_cvms_paginated(
     let all: &[usize] = match &listed {
         Listed::Workspace(ws) => fleet.in_workspace(*ws),
         Listed::Filtered { .. } => {
-            scanned = (0..fleet.cvms.len()).filter(|&i| listed.picks(fleet, i)).collect();
+            scanned = fleet.live().filter(|&i| listed.picks(fleet, i)).collect();
             &scanned
         }
     };
@@ -627,7 +628,9 @@ async fn app_cvms(
     let visible = {
         let inner = shared.lock();
         let fleet = &inner.fleet;
-        (0..fleet.cvms.len()).any(|i| fleet.cvms[i].app_id == app_id && caller.sees(fleet, i))
+        fleet
+            .live()
+            .any(|i| fleet.cvms[i].app_id == app_id && caller.sees(fleet, i))
     };
     if !visible {
         return api_error(
