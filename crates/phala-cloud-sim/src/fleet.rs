@@ -163,6 +163,9 @@ pub struct Fleet {
     /// `tick` (a restart's halfway, else the end): a request pays for the
     /// transitions due, not for every operation in flight.
     wake: BTreeSet<(Instant, usize)>,
+    /// Restarts in flight, kept as they begin and end (stats read it on
+    /// every applied call).
+    restarts: usize,
     /// Indices of each workspace's CVMs, in fleet order: a page of a
     /// workspace's list is a slice of it, whatever the fleet's size.
     by_workspace: Vec<Vec<usize>>,
@@ -226,6 +229,7 @@ impl Fleet {
             by_id: HashMap::new(),
             by_uuid: HashMap::new(),
             wake: BTreeSet::new(),
+            restarts: 0,
             by_workspace: Vec::new(),
         };
         let now = Instant::now();
@@ -332,6 +336,11 @@ impl Fleet {
             .enumerate()
             .filter_map(|(i, c)| Some((c.operation.as_ref()?.wake_at(), i)))
             .collect();
+        self.restarts = self
+            .cvms
+            .iter()
+            .filter(|c| c.operation.as_ref().is_some_and(|o| o.kind == "restart"))
+            .count();
         self.by_workspace = vec![Vec::new(); self.workspaces.len()];
         for (i, c) in self.cvms.iter().enumerate() {
             self.by_workspace[c.workspace].push(i);
@@ -455,6 +464,7 @@ impl Fleet {
             from,
         };
         self.wake.insert((op.wake_at(), idx));
+        self.restarts += usize::from(kind == "restart");
         self.cvms[idx].operation = Some(op);
     }
 
@@ -462,6 +472,7 @@ impl Fleet {
     fn take_operation(&mut self, idx: usize) -> Option<Operation> {
         let op = self.cvms[idx].operation.take()?;
         self.wake.remove(&(op.wake_at(), idx));
+        self.restarts -= usize::from(op.kind == "restart");
         Some(op)
     }
 
@@ -534,10 +545,10 @@ impl Fleet {
                 self.wake.insert((done_at, idx));
                 continue;
             }
-            let cvm = &mut self.cvms[idx];
-            let Some(op) = cvm.operation.take() else {
+            let Some(op) = self.take_operation(idx) else {
                 continue;
             };
+            let cvm = &mut self.cvms[idx];
             cvm.status = op.target.into();
             match op.target {
                 "stopped" => {
@@ -626,10 +637,7 @@ impl Fleet {
 
     /// CVMs restarting right now (stopping or starting on the way back).
     pub fn restarting(&self) -> usize {
-        self.wake
-            .iter()
-            .filter(|&&(_, i)| self.cvms[i].operation.as_ref().is_some_and(|o| o.kind == "restart"))
-            .count()
+        self.restarts
     }
 
     /// The progress of an operation in flight, as a percentage string.
@@ -933,10 +941,17 @@ impl Fleet {
 mod tests {
     use super::*;
 
-    /// Operations in flight on the clock, one entry each.
+    /// Operations in flight on the clock, one entry each, and the restarts
+    /// among them counted.
     fn on_clock(fleet: &Fleet) -> bool {
         let busy = fleet.cvms.iter().filter(|c| c.operation.is_some()).count();
+        let restarts = fleet
+            .cvms
+            .iter()
+            .filter(|c| c.operation.as_ref().is_some_and(|o| o.kind == "restart"))
+            .count();
         fleet.wake.len() == busy
+            && fleet.restarting() == restarts
             && fleet
                 .wake
                 .iter()
