@@ -924,13 +924,16 @@ impl Fleet {
         if let Some(i) = self.index_of_id(key).or_else(|| self.index_of_uuid(key)) {
             return Some(i);
         }
-        let undashed = key.replace('-', "");
+        // The rarer forms scan the fleet, without allocating per CVM.
+        fn undashed(s: &str) -> impl Iterator<Item = u8> + '_ {
+            s.bytes().filter(|&b| b != b'-')
+        }
+        let uuid_like = undashed(key).count() == 32;
+        let app = key.strip_prefix("app_");
         self.cvms.iter().position(|c| {
             !c.deleted
-                && (c.id == key
-                    || c.vm_uuid == key
-                    || (undashed.len() == 32 && c.vm_uuid.replace('-', "") == undashed)
-                    || key.strip_prefix("app_").is_some_and(|a| a == c.app_id)
+                && ((uuid_like && undashed(&c.vm_uuid).eq(undashed(key)))
+                    || app.is_some_and(|a| a == c.app_id)
                     || c.instance_id == key
                     || c.name == key)
         })
@@ -978,15 +981,14 @@ mod tests {
             .map(|i| (i, fleet.cvms[i].id.clone()))
             .collect();
         let members = fleet.in_workspace(gone.workspace).len();
+        let undashed = gone.vm_uuid.replace('-', "");
+        let keys = [&gone.id, &gone.vm_uuid, &undashed, &gone.name, &gone.instance_id];
+        for key in keys {
+            assert_eq!(fleet.find(key), Some(idx), "{key}");
+        }
         fleet.remove(idx);
         fleet.remove(idx);
-        for key in [
-            &gone.id,
-            &gone.vm_uuid,
-            &gone.vm_uuid.replace('-', ""),
-            &gone.name,
-            &gone.instance_id,
-        ] {
+        for key in keys {
             assert_eq!(fleet.find(key), None, "{key}");
         }
         assert!(!fleet.live().any(|i| i == idx));
