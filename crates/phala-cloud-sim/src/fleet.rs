@@ -321,7 +321,8 @@ impl Fleet {
         fleet
     }
 
-    /// Builds the lookup tables, once the fleet is generated.
+    /// Builds the lookup tables, once the fleet is generated (the clock and
+    /// the restart count are kept by `begin` as operations start).
     fn reindex(&mut self) {
         self.by_id = self.cvms.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
         self.by_uuid = self
@@ -330,17 +331,6 @@ impl Fleet {
             .enumerate()
             .map(|(i, c)| (c.vm_uuid.clone(), i))
             .collect();
-        self.wake = self
-            .cvms
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((c.operation.as_ref()?.wake_at(), i)))
-            .collect();
-        self.restarts = self
-            .cvms
-            .iter()
-            .filter(|c| c.operation.as_ref().is_some_and(|o| o.kind == "restart"))
-            .count();
         self.by_workspace = vec![Vec::new(); self.workspaces.len()];
         for (i, c) in self.cvms.iter().enumerate() {
             self.by_workspace[c.workspace].push(i);
@@ -930,12 +920,12 @@ impl Fleet {
         }
         let uuid_like = undashed(key).count() == 32;
         let app = key.strip_prefix("app_");
-        self.cvms.iter().position(|c| {
-            !c.deleted
-                && ((uuid_like && undashed(&c.vm_uuid).eq(undashed(key)))
-                    || app.is_some_and(|a| a == c.app_id)
-                    || c.instance_id == key
-                    || c.name == key)
+        self.live().find(|&i| {
+            let c = &self.cvms[i];
+            (uuid_like && undashed(&c.vm_uuid).eq(undashed(key)))
+                || app.is_some_and(|a| a == c.app_id)
+                || c.instance_id == key
+                || c.name == key
         })
     }
 }

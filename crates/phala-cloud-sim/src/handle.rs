@@ -274,11 +274,10 @@ impl SimHandle {
     /// The fleet as it is now (transitions applied).
     pub fn cvms(&self) -> Vec<CvmInfo> {
         let (inner, _) = self.shared.now();
-        inner
-            .fleet
-            .cvms
-            .iter()
-            .filter(|c| !c.deleted)
+        let fleet = &inner.fleet;
+        fleet
+            .live()
+            .map(|i| &fleet.cvms[i])
             .map(|c| CvmInfo {
                 id: c.id.clone(),
                 vm_uuid: c.vm_uuid.clone(),
