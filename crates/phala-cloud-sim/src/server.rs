@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -575,8 +576,9 @@ async fn list_cvms_paginated(
         Ok(l) => l,
         Err(r) => return r,
     };
-    let page = match bounded(&query, "page", 1, 1, i64::MAX as u64) {
-        Ok(v) => v as usize,
+    // No upper bound, as in the service: a page past the end is empty.
+    let page = match bounded(&query, "page", 1, 1, u64::MAX) {
+        Ok(v) => usize::try_from(v).unwrap_or(usize::MAX),
         Err(r) => return r,
     };
     let page_size = match bounded(&query, "page_size", 30, 1, 100) {
@@ -598,13 +600,30 @@ async fn list_cvms_paginated(
         .iter()
         .map(|&i| item_json(fleet, &caller, i, now, shared.origin))
         .collect();
-    axum::Json(json!({
-        "items": items,
-        "total": all.len(),
-        "page": page,
-        "page_size": page_size,
-        "pages": all.len().div_ceil(page_size),
-    }))
+    let Ok(echoed_page) = echoed_integer(&query, "page", 1) else {
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR-00-001",
+            "page is not an integer",
+            &rid,
+        );
+    };
+    /// The page answer, with `page` as asked (it may be beyond `u64`).
+    #[derive(serde::Serialize)]
+    struct Page {
+        items: Vec<Value>,
+        total: usize,
+        page: Box<RawValue>,
+        page_size: usize,
+        pages: usize,
+    }
+    axum::Json(Page {
+        total: all.len(),
+        page: echoed_page,
+        page_size,
+        pages: all.len().div_ceil(page_size),
+        items,
+    })
     .into_response()
 }
 
@@ -645,19 +664,27 @@ async fn app_cvms(
     })
 }
 
-/// Parses an optional bounded integer query parameter, FastAPI style.
+/// Parses an optional bounded integer query parameter, FastAPI style. The
+/// service's integers are Python's, of any size: one past `u64` is not
+/// unparsable, it is out of range (below `min` if negative; `u64::MAX`, then
+/// checked against `max`, if positive).
 fn bounded(query: &BTreeMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, Response> {
     let Some(raw) = query.get(name) else { return Ok(default) };
     let input = Value::String(raw.clone());
-    let n: i64 = raw.parse().map_err(|_| {
-        validation_error(
+    if !is_integer(raw) {
+        return Err(validation_error(
             &["query", name],
             "Input should be a valid integer, unable to parse string as an integer",
             "int_parsing",
-            input.clone(),
-        )
-    })?;
-    if n < min as i64 {
+            input,
+        ));
+    }
+    let n: i128 = match raw.parse::<i64>() {
+        Ok(n) => n.into(),
+        Err(_) if raw.starts_with('-') => i128::MIN,
+        Err(_) => raw.trim_start_matches('+').parse::<u64>().unwrap_or(u64::MAX).into(),
+    };
+    if n < i128::from(min) {
         return Err(validation_error(
             &["query", name],
             &format!("Input should be greater than or equal to {min}"),
@@ -665,15 +692,33 @@ fn bounded(query: &BTreeMap<String, String>, name: &str, default: u64, min: u64,
             input,
         ));
     }
-    if n > max as i64 {
-        return Err(validation_error(
+    match u64::try_from(n) {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(validation_error(
             &["query", name],
             &format!("Input should be less than or equal to {max}"),
             "less_than_equal",
             input,
-        ));
+        )),
     }
-    Ok(n as u64)
+}
+
+/// The non-negative integer query parameter `name`, already checked by
+/// [`bounded`], as the service echoes it: its exact value, however large
+/// (`+` and leading zeros dropped); `default` when absent.
+fn echoed_integer(query: &BTreeMap<String, String>, name: &str, default: u64) -> serde_json::Result<Box<RawValue>> {
+    let text = match query.get(name) {
+        Some(raw) => {
+            let digits = raw.trim_start_matches('+').trim_start_matches('0');
+            if digits.is_empty() {
+                "0".to_string()
+            } else {
+                digits.to_string()
+            }
+        }
+        None => default.to_string(),
+    };
+    RawValue::from_string(text)
 }
 
 async fn cvm_state(

@@ -775,6 +775,35 @@ async fn paged_list_bounds_and_slices() {
     );
     let (_, _, beyond) = get(&sim, "/api/v1/cvms/paginated?page=1000", key, None).await;
     assert_eq!(beyond["items"], json!([]));
+    // The service's integers are Python's: a page past u64 is valid, empty,
+    // and echoed exactly; a page size past u64 is over its maximum.
+    let huge = http()
+        .get(format!(
+            "{}/api/v1/cvms/paginated?page=%2B025545426742743810048",
+            sim.base_url()
+        ))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 200);
+    let text = huge.text().await.unwrap();
+    assert!(
+        text.starts_with(r#"{"items":[],"#) && text.contains(r#""page":25545426742743810048,"#),
+        "{text}"
+    );
+    let (s, _, body) = get(
+        &sim,
+        "/api/v1/cvms/paginated?page_size=99999999999999999999999",
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), &body["detail"][0]["type"]),
+        (422, &json!("less_than_equal")),
+        "{body}"
+    );
     for query in ["page=0", "page_size=0", "page_size=101", "page=x", "teepod_id=x"] {
         let (s, _, body) = get(&sim, &format!("/api/v1/cvms/paginated?{query}"), key, None).await;
         assert_eq!(s, 422, "{query}: {body}");
