@@ -1,12 +1,12 @@
 //! Batches without limits: any number of ids, split into chunks the API
 //! accepts, sent with bounded concurrency, merged into one answer.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use futures::{Stream, StreamExt};
 
 use crate::client::Replay;
-use crate::raw::types::{BatchStatusRequest, BatchStopErrorEntry, BatchStopRequest, BatchStopResponse};
+use crate::raw::types::{BatchStatusRequest, BatchStopErrorEntry, BatchStopRequest, BatchStopResponse, CvmStatus};
 use crate::report::{StatusMap, StopReport};
 use crate::{Client, Error};
 
@@ -79,7 +79,7 @@ impl<'a> Asked<'a> {
     }
 
     /// Whether every key of `answer` was asked about: one walk, since both are sorted.
-    fn covers(&self, answer: &StatusMap) -> bool {
+    fn covers(&self, answer: &BTreeMap<String, CvmStatus>) -> bool {
         let mut asked = self.0.iter();
         answer.keys().all(|k| asked.by_ref().any(|a| *a == k.as_str()))
     }
@@ -113,6 +113,29 @@ pub(crate) fn stop_failure(cvm_id: String, error: String) -> BatchStopErrorEntry
     }
 }
 
+/// One batch status request's answer, from [`Client::statuses`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StatusChunk {
+    /// The statuses answered, sorted by `vm_uuid` (only uuids asked about).
+    pub statuses: Vec<CvmStatus>,
+    /// Uuids asked about that the answer does not hold: not known to the
+    /// server (or not visible to this key), in the order asked.
+    pub unknown: Vec<String>,
+}
+
+/// A chunk of [`Client::statuses`] that was not answered: its uuids and why.
+#[derive(Debug, thiserror::Error)]
+#[error("status of {} vm_uuids failed: {error}", .vm_uuids.len())]
+#[non_exhaustive]
+pub struct StatusChunkError {
+    /// The uuids of the chunk, none of them answered.
+    pub vm_uuids: Vec<String>,
+    /// Why (after retries).
+    #[source]
+    pub error: Error,
+}
+
 impl Client {
     /// One batch status request. An answer is trusted only for what was
     /// asked: entries for other ids are dropped (with a warning), never merged.
@@ -141,7 +164,7 @@ impl Client {
                 "batch status answered for ids it was not asked about; dropped"
             );
         }
-        Ok(map)
+        Ok(StatusMap::from_answer(map))
     }
 
     /// One batch stop request, with the ids it carried.
@@ -158,6 +181,9 @@ impl Client {
     /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
     /// Sends nothing for an empty list, or when an id is empty or blank
     /// ([`Error::InvalidInput`]); fails if any chunk fails after retries.
+    /// The retry deadline bounds the whole call: chunks not answered by then
+    /// fail it ([`Error::GaveUp`]). Collects [`Client::statuses`]; for a
+    /// fleet too large to hold at once, consume that stream instead.
     pub async fn status_many<I, S>(&self, vm_uuids: I) -> Result<StatusMap, Error>
     where
         I: IntoIterator<Item = S>,
@@ -179,48 +205,114 @@ impl Client {
         }
         let ids = dedup(all);
         check_ids(&ids)?;
-        let mut answers = std::pin::pin!(self.status_answers(ids));
-        let mut merged = StatusMap::new();
-        while let Some((_, answer)) = answers.next().await {
-            // `extend`, not `append`: append rebuilds the whole merged tree
-            // each time (O(merged + chunk), moving every entry), which made
-            // 800 chunks of 100 take 9 s (bench scenario 6).
-            merged.extend(answer?);
+        let until = crate::deadline::from_now(self.inner.retry.deadline());
+        let mut answers = std::pin::pin!(self.status_chunks(ids, until));
+        let mut entries = Vec::new();
+        while let Some(chunk) = answers.next().await {
+            let chunk = chunk.map_err(|failed| failed.error)?;
+            // Chunks hold distinct ids: gathered unsorted, sorted once.
+            entries.extend(chunk.statuses);
         }
-        Ok(merged)
+        Ok(entries.into_iter().collect())
+    }
+
+    /// Status of any number of CVMs as a stream, one item per request of at
+    /// most the status chunk size (100), in the order of `vm_uuids`, each
+    /// as soon as it and the chunks before it are answered, up to the
+    /// client's concurrency ahead. Every distinct uuid comes out exactly
+    /// once: in `statuses`, in `unknown` (the server does not know it), or
+    /// in a [`StatusChunkError`] (its chunk failed after retries, or the id
+    /// could not be sent), so nothing is lost and memory stays at the
+    /// chunks in flight plus what the caller keeps.
+    ///
+    /// Each request has the retry policy's deadline from when it starts: a
+    /// stream the caller consumes slowly does not time out for it.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn run(client: phala_cloud::Client, uuids: Vec<String>) {
+    /// let mut chunks = std::pin::pin!(client.statuses(&uuids));
+    /// while let Some(chunk) = chunks.next().await {
+    ///     match chunk {
+    ///         Ok(chunk) => {
+    ///             for status in &chunk.statuses {
+    ///                 println!("{} {}", status.vm_uuid, status.status);
+    ///             }
+    ///         }
+    ///         Err(failed) => eprintln!("{} uuids unanswered: {}", failed.vm_uuids.len(), failed.error),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn statuses<I, S>(&self, vm_uuids: I) -> impl Stream<Item = Result<StatusChunk, StatusChunkError>> + Send + '_
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let (ids, invalid): (Vec<String>, Vec<String>) =
+            dedup(vm_uuids).into_iter().partition(|id| invalid_id(id).is_none());
+        // Ids no request could carry come first, as one failure, unsent.
+        let refused = (!invalid.is_empty()).then(|| {
+            let why = invalid
+                .iter()
+                .enumerate()
+                .map(|(at, id)| format!("#{at} {id:?}: {}", invalid_id(id).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(StatusChunkError {
+                vm_uuids: invalid,
+                error: Error::InvalidInput(format!("vm_uuids not sent: {why}")),
+            })
+        });
+        futures::stream::iter(refused).chain(self.status_chunks(ids, None))
+    }
+
+    /// One batch status request per chunk of `ids`, in order, each within
+    /// `until` when given (else its own retry deadline).
+    fn status_chunks(
+        &self,
+        ids: Vec<String>,
+        until: Option<tokio::time::Instant>,
+    ) -> impl Stream<Item = Result<StatusChunk, StatusChunkError>> + Send + '_ {
+        let chunks = into_chunks(ids, self.inner.status_chunk);
+        futures::stream::iter(chunks)
+            .map(move |chunk| {
+                crate::deadline::within(until, async move {
+                    match self.status_chunk(&chunk).await {
+                        Ok(map) => {
+                            let mut statuses = map.into_vec();
+                            statuses.shrink_to_fit();
+                            let unknown = chunk
+                                .into_iter()
+                                .filter(|id| statuses.binary_search_by(|s| s.vm_uuid.cmp(id)).is_err())
+                                .collect();
+                            Ok(StatusChunk { statuses, unknown })
+                        }
+                        Err(error) => Err(StatusChunkError { vm_uuids: chunk, error }),
+                    }
+                })
+            })
+            .buffered(self.inner.concurrency)
     }
 
     /// Status chunk by chunk, for fleet waits: what answered, and the ids of
     /// the chunks that failed (after retries) with the last error, so one
-    /// failed chunk does not throw away the others' answers.
+    /// failed chunk does not throw away the others' answers. The retry
+    /// deadline bounds the whole round.
     pub(crate) async fn status_partial(&self, ids: Vec<String>) -> (StatusMap, BTreeSet<String>, Option<Error>) {
-        let mut answers = std::pin::pin!(self.status_answers(ids));
-        let (mut merged, mut unanswered, mut last_error) = (StatusMap::new(), BTreeSet::new(), None);
-        while let Some((chunk, answer)) = answers.next().await {
+        let until = crate::deadline::from_now(self.inner.retry.deadline());
+        let mut answers = std::pin::pin!(self.status_chunks(ids, until));
+        let (mut entries, mut unanswered, mut last_error) = (Vec::new(), BTreeSet::new(), None);
+        while let Some(answer) = answers.next().await {
             match answer {
-                Ok(map) => merged.extend(map),
-                Err(e) => {
-                    unanswered.extend(chunk);
-                    last_error = Some(e);
+                Ok(chunk) => entries.extend(chunk.statuses),
+                Err(failed) => {
+                    unanswered.extend(failed.vm_uuids);
+                    last_error = Some(failed.error);
                 }
             }
         }
-        (merged, unanswered, last_error)
-    }
-
-    /// One batch status request per chunk of `ids`, with the chunk it carried.
-    fn status_answers(&self, ids: Vec<String>) -> impl Stream<Item = (Vec<String>, Result<StatusMap, Error>)> + '_ {
-        let chunks = into_chunks(ids, self.inner.status_chunk);
-        in_flight(
-            chunks
-                .into_iter()
-                .map(|chunk| async move {
-                    let answer = self.status_chunk(&chunk).await;
-                    (chunk, answer)
-                })
-                .collect(),
-            self.inner.concurrency,
-        )
+        (entries.into_iter().collect(), unanswered, last_error)
     }
 
     /// Stops any number of CVMs by hashed id, 50 per request at most.
@@ -246,8 +338,14 @@ impl Client {
             stop_failure(id, why)
         }));
         let chunks = into_chunks(ids, self.inner.stop_chunk);
+        // One deadline for the whole call: a chunk that cannot be sent or
+        // answered by then is reported failed, with why.
+        let until = crate::deadline::from_now(self.inner.retry.deadline());
         let mut answers = std::pin::pin!(in_flight(
-            chunks.into_iter().map(|chunk| self.stop_chunk(chunk)).collect(),
+            chunks
+                .into_iter()
+                .map(|chunk| crate::deadline::within(until, self.stop_chunk(chunk)))
+                .collect(),
             self.inner.concurrency,
         ));
         while let Some((chunk, answer)) = answers.next().await {
@@ -295,13 +393,15 @@ mod tests {
 
     #[test]
     fn asked_sets_find_duplicates_and_foreign_answers() {
-        use super::{Asked, StatusMap};
+        use super::Asked;
         let ids: Vec<String> = ["c", "a", "b"].map(String::from).to_vec();
         let asked = Asked::distinct(&ids).unwrap();
         let entry = |id: &str| {
             serde_json::from_value::<crate::CvmStatus>(serde_json::json!({"vm_uuid": id, "status": "running"})).unwrap()
         };
-        let answer = |keys: &[&str]| -> StatusMap { keys.iter().map(|k| (k.to_string(), entry(k))).collect() };
+        let answer = |keys: &[&str]| -> std::collections::BTreeMap<String, crate::CvmStatus> {
+            keys.iter().map(|k| (k.to_string(), entry(k))).collect()
+        };
         assert!(asked.covers(&answer(&[])));
         assert!(asked.covers(&answer(&["a", "c"])));
         assert!(asked.covers(&answer(&["a", "b", "c"])));

@@ -166,16 +166,45 @@ impl Client {
     }
 
     /// The retry loop itself, over any attempt that yields our [`Error`].
+    ///
+    /// The deadline bounds the call, not only when attempts may start: each
+    /// attempt gets the smaller of the request timeout and the time left
+    /// (the enclosing batch call's deadline, if that is sooner), and no
+    /// retry is slept for that could not start before it. When retries end
+    /// without success the error says so ([`Error::GaveUp`]); a first
+    /// attempt that fails for good comes back as it is.
     pub(crate) async fn retrying<T, F, Fut>(&self, op: &'static str, replay: Replay, attempt: F) -> Result<T, Error>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         let policy = &self.inner.retry;
+        let per_attempt = self.inner.request_timeout;
         let started = Instant::now();
+        let until = crate::deadline::from_now(policy.deadline());
+        let gave_up = |attempts: u32, last: Error| Error::GaveUp {
+            attempts,
+            elapsed: started.elapsed(),
+            per_attempt,
+            last: Box::new(last),
+        };
+        if until.is_some_and(|u| u <= started) {
+            tracing::debug!(op, "the call's deadline passed before this request was sent");
+            return Err(gave_up(0, Error::Timeout(Duration::ZERO)));
+        }
         let mut n = 1;
         loop {
-            let err = match attempt().await {
+            let (result, cut) = match until {
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout_at(until, attempt()).await {
+                        Ok(result) => (result, false),
+                        Err(_) => (Err(Error::Timeout(left.min(per_attempt))), true),
+                    }
+                }
+                None => (attempt().await, false),
+            };
+            let err = match result {
                 Ok(value) => {
                     tracing::debug!(op, attempt = n, "request done");
                     return Ok(value);
@@ -187,10 +216,11 @@ impl Client {
                 Replay::IfNotApplied => err.proves_not_applied(),
             };
             let delay = policy.delay(n, err.retry_after());
-            let within_deadline = policy.deadline().is_none_or(|d| started.elapsed() + delay < d);
-            if !may_retry || n >= policy.max_attempts() || !within_deadline {
+            let room = until.is_none_or(|u| Instant::now() + delay < u);
+            if cut || !may_retry || n >= policy.max_attempts() || !room {
                 tracing::debug!(op, attempt = n, error = %err, "request failed");
-                return Err(err);
+                let final_as_is = n == 1 && !cut && (!may_retry || policy.max_attempts() == 1);
+                return Err(if final_as_is { err } else { gave_up(n, err) });
             }
             tracing::warn!(op, attempt = n, error = %err, delay_ms = delay.as_millis() as u64, "retrying");
             tokio::time::sleep(delay).await;

@@ -70,6 +70,45 @@ pub enum Error {
     /// The SSE stream broke its protocol.
     #[error("event stream: {0}")]
     Stream(String),
+    /// Retries ended without success: the attempts ran out, the retry
+    /// deadline left no room for another, or cut the last attempt short.
+    /// Says how many attempts were made over how long; [`Error::last_attempt`]
+    /// (and `status`, `kind`, `api`, ...) read the last attempt's error.
+    #[error("{}", gave_up_message(*.attempts, *.elapsed, *.per_attempt, .last))]
+    GaveUp {
+        /// Attempts made (0: the call's deadline passed before this request
+        /// was sent, so nothing was).
+        attempts: u32,
+        /// Time from the first attempt to giving up.
+        elapsed: Duration,
+        /// The limit of one attempt (the request timeout).
+        per_attempt: Duration,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+}
+
+/// `timed out: 3 attempts over 150 s (each at most 60 s)`, or the last
+/// cause followed by the same account.
+fn gave_up_message(attempts: u32, elapsed: Duration, per_attempt: Duration, last: &Error) -> String {
+    use crate::deadline::human;
+    if attempts == 0 {
+        return format!(
+            "timed out: not sent, the call's deadline passed after {}",
+            human(elapsed)
+        );
+    }
+    let plural = if attempts == 1 { "" } else { "s" };
+    let account = format!(
+        "{attempts} attempt{plural} over {} (each at most {})",
+        human(elapsed),
+        human(per_attempt)
+    );
+    match last {
+        Error::Timeout(_) => format!("timed out: {account}"),
+        other => format!("{other} (gave up: {account})"),
+    }
 }
 
 /// What kind of API error this is, without string matching.
@@ -218,17 +257,31 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 }
 
 impl Error {
-    /// The API error, if this is one.
-    pub fn api(&self) -> Option<&ApiError> {
+    /// The error of the last attempt: itself, unless retries gave up
+    /// ([`Error::GaveUp`]), then the error they gave up on.
+    pub fn last_attempt(&self) -> &Error {
         match self {
+            Error::GaveUp { last, .. } => last.last_attempt(),
+            other => other,
+        }
+    }
+
+    /// The request (or its last attempt) ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.last_attempt(), Error::Timeout(_)) || matches!(self, Error::GaveUp { attempts: 0, .. })
+    }
+
+    /// The API error, if this is one (after retries: the last attempt's).
+    pub fn api(&self) -> Option<&ApiError> {
+        match self.last_attempt() {
             Error::Api(e) => Some(e),
             _ => None,
         }
     }
 
-    /// The HTTP status, if the server answered.
+    /// The HTTP status, if the server answered (the last attempt's).
     pub fn status(&self) -> Option<u16> {
-        match self {
+        match self.last_attempt() {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } => Some(*status),
             _ => None,
@@ -244,7 +297,7 @@ impl Error {
     /// 429, 500/502/503/504 and a 409 without `error_code`. (Writes retry
     /// only what [`Error::proves_not_applied`] allows.)
     pub fn is_retryable(&self) -> bool {
-        match self {
+        match self.last_attempt() {
             Error::Transport { .. } | Error::Timeout(_) => true,
             Error::Api(e) => {
                 matches!(e.status, 429 | 500 | 502 | 503 | 504) || (e.status == 409 && e.error_code.is_none())
@@ -256,7 +309,12 @@ impl Error {
     /// Proof that the server did not apply the request: it was never reached,
     /// or it refused with 429/503 (or a 409 without `error_code`) before doing anything.
     pub fn proves_not_applied(&self) -> bool {
-        match self {
+        if let Error::GaveUp { attempts: 0, .. } = self {
+            return true;
+        }
+        // A write is retried only after errors that prove it was not
+        // applied, so the last attempt speaks for all of them.
+        match self.last_attempt() {
             Error::Transport { connect, .. } => *connect,
             Error::Api(e) => matches!(e.status, 429 | 503) || (e.status == 409 && e.error_code.is_none()),
             _ => false,

@@ -74,7 +74,10 @@ impl ActionFailure {
 /// Whether a failed call may still have acted: its answer was lost,
 /// unreadable, or a server error that can come after the work was done.
 fn may_have_applied(error: &Error) -> bool {
-    match error {
+    if let Error::GaveUp { attempts: 0, .. } = error {
+        return false;
+    }
+    match error.last_attempt() {
         Error::Config(_) | Error::MissingEnv(_) | Error::InvalidInput(_) => false,
         Error::Api(api) => api.status >= 500 && api.status != 503,
         Error::Transport { connect, .. } => !connect,
@@ -164,11 +167,16 @@ impl Client {
             done: Vec::with_capacity(ids.len()),
             failed: Vec::new(),
         };
+        // One deadline for the whole call: a call that cannot be sent or
+        // answered by then fails with why, and is reported.
+        let until = crate::deadline::from_now(self.inner.retry.deadline());
         let calls: Vec<_> = ids
             .into_iter()
-            .map(|id| async move {
-                let answer = self.lifecycle(&id, action).await;
-                (id, answer)
+            .map(|id| {
+                crate::deadline::within(until, async move {
+                    let answer = self.lifecycle(&id, action).await;
+                    (id, answer)
+                })
             })
             .collect();
         let mut answers = std::pin::pin!(in_flight(calls, self.inner.concurrency));

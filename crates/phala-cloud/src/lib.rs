@@ -54,6 +54,7 @@ mod batch;
 mod client;
 mod config;
 mod cvm;
+mod deadline;
 mod error;
 mod fleet;
 mod history;
@@ -67,6 +68,7 @@ mod sse;
 mod wait;
 mod watch;
 
+pub use batch::{StatusChunk, StatusChunkError};
 pub use client::{Client, ListFilter};
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};

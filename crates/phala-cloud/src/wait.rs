@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::batch::{check_ids, dedup};
 use crate::raw::types::KnownStatus;
-use crate::{Client, CvmStatus, Error, Status, StopReport};
+use crate::{Client, Error, Status, StatusMap, StopReport};
 
 /// Where a fleet wait stands after a round.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,7 +57,7 @@ pub struct WaitReport {
     /// How each VM UUID's wait ended.
     pub outcomes: BTreeMap<String, WaitOutcome>,
     /// The last status seen per id.
-    pub last: BTreeMap<String, CvmStatus>,
+    pub last: StatusMap,
     /// Rounds sent.
     pub rounds: u32,
     /// Time the wait took.
@@ -207,7 +207,7 @@ impl Client {
         let started = Instant::now();
         let mut pending: BTreeSet<String> = ids.iter().cloned().collect();
         let mut outcomes = BTreeMap::new();
-        let mut last: BTreeMap<String, CvmStatus> = BTreeMap::new();
+        let mut last = StatusMap::new();
         let mut missing: BTreeMap<String, u32> = BTreeMap::new();
         let mut last_error = None;
         let mut round = 0;
@@ -252,7 +252,7 @@ impl Client {
                 let idle: Vec<String> = pending
                     .iter()
                     .filter(|id| {
-                        map.get(*id).is_some_and(|s| {
+                        map.get(id).is_some_and(|s| {
                             !s.is_in_progress() && s.status != KnownStatus::Stopping && s.status != KnownStatus::Stopped
                         })
                     })
@@ -269,7 +269,7 @@ impl Client {
                     report.requests += again.requests;
                 }
             }
-            last.extend(map);
+            last.extend([map]);
             let failed = outcomes.values().filter(|o| !matches!(o, WaitOutcome::Reached)).count();
             progress(&WaitProgress {
                 round,

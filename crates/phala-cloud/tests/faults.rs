@@ -149,16 +149,22 @@ async fn status_many_under_every_fault() {
             .unwrap_or_else(|_| panic!("{}: hung", case.name));
         match result {
             Ok(map) => {
-                let got: BTreeSet<&String> = map.keys().collect();
-                assert_eq!(got, uuids.iter().collect(), "{}: every uuid answered", case.name);
+                let got: BTreeSet<&str> = map.keys().collect();
+                assert_eq!(
+                    got,
+                    uuids.iter().map(String::as_str).collect(),
+                    "{}: every uuid answered",
+                    case.name
+                );
             }
             Err(e) => {
                 assert!(!case.survivable, "{}: {e}", case.name);
                 assert!(
-                    matches!(e, Error::Timeout(t) if t == REQUEST_TIMEOUT),
+                    matches!(e.last_attempt(), Error::Timeout(t) if *t == REQUEST_TIMEOUT) && e.is_timeout(),
                     "{}: {e:?}",
                     case.name
                 );
+                assert!(e.to_string().starts_with("timed out: "), "{}: {e}", case.name);
             }
         }
         sim.shutdown().await;

@@ -291,7 +291,7 @@ async fn select_uuids(client: &Client, select: &UuidSelect) -> Result<Vec<String
 async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outcome, Error> {
     let uuids = select_uuids(client, select).await?;
     let map = client.status_many(&uuids).await?;
-    let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(*u)).collect();
+    let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(u)).collect();
     match out.format {
         Format::Json | Format::Jsonl => out.json(&json!({"statuses": map, "not_found": missing})),
         Format::Table => {

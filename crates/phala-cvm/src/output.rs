@@ -130,7 +130,7 @@ fn visible_width(s: &str) -> usize {
 
 /// The structured form of an error, with stable field names.
 pub fn error_json(e: &Error) -> Value {
-    match e.api() {
+    let mut value = match e.api() {
         Some(api) => json!({
             "kind": kind_name(api.kind()),
             "status": api.status,
@@ -142,7 +142,8 @@ pub fn error_json(e: &Error) -> Value {
             "retry_after_secs": api.retry_after.map(|d| d.as_secs()),
         }),
         None => json!({
-            "kind": match e {
+            "kind": match e.last_attempt() {
+                _ if e.is_timeout() => "timeout",
                 Error::Config(_) | Error::MissingEnv(_) => "config",
                 Error::InvalidInput(_) => "invalid_input",
                 Error::Transport { .. } => "transport",
@@ -154,7 +155,13 @@ pub fn error_json(e: &Error) -> Value {
             },
             "message": e.to_string(),
         }),
+    };
+    // After retries: how many attempts, and the whole account in words.
+    if let (Error::GaveUp { attempts, .. }, Some(fields)) = (e, value.as_object_mut()) {
+        fields.insert("attempts".into(), json!(attempts));
+        fields.insert("summary".into(), json!(e.to_string()));
     }
+    value
 }
 
 /// A stable snake_case name for an API error kind.
