@@ -278,3 +278,171 @@ impl Client {
         Ok(Cvm::from_app_list(answer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The retry loop on tokio's paused clock: attempts that take time take
+    //! it virtually, so the deadline arithmetic is checked exactly.
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::error::ApiError;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn client(policy: RetryPolicy) -> Client {
+        Client::builder()
+            .base_url("http://127.0.0.1:9")
+            .api_key("k")
+            .request_timeout(MINUTE)
+            .retry_policy(policy)
+            .build()
+            .unwrap()
+    }
+
+    fn steady(deadline: Duration) -> RetryPolicy {
+        RetryPolicy::default()
+            .with_jitter(0.0)
+            .with_base_delay(Duration::from_millis(500))
+            .with_deadline(deadline)
+    }
+
+    /// An attempt that uses its whole request timeout, as against a
+    /// slowloris body, and counts itself.
+    async fn slow_attempt(count: &AtomicU32) -> Result<(), Error> {
+        count.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(MINUTE).await;
+        Err(Error::Timeout(MINUTE))
+    }
+
+    fn unavailable(retry_after: Option<Duration>) -> Error {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(d) = retry_after {
+            headers.insert(reqwest::header::RETRY_AFTER, d.as_secs().into());
+        }
+        let e = ApiError::from_parts(reqwest::StatusCode::SERVICE_UNAVAILABLE, &headers, b"");
+        assert_eq!(e.retry_after, retry_after);
+        Error::Api(Box::new(e))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_attempt_is_cut_at_the_deadline() {
+        let client = client(steady(Duration::from_secs(150)));
+        let count = AtomicU32::new(0);
+        let started = Instant::now();
+        let err = client
+            .retrying("test", Replay::Idempotent, || slow_attempt(&count))
+            .await
+            .unwrap_err();
+        // 0-60 s, 60.5-120.5 s, 121.5 s until the deadline cuts it at 150 s.
+        assert_eq!(started.elapsed(), Duration::from_secs(150));
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        match &err {
+            Error::GaveUp {
+                attempts,
+                elapsed,
+                per_attempt,
+                last,
+            } => {
+                assert_eq!(
+                    (*attempts, *elapsed, *per_attempt),
+                    (3, Duration::from_secs(150), MINUTE)
+                );
+                assert!(matches!(**last, Error::Timeout(d) if d == Duration::from_millis(28_500)));
+            }
+            other => panic!("expected GaveUp, got {other:?}"),
+        }
+        assert!(err.is_timeout() && err.is_retryable());
+        assert_eq!(err.to_string(), "timed out: 3 attempts over 150 s (each at most 60 s)");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_that_would_pass_the_deadline_is_not_taken() {
+        let client = client(steady(Duration::from_secs(10)).with_max_delay(Duration::from_secs(60)));
+        let count = AtomicU32::new(0);
+        let started = Instant::now();
+        let err = client
+            .retrying("test", Replay::Idempotent, || async {
+                count.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(unavailable(Some(Duration::from_secs(30))))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::ZERO, "gave up at once, not after sleeping");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert!(matches!(err, Error::GaveUp { attempts: 1, .. }));
+        assert_eq!(err.status(), Some(503));
+        assert!(!err.is_timeout());
+        assert!(
+            err.to_string()
+                .ends_with("(gave up: 1 attempt over 0 ms (each at most 60 s))"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_deadline_passed_sends_nothing() {
+        let client = client(steady(Duration::from_secs(150)));
+        let count = AtomicU32::new(0);
+        let until = Instant::now() + Duration::from_secs(1);
+        let err = crate::deadline::within(Some(until), async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            client
+                .retrying("test", Replay::IfNotApplied, || slow_attempt(&count))
+                .await
+                .unwrap_err()
+        })
+        .await;
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        assert!(matches!(err, Error::GaveUp { attempts: 0, .. }));
+        assert!(err.proves_not_applied() && err.is_timeout());
+        assert!(err.to_string().starts_with("timed out: not sent"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_enclosing_call_deadline_cuts_sooner_than_the_policy() {
+        let client = client(steady(Duration::from_secs(150)));
+        let count = AtomicU32::new(0);
+        let started = Instant::now();
+        let err = crate::deadline::within(Some(started + Duration::from_secs(90)), async {
+            client
+                .retrying("test", Replay::Idempotent, || slow_attempt(&count))
+                .await
+                .unwrap_err()
+        })
+        .await;
+        assert_eq!(started.elapsed(), Duration::from_secs(90));
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        assert!(matches!(err, Error::GaveUp { attempts: 2, .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_are_returned_as_they_are_when_nothing_was_retried() {
+        let client = client(steady(Duration::from_secs(150)));
+        let err = client
+            .retrying("test", Replay::Idempotent, || async {
+                let headers = reqwest::header::HeaderMap::new();
+                let e = ApiError::from_parts(reqwest::StatusCode::NOT_FOUND, &headers, b"");
+                Err::<(), _>(Error::Api(Box::new(e)))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Api(e) if e.status == 404), "{err:?}");
+
+        // Without a deadline the attempts run out: four, with the backoff between them.
+        let client = self::client(steady(Duration::ZERO).without_deadline());
+        let count = AtomicU32::new(0);
+        let started = Instant::now();
+        let err = client
+            .retrying("test", Replay::Idempotent, || async {
+                count.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(unavailable(None))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        assert_eq!(started.elapsed(), Duration::from_millis(500 + 1000 + 2000));
+        assert!(matches!(err, Error::GaveUp { attempts: 4, .. }));
+        assert_eq!(err.status(), Some(503));
+    }
+}
