@@ -3,9 +3,18 @@
 # exit, and sets `url` to where it listens.
 #
 #   . scripts/start-sim.sh --cvms 60 --time-scale 100 --api-key KEY
-cargo build --quiet --locked -p phala-cloud-sim
+# The binary is where cargo says it put it (CARGO_TARGET_DIR or the config
+# may send it anywhere), read from its JSON build messages.
+sim_bin=$(cargo build --quiet --locked -p phala-cloud-sim --bin phala-cloud-sim \
+    --message-format=json-render-diagnostics |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "phala-cloud-sim" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$sim_bin" ] || { echo "cargo reported no simulator binary"; exit 1; }
 sim_log=$(mktemp)
-./target/debug/phala-cloud-sim --port 0 "$@" >"$sim_log" 2>&1 &
+"$sim_bin" --port 0 "$@" >"$sim_log" 2>&1 &
 sim_pid=$!
 trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_log"' EXIT
 url=

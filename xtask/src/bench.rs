@@ -47,31 +47,58 @@ fn cargo_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<std::pr
     Ok(out)
 }
 
+/// Builds `package`'s binary `bin` and returns where cargo put it, as cargo
+/// reports it (wherever `CARGO_TARGET_DIR` or the config sends its output).
+pub fn build_binary(package: &str, bin: &str, release: bool) -> Result<PathBuf, String> {
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "--locked",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--message-format=json-render-diagnostics",
+    ];
+    if release {
+        args.push("--release");
+    }
+    let out = cargo(&args)?;
+    executable_in(&String::from_utf8_lossy(&out.stdout), bin)
+        .ok_or_else(|| format!("cargo built {package} but reported no executable named {bin}"))
+}
+
+/// The executable named `bin` among cargo's JSON build messages.
+fn executable_in(messages: &str, bin: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+}
+
 /// Runs the benchmarks; returns the report, also printed, and written to
 /// BENCHMARKS.md unless quick.
 pub fn run(opts: &Options) -> Result<String, String> {
-    let mut args = vec!["run", "--quiet", "--locked", "-p", "phala-cloud", "--example", "bench"];
-    if opts.release {
-        args.push("--release");
-    }
-    args.push("--");
-    if opts.quick {
-        args.push("--quick");
-    }
     // Scenario 6 runs the simulator binary in its own process, so that the
-    // heap it counts is the client's alone.
-    let mut sim_build = vec!["build", "--quiet", "--locked", "-p", "phala-cloud-sim"];
-    if opts.release {
-        sim_build.push("--release");
-    }
-    cargo(&sim_build)?;
-    let sim_bin = workspace_root()
-        .join("target")
-        .join(if opts.release { "release" } else { "debug" })
-        .join("phala-cloud-sim");
-    let out = cargo_with(&args, &[("PHALA_SIM_BIN", sim_bin.as_os_str())])?;
-    let mut results: Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("benchmark output is not JSON: {e}"))?;
+    // heap it counts is the client's alone, and runs in a process of its
+    // own, so that its peak resident memory is its own too.
+    let sim_bin = build_binary("phala-cloud-sim", "phala-cloud-sim", opts.release)?;
+    let bench = |scenarios: &[&str]| -> Result<Value, String> {
+        let mut args = vec!["run", "--quiet", "--locked", "-p", "phala-cloud", "--example", "bench"];
+        if opts.release {
+            args.push("--release");
+        }
+        args.push("--");
+        if opts.quick {
+            args.push("--quick");
+        }
+        args.extend(scenarios);
+        let out = cargo_with(&args, &[("PHALA_SIM_BIN", sim_bin.as_os_str())])?;
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("benchmark output is not JSON: {e}"))
+    };
+    let mut results = bench(&["--skip", "scale"])?;
+    results["scale"] = bench(&["--only", "scale"])?["scale"].take();
     if opts.build_times {
         results["build"] = build_times()?;
     }
@@ -235,6 +262,20 @@ fn markdown(r: &Value) -> String {
             format!("{}x", d["peak_vs_json"]),
         ]));
     }
+    md.push_str(&format!(
+        "\nWhat a decoded status map retains once decoding is done (heap bytes still allocated), per entry, beside the JSON of that entry; the same bytes decoded into the facade's `StatusMap` and into the map it replaced. One `CvmStatus` value is {} bytes before anything it points to.\n\n\
+         | form | entries | JSON bytes / entry | retained bytes / entry | retained / JSON |\n|---|---|---|---|---|\n",
+        r["decode"]["cvm_status_size"]
+    ));
+    for d in r["decode"]["retained"].as_array().into_iter().flatten() {
+        md.push_str(&row(&[
+            text(&d["form"]),
+            text(&d["entries"]),
+            text(&d["json_bytes_per_entry"]),
+            text(&d["retained_bytes_per_entry"]),
+            format!("{}x", d["retained_vs_json"]),
+        ]));
+    }
 
     md.push_str("\n## 5. Build (debug, `cargo build --workspace`, own target directory)\n\n");
     match r.get("build") {
@@ -257,52 +298,107 @@ fn markdown(r: &Value) -> String {
 
 /// Scenario 6, after the build section so that sections read in order.
 fn scale_section(sc: &Value) -> String {
+    let mib = |v: &Value| {
+        v.as_f64()
+            .map(|b| format!("{:.1} MiB", b / 1048576.0))
+            .unwrap_or_else(|| "-".into())
+    };
     let mut md = String::new();
     md.push_str(&format!(
         "\n## 6. Scale: a fleet of {} CVMs, {} in the caller's workspace\n\n\
-         The simulator runs in its own process: the heap is the client's alone. \
+         The simulator runs in its own process, and this scenario in a process of its own: heap and resident memory are the client's alone. \
          Goals: listing peak heap <= 32 MiB whatever the fleet size (the tenth-size fleet shows it does not grow with it); \
-         status requests = ceil(N / 100); stop requests = ceil(N / 50); every id accounted for.\n\n\
-         | step | time | requests | goal | outcome |\n|---|---|---|---|---|\n",
+         status requests = ceil(N / 100); stop requests = ceil(N / 50); every id accounted for; \
+         list, status and stop of the whole workspace within 128 MiB peak resident memory of the client process \
+         (`VmHWM`, counted from the start of the full-fleet steps; the column shows the peak so far after each step, the listing kept as ids and uuids).\n\n\
+         | step | time | requests | goal | outcome | peak heap in the step | peak RSS so far |\n|---|---|---|---|---|---|---|\n",
         sc["cvms"], sc["workspace"]
     ));
     for l in sc["listing"].as_array().into_iter().flatten() {
         md.push_str(&row(&[
-            format!("list as a stream, fleet {}", l["fleet"]),
+            format!("list as a stream, fleet {}, counting only", l["fleet"]),
             format!("{} s", l["s"]),
             text(&l["requests"]),
             "pages of 100".into(),
-            format!(
-                "{} listed, peak heap {:.1} MiB",
-                l["listed"],
-                l["peak_heap_bytes"].as_f64().unwrap_or(0.0) / 1048576.0
-            ),
+            format!("{} listed", l["listed"]),
+            mib(&l["peak_heap_bytes"]),
+            "-".into(),
         ]));
     }
+    let l = &sc["list"];
+    md.push_str(&row(&[
+        "list as a stream, keeping ids and uuids".into(),
+        format!("{} s", l["s"]),
+        text(&l["requests"]),
+        "pages of 100".into(),
+        format!("{} listed", l["listed"]),
+        mib(&l["peak_heap_bytes"]),
+        mib(&l["rss_after"]),
+    ]));
+    let s = &sc["status"];
     md.push_str(&row(&[
         "`status_many`, every CVM".into(),
-        format!("{} s", sc["status"]["s"]),
-        text(&sc["status"]["requests"]),
-        text(&sc["status"]["goal"]),
-        format!("{} answered", sc["status"]["answered"]),
+        format!("{} s", s["s"]),
+        text(&s["requests"]),
+        text(&s["goal"]),
+        format!(
+            "{} answered; the map retains {}",
+            s["answered"],
+            mib(&s["retained_bytes"])
+        ),
+        mib(&s["peak_heap_bytes"]),
+        mib(&s["rss_after"]),
     ]));
+    let s = &sc["statuses"];
+    md.push_str(&row(&[
+        "`statuses()` stream, every CVM, keeping nothing".into(),
+        format!("{} s", s["s"]),
+        text(&s["requests"]),
+        text(&s["goal"]),
+        format!(
+            "{} answered, {} unknown, {} failed",
+            s["answered"], s["unknown"], s["failed"]
+        ),
+        mib(&s["peak_heap_bytes"]),
+        mib(&s["rss_after"]),
+    ]));
+    let s = &sc["stop"];
     md.push_str(&row(&[
         "`stop_many`, every CVM".into(),
-        format!("{} s", sc["stop"]["s"]),
-        text(&sc["stop"]["requests"]),
-        text(&sc["stop"]["goal"]),
+        format!("{} s", s["s"]),
+        text(&s["requests"]),
+        text(&s["goal"]),
         format!(
             "{} stopped, {} skipped, {} failed; consistent: {}",
-            sc["stop"]["stopped"], sc["stop"]["skipped"], sc["stop"]["failed"], sc["stop"]["consistent"]
+            s["stopped"], s["skipped"], s["failed"], s["consistent"]
         ),
+        mib(&s["peak_heap_bytes"]),
+        mib(&s["rss_after"]),
     ]));
+    let w = &sc["wait"];
     md.push_str(&row(&[
         "`wait_all` stopped".into(),
-        format!("{} s", sc["wait"]["s"]),
-        text(&sc["wait"]["requests"]),
-        format!("{} rounds", sc["wait"]["rounds"]),
-        format!("{} reached", sc["wait"]["reached"]),
+        format!("{} s", w["s"]),
+        text(&w["requests"]),
+        format!("{} rounds", w["rounds"]),
+        format!("{} reached", w["reached"]),
+        "-".into(),
+        mib(&w["rss_after"]),
     ]));
+    let rss = &sc["rss"];
+    if rss["counted_from_here"] != true {
+        md.push_str("\nPeak RSS could not be reset (`/proc/self/clear_refs` not writable): it counts the process from its start.\n");
+    }
+    let verdict = match (sc["stop"]["rss_after"].as_f64(), rss["goal_bytes"].as_f64()) {
+        (Some(peak), Some(goal)) if peak <= goal => "within",
+        (Some(_), Some(_)) => "**over**",
+        _ => "not measured against",
+    };
+    md.push_str(&format!(
+        "\nList, status and stop peak at {} resident ({} before the first step): {verdict} the 128 MiB goal.\n",
+        mib(&sc["stop"]["rss_after"]),
+        mib(&rss["before"])
+    ));
     md
 }
 
@@ -331,7 +427,18 @@ mod tests {
             build_times: false,
         })
         .unwrap();
-        for section in ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "quick run"] {
+        for section in [
+            "## 1.",
+            "## 2.",
+            "## 3.",
+            "## 4.",
+            "## 5.",
+            "## 6.",
+            "quick run",
+            "| retained bytes / entry |",
+            "`statuses()` stream",
+            "| peak RSS so far |",
+        ] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }
         let at = |section: &str| report.find(section);
@@ -343,5 +450,20 @@ mod tests {
             !report.contains("| null") && !report.contains("nullx"),
             "a figure is missing:\n{report}"
         );
+    }
+
+    #[test]
+    fn the_executable_is_where_cargo_says_it_put_it() {
+        let messages = [
+            r#"{"reason":"compiler-artifact","target":{"name":"phala_cloud_sim","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"phala-cloud-sim","kind":["bin"]},"executable":"/elsewhere/release/phala-cloud-sim"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        assert_eq!(
+            executable_in(&messages, "phala-cloud-sim"),
+            Some(PathBuf::from("/elsewhere/release/phala-cloud-sim"))
+        );
+        assert_eq!(executable_in(&messages, "other"), None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use phala_cloud::raw::types::ListCvmsResponseItem;
+use phala_cloud::raw::types::{CvmStatus, ListCvmsResponseItem};
 use phala_cloud::{Client, Cvm, RetryPolicy, StateEvent, StatusMap, WaitAllOptions, WatchOptions};
 use phala_cloud_sim::{Faults, Simulator};
 use serde_json::{Value, json};
@@ -397,7 +397,45 @@ fn decode(quick: bool) -> Value {
     out.push(measure("status map", &status, &|b| {
         serde_json::from_slice::<StatusMap>(b).unwrap().len()
     }));
-    json!({"cvms": n, "results": out})
+    // What a decoded status map keeps once decoding is done, per entry,
+    // beside the JSON it came from: the facade's StatusMap and the
+    // BTreeMap<String, CvmStatus> it replaced, decoded from the same bytes.
+    let entries = serde_json::from_slice::<Value>(&status)
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.len()))
+        .unwrap_or(0)
+        .max(1);
+    let retained = |form: &str, keep: &dyn Fn(&[u8]) -> Box<dyn std::any::Any>| {
+        let base = counting_alloc::start();
+        let kept = keep(&status);
+        let bytes = counting_alloc::start().saturating_sub(base);
+        drop(kept);
+        json!({"form": form, "entries": entries, "json_bytes_per_entry": round2(status.len() as f64 / entries as f64),
+            "retained_bytes_per_entry": round2(bytes as f64 / entries as f64),
+            "retained_vs_json": round2(bytes as f64 / status.len() as f64)})
+    };
+    let lean = retained("`StatusMap` (sorted Vec of `CvmStatus`)", &|b| {
+        Box::new(serde_json::from_slice::<StatusMap>(b).unwrap())
+    });
+    let tree = retained("`BTreeMap<String, CvmStatus>` (before)", &|b| {
+        Box::new(serde_json::from_slice::<std::collections::BTreeMap<String, CvmStatus>>(b).unwrap())
+    });
+    json!({"cvms": n, "results": out, "retained": [lean, tree],
+        "cvm_status_size": std::mem::size_of::<CvmStatus>()})
+}
+
+/// Peak resident memory of this process, from `VmHWM` (Linux), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Restarts the peak resident memory count at what is resident now (Linux:
+/// writing 5 to `clear_refs`); false where that is not possible.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Counts the facade's requests by operation, from its `request done` and
@@ -532,38 +570,70 @@ fn scale(quick: bool) -> Value {
         listing.push(json!({"fleet": size, "listed": count, "s": round2(secs),
             "requests": request_count::take("list_cvms_paginated"), "peak_heap_bytes": peak}));
     }
+    // The whole run on the full fleet, peak resident memory counted from
+    // here: list (keeping the ids and uuids, as a caller would), status,
+    // stop, wait. `rss_after` is the process's peak so far after each step.
     let sim = SimProcess::start(&bin, n);
     let c = client(&sim.url);
-    let (ids, uuids): (Vec<String>, Vec<String>) = rt
-        .block_on(c.list_cvms(&Default::default()))
-        .unwrap()
-        .iter()
-        .map(|cvm| {
-            (
-                cvm.id().unwrap_or_default(),
-                cvm.vm_uuid().unwrap_or_default().to_string(),
-            )
-        })
-        .unzip();
-    let _ = request_count::take("list_cvms_paginated");
+    let rss_counted = reset_peak_rss();
+    let rss_before = peak_rss();
+    let base = counting_alloc::start();
+    let started = Instant::now();
+    let (mut ids, mut uuids) = (Vec::new(), Vec::new());
+    rt.block_on(c.cvms(&Default::default()).for_each(|cvm| {
+        let cvm = cvm.unwrap();
+        ids.push(cvm.id().unwrap_or_default());
+        uuids.push(cvm.vm_uuid().unwrap_or_default().to_string());
+        async {}
+    }));
+    let list = json!({"s": round2(started.elapsed().as_secs_f64()), "listed": ids.len(),
+        "requests": request_count::take("list_cvms_paginated"), "peak_heap_bytes": counting_alloc::peak_since(base),
+        "rss_after": peak_rss()});
+
+    let base = counting_alloc::start();
     let started = Instant::now();
     let map = rt.block_on(c.status_many(&uuids)).unwrap();
     let status = json!({"s": round2(started.elapsed().as_secs_f64()), "answered": map.len(),
-        "requests": request_count::take("status_batch"), "goal": uuids.len().div_ceil(100)});
+        "requests": request_count::take("status_batch"), "goal": uuids.len().div_ceil(100),
+        "peak_heap_bytes": counting_alloc::peak_since(base), "retained_bytes": counting_alloc::start().saturating_sub(base),
+        "rss_after": peak_rss()});
     drop(map);
+
+    // The stream, keeping nothing: memory is the chunks in flight.
+    let base = counting_alloc::start();
+    let started = Instant::now();
+    let (mut answered, mut unknown, mut failed) = (0, 0, 0);
+    rt.block_on(c.statuses(&uuids).for_each(|chunk| {
+        match chunk {
+            Ok(chunk) => {
+                answered += chunk.statuses.len();
+                unknown += chunk.unknown.len();
+            }
+            Err(e) => failed += e.vm_uuids.len(),
+        }
+        async {}
+    }));
+    let stream = json!({"s": round2(started.elapsed().as_secs_f64()), "answered": answered, "unknown": unknown,
+        "failed": failed, "requests": request_count::take("status_batch"), "goal": uuids.len().div_ceil(100),
+        "peak_heap_bytes": counting_alloc::peak_since(base), "rss_after": peak_rss()});
+
+    let base = counting_alloc::start();
     let started = Instant::now();
     let report = rt.block_on(c.stop_many(&ids));
     let stop = json!({"s": round2(started.elapsed().as_secs_f64()), "stopped": report.stopped, "skipped": report.skipped,
         "failed": report.failed.len() + report.errors.len(), "consistent": report.is_consistent(),
-        "requests": request_count::take("batch_stop"), "goal": ids.len().div_ceil(50)});
+        "requests": request_count::take("batch_stop"), "goal": ids.len().div_ceil(50),
+        "peak_heap_bytes": counting_alloc::peak_since(base), "rss_after": peak_rss()});
     let started = Instant::now();
     let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
     let waited = rt
         .block_on(c.wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |_| {}))
         .unwrap();
     let wait = json!({"s": round2(started.elapsed().as_secs_f64()), "reached": waited.count(|o| *o == phala_cloud::WaitOutcome::Reached),
-        "rounds": waited.rounds, "requests": request_count::take("status_batch")});
-    json!({"cvms": n, "workspace": ids.len(), "listing": listing, "status": status, "stop": stop, "wait": wait})
+        "rounds": waited.rounds, "requests": request_count::take("status_batch"), "rss_after": peak_rss()});
+    json!({"cvms": n, "workspace": ids.len(), "listing": listing, "list": list, "status": status,
+        "statuses": stream, "stop": stop, "wait": wait,
+        "rss": {"counted_from_here": rss_counted, "before": rss_before, "goal_bytes": 128u64 << 20}})
 }
 
 fn main() {
@@ -575,7 +645,13 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    // `--skip NAME` runs every scenario but that one.
+    let skip = args
+        .iter()
+        .position(|a| a == "--skip")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name) && skip.as_deref() != Some(name);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -206,14 +206,16 @@ impl Client {
         let ids = dedup(all);
         check_ids(&ids)?;
         let until = crate::deadline::from_now(self.inner.retry.deadline());
+        // Room for every id at once: growing by doubling would peak at
+        // twice the statuses.
+        let mut entries = Vec::with_capacity(ids.len());
         let mut answers = std::pin::pin!(self.status_chunks(ids, until));
-        let mut entries = Vec::new();
         while let Some(chunk) = answers.next().await {
             let chunk = chunk.map_err(|failed| failed.error)?;
             // Chunks hold distinct ids: gathered unsorted, sorted once.
             entries.extend(chunk.statuses);
         }
-        Ok(entries.into_iter().collect())
+        Ok(StatusMap::from_distinct(entries))
     }
 
     /// Status of any number of CVMs as a stream, one item per request of at
@@ -301,8 +303,9 @@ impl Client {
     /// deadline bounds the whole round.
     pub(crate) async fn status_partial(&self, ids: Vec<String>) -> (StatusMap, BTreeSet<String>, Option<Error>) {
         let until = crate::deadline::from_now(self.inner.retry.deadline());
+        let mut entries = Vec::with_capacity(ids.len());
         let mut answers = std::pin::pin!(self.status_chunks(ids, until));
-        let (mut entries, mut unanswered, mut last_error) = (Vec::new(), BTreeSet::new(), None);
+        let (mut unanswered, mut last_error) = (BTreeSet::new(), None);
         while let Some(answer) = answers.next().await {
             match answer {
                 Ok(chunk) => entries.extend(chunk.statuses),
@@ -312,7 +315,7 @@ impl Client {
                 }
             }
         }
-        (entries.into_iter().collect(), unanswered, last_error)
+        (StatusMap::from_distinct(entries), unanswered, last_error)
     }
 
     /// Stops any number of CVMs by hashed id, 50 per request at most.
