@@ -194,15 +194,17 @@ impl Client {
         }
         let mut n = 1;
         loop {
-            let (result, cut) = match until {
-                Some(until) => {
-                    let left = until.saturating_duration_since(Instant::now());
+            // The request timeout bounds every attempt already; the deadline
+            // needs a timer of its own only when it is the nearer limit.
+            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+            let (result, cut) = match (until, left) {
+                (Some(until), Some(left)) if left < per_attempt => {
                     match tokio::time::timeout_at(until, attempt()).await {
                         Ok(result) => (result, false),
-                        Err(_) => (Err(Error::Timeout(left.min(per_attempt))), true),
+                        Err(_) => (Err(Error::Timeout(left)), true),
                     }
                 }
-                None => (attempt().await, false),
+                _ => (attempt().await, false),
             };
             let err = match result {
                 Ok(value) => {
