@@ -32,6 +32,7 @@
 
 mod ext;
 mod transport;
+pub mod versions;
 
 /// The OpenAPI document this client was generated from, exactly as Phala
 /// publishes it (the overlay is applied at build time, not here).

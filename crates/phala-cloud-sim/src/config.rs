@@ -127,8 +127,22 @@ impl SimConfig {
     }
 }
 
-/// API versions the service knows, oldest first.
-pub const KNOWN_VERSIONS: [&str; 5] = ["2025-05-31", "2025-10-28", "2026-01-21", "2026-05-22", "2026-06-23"];
+/// API versions the service knows, oldest first: the names of
+/// [`phala_cloud_api::versions::VERSIONS`], the one list.
+pub const KNOWN_VERSIONS: [&str; 5] = {
+    use phala_cloud_api::versions::VERSIONS;
+    assert!(
+        VERSIONS.len() == 5,
+        "a version was added: KNOWN_VERSIONS follows the list"
+    );
+    [
+        VERSIONS[0].version.as_str(),
+        VERSIONS[1].version.as_str(),
+        VERSIONS[2].version.as_str(),
+        VERSIONS[3].version.as_str(),
+        VERSIONS[4].version.as_str(),
+    ]
+};
 
 /// The first version whose lists answer `CVMInfo[]`.
-pub const CVMINFO_SINCE: &str = "2026-01-21";
+pub const CVMINFO_SINCE: &str = phala_cloud_api::versions::ApiVersion::V2026_01_21.as_str();

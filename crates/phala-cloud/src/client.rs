@@ -23,7 +23,7 @@ pub struct Client {
 pub(crate) struct Inner {
     pub raw: phala_cloud_api::Client,
     pub base: String,
-    pub api_version: String,
+    pub api_version: phala_cloud_api::versions::ApiVersion,
     pub request_timeout: Duration,
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base)
-            .field("api_version", &self.inner.api_version)
+            .field("api_version", &self.inner.api_version.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -142,9 +142,14 @@ impl Client {
         self.inner.request_timeout
     }
 
-    /// The pinned API version.
+    /// The pinned API version, as sent (`LATEST` resolved to the newest).
     pub fn api_version(&self) -> &str {
-        &self.inner.api_version
+        self.inner.api_version.as_str()
+    }
+
+    /// The pinned API version and what it changes.
+    pub fn version(&self) -> phala_cloud_api::versions::ApiVersion {
+        self.inner.api_version
     }
 
     /// Sends `attempt` (a generated request) with retries as `replay` and the

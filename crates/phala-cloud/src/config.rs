@@ -8,8 +8,9 @@ use phala_cloud_api::Transport;
 use crate::client::{Client, Inner};
 use crate::{Error, RetryPolicy, Secret};
 
-/// The API version whose schemas the bundled document carries.
-pub const DEFAULT_API_VERSION: &str = "2026-01-21";
+/// The API version pinned unless another is chosen (see
+/// [`phala_cloud_api::versions`] for every version and what it changes).
+pub const DEFAULT_API_VERSION: &str = phala_cloud_api::versions::DEFAULT.as_str();
 /// The default limit for one request and its answer: 60 s, as Phala's
 /// TypeScript SDK now uses, after batch status calls on a slow node were
 /// seen taking ~31 s for 25 CVMs (past the 30 s the SDKs used before).
@@ -229,9 +230,9 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let base = normalise_base_url(&self.base_url, self.allow_insecure_http)?;
         self.check_limits()?;
-        if self.api_version.trim().is_empty() {
-            return Err(Error::Config("empty API version".into()));
-        }
+        // A version this client cannot read is refused before any request.
+        let version = phala_cloud_api::versions::ApiVersion::parse_supported(&self.api_version)
+            .map_err(|e| Error::Config(e.to_string()))?;
         let credential = self
             .credential
             .ok_or_else(|| Error::Config("no API key or token configured".into()))?;
@@ -241,7 +242,7 @@ impl ClientBuilder {
             Credential::Bearer(t) => Transport::default().bearer_token(t.expose()),
         }
         .map_err(|_| Error::Config("the API key or token contains characters not allowed in a header".into()))?
-        .api_version(&self.api_version)
+        .api_version(version.as_str())
         .and_then(|t| t.user_agent(&self.user_agent))
         .map_err(header_error)?
         .request_timeout(self.request_timeout)
@@ -265,7 +266,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 base,
                 raw,
-                api_version: self.api_version,
+                api_version: version,
                 request_timeout: self.request_timeout,
                 idle_timeout: self.idle_timeout,
                 retry: self.retry,

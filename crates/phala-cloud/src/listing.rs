@@ -112,6 +112,17 @@ impl Client {
 
     /// One page of the list.
     async fn page(&self, filter: &ListFilter, n: u64) -> Result<Page, Error> {
+        let version = self.inner.api_version;
+        for (name, set) in [
+            ("user_id", filter.user_id.is_some()),
+            ("teepod_id", filter.teepod_id.is_some()),
+        ] {
+            if set && !version.list_filter_accepted(name) {
+                return Err(Error::InvalidInput(format!(
+                    "the list filter {name} was removed at API version 2026-05-22; this client pins {version}"
+                )));
+            }
+        }
         let mut request = self.raw().list_cvms_paginated().page(n).page_size(PAGE_SIZE);
         if let Some(u) = &filter.user_id {
             request = request.user_id(u.as_str());

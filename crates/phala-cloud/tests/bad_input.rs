@@ -587,3 +587,35 @@ async fn history_cursors_the_server_refuses_or_repeats_end_the_stream() {
         .collect();
     assert_eq!(asked.len(), 2, "{asked:?}");
 }
+
+#[tokio::test]
+async fn api_versions_and_list_filters_the_version_refuses_fail_before_sending() {
+    let server = Recorder::start(echo_batches).await;
+    let build = |v: &str| {
+        Client::builder()
+            .base_url(&server.base)
+            .api_key("k")
+            .api_version(v)
+            .build()
+    };
+    for bad in ["2026-13-01", "2025-05-31", "", "2026-01-21; x"] {
+        let err = build(bad).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{bad:?}: {err:?}");
+        assert!(err.to_string().contains("not one this client supports"), "{err}");
+    }
+    assert_eq!(build("latest").unwrap().api_version(), "2026-06-23");
+    assert_eq!(build(" 2026-05-22 ").unwrap().api_version(), "2026-05-22");
+
+    let newer = build("2026-05-22").unwrap();
+    for filter in [
+        phala_cloud::ListFilter::default().user_id("usr_1"),
+        phala_cloud::ListFilter::default().teepod_id(7),
+    ] {
+        let err = newer.list_cvms(&filter).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput(m) if m.contains("removed at API version 2026-05-22")),
+            "{err:?}"
+        );
+    }
+    assert!(server.seen().is_empty(), "nothing sent: {:?}", server.seen());
+}

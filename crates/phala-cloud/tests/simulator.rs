@@ -143,16 +143,23 @@ async fn api_errors_are_typed() {
         .await
         .unwrap_err();
     assert_eq!(forbidden.kind(), Some(ApiErrorKind::Forbidden));
+    // A version the client cannot read is refused before any request; the
+    // simulator refuses one it does not know as the service does (400).
     let future = Client::builder()
         .base_url(sim.base_url())
         .api_key(sim.api_key())
         .api_version("2031-01-01")
         .build()
+        .unwrap_err();
+    assert!(matches!(future, Error::Config(_)), "{future:?}");
+    let transport = phala_cloud_api::Transport::default()
+        .api_key(sim.api_key())
+        .unwrap()
+        .api_version("2031-01-01")
         .unwrap();
-    assert_eq!(
-        future.list_cvms(&Default::default()).await.unwrap_err().kind(),
-        Some(ApiErrorKind::BadRequest)
-    );
+    let raw = phala_cloud_api::Client::new(sim.base_url(), transport);
+    let refused = raw.list_cvms_paginated().send().await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(400));
     assert!(matches!(
         client.cvm_state("").await.unwrap_err(),
         Error::InvalidInput(_)

@@ -39,8 +39,9 @@ pub struct Args {
     /// Workspace, sent as X-Phala-Workspace.
     #[arg(long, global = true, env = "PHALA_CLOUD_WORKSPACE", value_name = "WORKSPACE")]
     pub workspace: Option<String>,
-    /// API version (X-Phala-Version).
-    #[arg(long, global = true, default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V")]
+    /// API version (X-Phala-Version): 2025-10-28, 2026-01-21, 2026-05-22,
+    /// 2026-06-23 or LATEST; another is refused before any request.
+    #[arg(long, global = true, default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V", value_parser = api_version)]
     pub api_version: String,
     /// Output: a table for people, JSON (or JSON Lines) for scripts.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
@@ -277,4 +278,11 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::Utc::now()
         .checked_sub_signed(age)
         .ok_or_else(|| format!("{text:?} is too far back"))
+}
+
+/// A version this client reads, as sent (`LATEST` resolved to the newest).
+fn api_version(v: &str) -> Result<String, String> {
+    phala_cloud::raw::versions::ApiVersion::parse_supported(v)
+        .map(|v| v.as_str().to_string())
+        .map_err(|e| e.to_string())
 }

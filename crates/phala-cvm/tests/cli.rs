@@ -137,6 +137,23 @@ fn wait_that_cannot_finish_exits_3_and_says_which() {
 }
 
 #[test]
+fn an_api_version_this_client_cannot_read_is_refused_before_any_request() {
+    for bad in ["2026-13-01", "2025-05-31", ""] {
+        let out = sim(&["--api-version", bad, "list"]);
+        assert_eq!(code(&out), 2, "{bad:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is not one this client supports (2025-10-28, 2026-01-21"),
+            "{err}"
+        );
+    }
+    for good in ["2025-10-28", "2026-01-21", "LATEST"] {
+        let out = sim(&["--api-version", good, "-o", "json", "list"]);
+        assert_eq!(code(&out), 0, "{good}: {}", text(&out));
+    }
+}
+
+#[test]
 fn usage_and_api_errors_have_their_exit_codes() {
     assert_eq!(code(&run(&["stop"], &[])), 2, "stop needs ids, --all or --app");
     assert_eq!(code(&run(&["list"], &[])), 2, "no key");
