@@ -180,6 +180,16 @@ fn now_ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+impl Cvm {
+    /// Its simulated instance type, from its size (every one a CPU type).
+    pub fn instance_type(&self) -> String {
+        format!(
+            "tdx.{}",
+            ["small", "medium", "large", "xlarge"][self.vcpu.trailing_zeros() as usize % 4]
+        )
+    }
+}
+
 impl Fleet {
     /// A fleet of `config.cvms` CVMs over `config.apps` apps; same seed, same fleet.
     pub fn generate(config: &SimConfig) -> Self {
@@ -775,7 +785,7 @@ impl Fleet {
             "app_id": cvm.app_id,
             "vm_uuid": cvm.vm_uuid,
             "instance_id": cvm.instance_id,
-            "resource": {"instance_type": format!("tdx.{}", ["small", "medium", "large", "xlarge"][cvm.vcpu.trailing_zeros() as usize % 4]),
+            "resource": {"instance_type": cvm.instance_type(),
                          "vcpu": cvm.vcpu, "memory_in_gb": cvm.memory_mb as f64 / 1024.0, "disk_in_gb": cvm.disk_gb, "gpus": 0,
                          "compute_billing_price": "0.058000", "billing_period": "hourly"},
             "node_info": {"object_type": "node", "id": node.id, "node_id": node.id, "name": node.name, "region": node.region,
@@ -893,7 +903,7 @@ impl Fleet {
             "listed": false,
             "project_id": None::<String>,
             "project_type": "webapp",
-            "instance_type": format!("tdx.{}", ["small", "medium", "large", "xlarge"][cvm.vcpu.trailing_zeros() as usize % 4]),
+            "instance_type": cvm.instance_type(),
             "public_sysinfo": false,
             "public_logs": false,
             "dapp_dashboard_url": format!("https://{gateway}/dashboard"),

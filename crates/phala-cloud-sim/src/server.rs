@@ -560,20 +560,64 @@ async fn list_cvms(
     }
 }
 
+/// The paged list's instance filters (`family`, repeated `instance_types`),
+/// read as the service's newer versions read them.
+struct KindFilter {
+    /// Only GPU instances: the simulated fleet has none.
+    gpu_only: bool,
+    /// Instance types asked for; empty: any.
+    types: Vec<String>,
+}
+
+impl KindFilter {
+    fn from_query(query: &BTreeMap<String, String>, pairs: &[(String, String)]) -> Result<Option<Self>, Response> {
+        let gpu_only = match query.get("family").map(String::as_str) {
+            None | Some("all" | "cpu") => false,
+            Some("gpu") => true,
+            Some(other) => {
+                return Err(validation_error(
+                    &["query", "family"],
+                    "Input should be 'all', 'cpu' or 'gpu'",
+                    "literal_error",
+                    Value::String(other.to_string()),
+                ));
+            }
+        };
+        let types: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "instance_types")
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok((gpu_only || !types.is_empty() || query.contains_key("family")).then_some(KindFilter { gpu_only, types }))
+    }
+
+    fn picks(&self, cvm: &crate::fleet::Cvm) -> bool {
+        !self.gpu_only && (self.types.is_empty() || self.types.contains(&cvm.instance_type()))
+    }
+}
+
 /// `GET /cvms/paginated`: `{items, total, page, page_size, pages}`. A page of
 /// a workspace is a slice of its index: the cost is the page's, not the fleet's.
 async fn list_cvms_paginated(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     let caller = match authenticate(&shared, &headers, &rid) {
         Ok(c) => c,
         Err(r) => return r,
     };
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let query: BTreeMap<String, String> = pairs.iter().cloned().collect();
     let listed = match Listed::from_query(&caller, &query, &rid) {
         Ok(l) => l,
+        Err(r) => return r,
+    };
+    let kind = match KindFilter::from_query(&query, &pairs) {
+        Ok(k) => k,
         Err(r) => return r,
     };
     // No upper bound, as in the service: a page past the end is empty.
@@ -588,10 +632,22 @@ async fn list_cvms_paginated(
     let (inner, now) = shared.now();
     let fleet = &inner.fleet;
     let scanned: Vec<usize>;
-    let all: &[usize] = match &listed {
-        Listed::Workspace(ws) => fleet.in_workspace(*ws),
-        Listed::Filtered { .. } => {
-            scanned = fleet.live().filter(|&i| listed.picks(fleet, i)).collect();
+    let all: &[usize] = match (&listed, &kind) {
+        (Listed::Workspace(ws), None) => fleet.in_workspace(*ws),
+        (Listed::Workspace(ws), Some(kind)) => {
+            scanned = fleet
+                .in_workspace(*ws)
+                .iter()
+                .copied()
+                .filter(|&i| kind.picks(&fleet.cvms[i]))
+                .collect();
+            &scanned
+        }
+        (Listed::Filtered { .. }, kind) => {
+            scanned = fleet
+                .live()
+                .filter(|&i| listed.picks(fleet, i) && kind.as_ref().is_none_or(|k| k.picks(&fleet.cvms[i])))
+                .collect();
             &scanned
         }
     };

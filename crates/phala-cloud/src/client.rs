@@ -11,6 +11,7 @@ use phala_cloud_api::{ByteStream, ResponseValue};
 use tokio::time::Instant;
 
 use crate::cvm::Cvm;
+use crate::raw::types::ListCvmsPaginatedFamily;
 use crate::{ClientBuilder, CvmState, Error, RetryPolicy};
 
 /// A Phala Cloud client. Cheap to clone; clones share connections and the
@@ -54,7 +55,16 @@ pub(crate) enum Replay {
     IfNotApplied,
 }
 
-/// Filters for [`Client::list_cvms`] (admin only on the server side).
+/// Filters for [`Client::list_cvms`] and [`Client::cvms`]. Each API version
+/// takes its own: `user_id` and `teepod_id` (admin only) until 2026-01-21,
+/// `family` and `instance_types` from 2026-05-22; one the pinned version
+/// does not take is refused before anything is sent.
+///
+/// ```
+/// use phala_cloud::{ListFilter, raw::types::ListCvmsPaginatedFamily};
+/// let gpus = ListFilter::default().family(ListCvmsPaginatedFamily::Gpu).instance_types(["h200.small"]);
+/// assert_eq!(gpus.instance_types, ["h200.small"]);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListFilter {
@@ -62,6 +72,10 @@ pub struct ListFilter {
     pub user_id: Option<String>,
     /// Node id.
     pub teepod_id: Option<i64>,
+    /// Instance family: all, CPU or GPU.
+    pub family: Option<ListCvmsPaginatedFamily>,
+    /// Instance types (e.g. `tdx.small`); empty: any.
+    pub instance_types: Vec<String>,
 }
 
 impl ListFilter {
@@ -73,6 +87,20 @@ impl ListFilter {
     /// Only CVMs on this node.
     pub fn teepod_id(mut self, id: i64) -> Self {
         self.teepod_id = Some(id);
+        self
+    }
+    /// Only CVMs of this instance family.
+    pub fn family(mut self, family: ListCvmsPaginatedFamily) -> Self {
+        self.family = Some(family);
+        self
+    }
+    /// Only CVMs of these instance types.
+    pub fn instance_types<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.instance_types = types.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -113,13 +113,21 @@ impl Client {
     /// One page of the list.
     async fn page(&self, filter: &ListFilter, n: u64) -> Result<Page, Error> {
         let version = self.inner.api_version;
-        for (name, set) in [
+        let set = [
             ("user_id", filter.user_id.is_some()),
             ("teepod_id", filter.teepod_id.is_some()),
-        ] {
-            if set && !version.list_filter_accepted(name) {
+            ("family", filter.family.is_some()),
+            ("instance_types", !filter.instance_types.is_empty()),
+        ];
+        for (name, _) in set.into_iter().filter(|(_, set)| *set) {
+            if !version.list_filter_accepted(name) {
+                let when = if version.hashed_ids_everywhere() {
+                    "was removed at"
+                } else {
+                    "needs"
+                };
                 return Err(Error::InvalidInput(format!(
-                    "the list filter {name} was removed at API version 2026-05-22; this client pins {version}"
+                    "the list filter {name} {when} API version 2026-05-22; this client pins {version}"
                 )));
             }
         }
@@ -129,6 +137,12 @@ impl Client {
         }
         if let Some(t) = filter.teepod_id {
             request = request.teepod_id(t);
+        }
+        if let Some(f) = filter.family {
+            request = request.family(f);
+        }
+        if !filter.instance_types.is_empty() {
+            request = request.instance_types(filter.instance_types.clone());
         }
         let answer = self
             .send("list_cvms_paginated", Replay::Idempotent, || request.clone().send())

@@ -337,3 +337,61 @@ async fn wait_all_ends_early_for_failed_and_unknown_cvms() {
     );
     assert!(report.elapsed < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn each_version_lists_with_the_filters_it_takes() {
+    use phala_cloud::ListFilter;
+    use phala_cloud::raw::types::ListCvmsPaginatedFamily as Family;
+    let sim = sim(60, 1.0).await;
+    let at = |v: &str| {
+        Client::builder()
+            .base_url(sim.base_url())
+            .api_key(sim.api_key())
+            .api_version(v)
+            .retry_policy(fast_retries())
+            .build()
+            .unwrap()
+    };
+    let newer = at("2026-05-22");
+    let count = |filter: ListFilter| {
+        let newer = newer.clone();
+        async move { newer.list_cvms(&filter).await.unwrap().len() }
+    };
+    let total = count(ListFilter::default()).await;
+    assert_eq!(total, main_cvms(&sim).len());
+    assert_eq!(count(ListFilter::default().family(Family::Cpu)).await, total);
+    assert_eq!(count(ListFilter::default().family(Family::All)).await, total);
+    assert_eq!(
+        count(ListFilter::default().family(Family::Gpu)).await,
+        0,
+        "the simulated fleet has no GPUs"
+    );
+    let sizes = ["tdx.small", "tdx.medium", "tdx.large", "tdx.xlarge"];
+    let mut by_size = Vec::new();
+    for size in sizes {
+        by_size.push(count(ListFilter::default().instance_types([size])).await);
+    }
+    assert_eq!(by_size.iter().sum::<usize>(), total, "{by_size:?}");
+    assert!(by_size.iter().filter(|n| **n > 0).count() >= 2, "{by_size:?}");
+    // Two types: repeated keys, and the server sees both.
+    assert_eq!(
+        count(ListFilter::default().instance_types(sizes[..2].iter().copied())).await,
+        by_size[0] + by_size[1]
+    );
+
+    // Each version refuses the other's filters before sending.
+    let older = at("2026-01-21");
+    let err = older
+        .list_cvms(&ListFilter::default().family(Family::Cpu))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("family needs API version 2026-05-22")),
+        "{err:?}"
+    );
+    let err = newer.list_cvms(&ListFilter::default().teepod_id(1)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("teepod_id was removed at API version 2026-05-22")),
+        "{err:?}"
+    );
+}
