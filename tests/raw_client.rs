@@ -337,7 +337,10 @@ async fn lifecycle_calls_post_to_their_paths_and_decode_the_record() {
         .into_inner();
         mock.assert_async().await;
         assert_eq!(vm.status, status);
-        assert_eq!((vm.id, vm.teepod_id, vm.memory), (5001, 7, 4096));
+        assert_eq!(
+            (vm.id, vm.teepod_id, vm.memory),
+            (phala_cloud_api::types::CvmId::Integer(5001), 7, 4096)
+        );
         assert_eq!(vm.instance_id, None);
     }
     let restart = server

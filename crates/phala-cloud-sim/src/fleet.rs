@@ -845,11 +845,12 @@ impl Fleet {
     /// The `VM` record the lifecycle calls answer with. `vm_uuid`,
     /// `instance_id` and `encrypted_env_pubkey` are always present (null when
     /// unknown): Phala's TypeScript SDK requires the keys.
-    pub fn vm_json(&self, idx: usize) -> Value {
+    /// `hashed`: the hashed id (API versions from 2026-05-22), else the integer.
+    pub fn vm_json(&self, idx: usize, hashed: bool) -> Value {
         let cvm = &self.cvms[idx];
         let node = &self.nodes[cvm.node];
         json!({
-            "id": cvm.numeric_id,
+            "id": if hashed { json!(cvm.id) } else { json!(cvm.numeric_id) },
             "name": cvm.name,
             "status": cvm.status,
             "teepod_id": node.id,

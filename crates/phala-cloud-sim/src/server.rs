@@ -73,6 +73,8 @@ pub(crate) struct Caller {
     pub workspace: usize,
     pub admin: bool,
     pub cvminfo: bool,
+    /// Lifecycle records carry the hashed id (2026-05-22 on), not the integer.
+    pub hashed_ids: bool,
 }
 
 impl Caller {
@@ -160,6 +162,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
         workspace,
         admin: info.admin,
         cvminfo: version >= CVMINFO_SINCE,
+        hashed_ids: phala_cloud_api::versions::ApiVersion::parse(version).is_ok_and(|v| v.hashed_ids_everywhere()),
     })
 }
 
@@ -902,7 +905,10 @@ async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id
         Action::Restart { .. } => "restart",
     };
     let Located {
-        mut inner, now, idx, ..
+        mut inner,
+        now,
+        idx,
+        caller,
     } = match locate(&shared, &headers, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
@@ -916,11 +922,11 @@ async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id
             "Another operation is already in progress on this CVM",
             &rid,
         ),
-        Acted::Nothing => axum::Json(inner.fleet.vm_json(idx)).into_response(),
+        Acted::Nothing => axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response(),
         Acted::Applied => {
             let restarting = inner.fleet.restarting();
             inner.stats.restarting_peak = inner.stats.restarting_peak.max(restarting);
-            let response = axum::Json(inner.fleet.vm_json(idx)).into_response();
+            let response = axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response();
             inner.applied(name, id, response)
         }
     }

@@ -395,3 +395,30 @@ async fn each_version_lists_with_the_filters_it_takes() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn lifecycle_records_carry_the_id_of_each_version() {
+    use phala_cloud::raw::types::CvmId;
+    let sim = sim(12, 1.0).await;
+    let cvms = main_cvms(&sim);
+    for (at, version) in ["2025-10-28", "2026-01-21", "2026-05-22", "2026-06-23"]
+        .into_iter()
+        .enumerate()
+    {
+        let client = Client::builder()
+            .base_url(sim.base_url())
+            .api_key(sim.api_key())
+            .api_version(version)
+            .retry_policy(fast_retries())
+            .build()
+            .unwrap();
+        let cvm = &cvms[at];
+        let record = client.stop(&cvm.id).await.unwrap();
+        match (&record.id, client.version().hashed_ids_everywhere()) {
+            (CvmId::String(id), true) => assert_eq!(id, &cvm.id, "{version}"),
+            (CvmId::Integer(_), false) => {}
+            (other, hashed) => panic!("{version}: id {other:?}, hashed ids expected: {hashed}"),
+        }
+        assert_eq!(record.vm_uuid.as_deref(), Some(cvm.vm_uuid.as_str()), "{version}");
+    }
+}
