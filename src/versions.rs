@@ -100,11 +100,21 @@ impl ApiVersion {
     /// `node_id` were removed at 2026-05-22; `family` and `instance_types`
     /// came then).
     pub fn list_filter_accepted(self, filter: &str) -> bool {
-        match filter {
-            "user_id" | "teepod_id" | "node_id" => self < Self::V2026_05_22,
-            "family" | "instance_types" => self >= Self::V2026_05_22,
-            _ => true,
-        }
+        self.list_filter_refusal(filter).is_none()
+    }
+
+    /// Why the paged list does not take this filter at this version, if it
+    /// does not: the message a caller gets before anything is sent.
+    pub fn list_filter_refusal(self, filter: &str) -> Option<String> {
+        const CHANGED: ApiVersion = ApiVersion::V2026_05_22;
+        let when = match filter {
+            "user_id" | "teepod_id" | "node_id" if self >= CHANGED => "was removed at",
+            "family" | "instance_types" if self < CHANGED => "needs",
+            _ => return None,
+        };
+        Some(format!(
+            "the list filter {filter} {when} API version {CHANGED}; this client pins {self}"
+        ))
     }
 }
 
@@ -219,5 +229,9 @@ mod tests {
         assert!(!V::V2026_01_21.list_filter_accepted("family"));
         assert!(V::V2026_06_23.list_filter_accepted("instance_types"));
         assert!(V::V2026_06_23.list_filter_accepted("page"));
+        assert_eq!(
+            V::V2026_06_23.list_filter_refusal("user_id").as_deref(),
+            Some("the list filter user_id was removed at API version 2026-05-22; this client pins 2026-06-23")
+        );
     }
 }

@@ -639,18 +639,16 @@ fn scale(quick: bool) -> Value {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     // `--only NAME` runs one scenario (overhead, fleet_stop, fleet_wait, decode, scale).
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let only = value_of("--only");
     // `--skip NAME` runs every scenario but that one.
-    let skip = args
-        .iter()
-        .position(|a| a == "--skip")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let skip = value_of("--skip");
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name) && skip.as_deref() != Some(name);
 
     let rt = tokio::runtime::Builder::new_multi_thread()

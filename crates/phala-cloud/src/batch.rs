@@ -25,6 +25,17 @@ where
     all.into_iter().zip(first).filter_map(|(s, f)| f.then_some(s)).collect()
 }
 
+/// The distinct ids (first order kept), split into those a request can carry
+/// and those none can (see [`invalid_id`]), for calls that report the
+/// latter instead of refusing the whole call.
+fn sendable<I, S>(ids: I) -> (Vec<String>, Vec<String>)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    dedup(ids).into_iter().partition(|id| invalid_id(id).is_none())
+}
+
 /// Refuses the first id no endpoint could accept (empty, blank, or with
 /// control characters), naming its position, so nothing is sent.
 pub(crate) fn check_ids<S: AsRef<str>>(ids: &[S]) -> Result<(), Error> {
@@ -251,14 +262,12 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (ids, invalid): (Vec<String>, Vec<String>) =
-            dedup(vm_uuids).into_iter().partition(|id| invalid_id(id).is_none());
+        let (ids, invalid) = sendable(vm_uuids);
         // Ids no request could carry come first, as one failure, unsent.
         let refused = (!invalid.is_empty()).then(|| {
             let why = invalid
                 .iter()
-                .enumerate()
-                .map(|(at, id)| format!("#{at} {id:?}: {}", invalid_id(id).unwrap_or_default()))
+                .map(|id| format!("{id:?}: {}", invalid_id(id).unwrap_or_default()))
                 .collect::<Vec<_>>()
                 .join(", ");
             Err(StatusChunkError {
@@ -282,8 +291,7 @@ impl Client {
                 crate::deadline::within(until, async move {
                     match self.status_chunk(&chunk).await {
                         Ok(map) => {
-                            let mut statuses = map.into_vec();
-                            statuses.shrink_to_fit();
+                            let statuses = map.into_vec();
                             let unknown = chunk
                                 .into_iter()
                                 .filter(|id| statuses.binary_search_by(|s| s.vm_uuid.cmp(id)).is_err())
@@ -329,8 +337,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (ids, invalid): (Vec<String>, Vec<String>) =
-            dedup(cvm_ids).into_iter().partition(|id| invalid_id(id).is_none());
+        let (ids, invalid) = sendable(cvm_ids);
         let mut report = StopReport {
             total: ids.len() + invalid.len(),
             ..StopReport::default()

@@ -229,14 +229,11 @@ impl Client {
         loop {
             // The request timeout bounds every attempt already; the deadline
             // needs a timer of its own only when it is the nearer limit.
-            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
-            let (result, cut) = match (until, left) {
-                (Some(until), Some(left)) if left < per_attempt => {
-                    match tokio::time::timeout_at(until, attempt()).await {
-                        Ok(result) => (result, false),
-                        Err(_) => (Err(Error::Timeout(left)), true),
-                    }
-                }
+            let (result, cut) = match until.map(|u| (u, u.saturating_duration_since(Instant::now()))) {
+                Some((until, left)) if left < per_attempt => match tokio::time::timeout_at(until, attempt()).await {
+                    Ok(result) => (result, false),
+                    Err(_) => (Err(Error::Timeout(left)), true),
+                },
                 _ => (attempt().await, false),
             };
             let err = match result {

@@ -112,24 +112,18 @@ impl Client {
 
     /// One page of the list.
     async fn page(&self, filter: &ListFilter, n: u64) -> Result<Page, Error> {
-        let version = self.inner.api_version;
         let set = [
             ("user_id", filter.user_id.is_some()),
             ("teepod_id", filter.teepod_id.is_some()),
             ("family", filter.family.is_some()),
             ("instance_types", !filter.instance_types.is_empty()),
         ];
-        for (name, _) in set.into_iter().filter(|(_, set)| *set) {
-            if !version.list_filter_accepted(name) {
-                let when = if version.hashed_ids_everywhere() {
-                    "was removed at"
-                } else {
-                    "needs"
-                };
-                return Err(Error::InvalidInput(format!(
-                    "the list filter {name} {when} API version 2026-05-22; this client pins {version}"
-                )));
-            }
+        let version = self.inner.api_version;
+        if let Some(why) = set
+            .into_iter()
+            .find_map(|(name, set)| set.then(|| version.list_filter_refusal(name))?)
+        {
+            return Err(Error::InvalidInput(why));
         }
         let mut request = self.raw().list_cvms_paginated().page(n).page_size(PAGE_SIZE);
         if let Some(u) = &filter.user_id {

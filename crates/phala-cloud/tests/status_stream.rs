@@ -128,6 +128,13 @@ async fn ids_no_request_can_carry_are_reported_first_unsent() {
             .to_string()
             .starts_with("status of 2 vm_uuids failed: invalid input")
     );
+    // Each refused id named with why (no position: they are listed in `vm_uuids`).
+    assert!(
+        refused
+            .to_string()
+            .ends_with(r#"not sent: "": empty id, "  ": empty id"#),
+        "{refused}"
+    );
     let answered_ids: Vec<&str> = answered.statuses.iter().map(|s| s.vm_uuid.as_str()).collect();
     assert_eq!(answered_ids, ["n001", "n003"]);
     assert_eq!(answered.unknown, ["u002"]);
