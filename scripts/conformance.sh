@@ -8,7 +8,10 @@
 # the 401/403/404/400 answers its service really gives (see
 # ../shared/docs/phala-cloud-api-notes.md); the simulator gives them too.
 # Everything else (no server errors, bodies and content types as documented)
-# must pass.
+# must pass. It runs at 2026-01-21: the published document (without the
+# overlay) describes that version's answers, e.g. the integer id of the
+# lifecycle record; the newer versions' shapes are in the overlay, against
+# which crates/phala-cloud-sim/tests/fidelity.rs checks every version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples="${1:-25}"

@@ -16,7 +16,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use phala_cloud_api::{Client, Transport, types};
-//! let transport = Transport::default().api_key("phak_...")?.api_version("2026-01-21")?;
+//! let transport = Transport::default().api_key("phak_...")?.api_version("2026-06-23")?;
 //! let client = Client::new("https://cloud-api.phala.com", transport);
 //! let status = client
 //!     .batch_cvm_status()

@@ -162,7 +162,7 @@ pub const VERSIONS: &[VersionInfo] = &[
 ];
 
 /// The version the generated crate and the facade pin by default.
-pub const DEFAULT: ApiVersion = ApiVersion::V2026_01_21;
+pub const DEFAULT: ApiVersion = ApiVersion::V2026_06_23;
 
 /// The versions this client reads, as sent, oldest first.
 pub fn supported() -> impl Iterator<Item = ApiVersion> {

@@ -164,73 +164,58 @@ async fn every_simulated_answer_fits_the_overlaid_document() {
     let uuids: Vec<&str> = mine.iter().map(|c| c.vm_uuid.as_str()).collect();
     let get = |template: &'static str, path: String| (Method::GET, template, path);
     let post = |template: &'static str, path: String| (Method::POST, template, path);
-    for version in ["2025-10-28", "2026-01-21"] {
-        answer_fits(&sim, &doc, get("/api/v1/cvms", "/api/v1/cvms".into()), version, None).await;
-        for page in ["page=1&page_size=7", "page=3&page_size=25", "page=99"] {
+    let body = json!({"vm_uuids": uuids});
+    for (k, version) in phala_cloud_api::versions::supported().enumerate() {
+        let v = version.as_str();
+        answer_fits(&sim, &doc, get("/api/v1/cvms", "/api/v1/cvms".into()), v, None).await;
+        let mut pages = vec!["page=1&page_size=7", "page=3&page_size=25", "page=99"];
+        if version.list_filter_accepted("family") {
+            pages.extend([
+                "family=cpu",
+                "family=gpu",
+                "instance_types=tdx.small&instance_types=tdx.large",
+            ]);
+        }
+        for page in pages {
             let path = format!("/api/v1/cvms/paginated?{page}");
-            answer_fits(&sim, &doc, get("/api/v1/cvms/paginated", path), version, None).await;
+            answer_fits(&sim, &doc, get("/api/v1/cvms/paginated", path), v, None).await;
         }
         let app = format!("/api/v1/apps/{}/cvms", mine[0].app_id);
-        answer_fits(&sim, &doc, get("/api/v1/apps/{app_id}/cvms", app), version, None).await;
+        answer_fits(&sim, &doc, get("/api/v1/apps/{app_id}/cvms", app), v, None).await;
         for cvm in [pick("running", 0), pick("stopped", 0)] {
             let path = format!("/api/v1/cvms/{}", cvm.id);
-            answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}", path), version, None).await;
+            answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}", path), v, None).await;
         }
+        // States and statuses at rest, then in every transition.
+        let status_batch = || post("/api/v1/status/batch", "/api/v1/status/batch".into());
+        answer_fits(&sim, &doc, status_batch(), v, Some(body.clone())).await;
+        let calls = [
+            ("start", pick("stopped", 1 + k), None),
+            ("stop", pick("running", 1 + 3 * k), None),
+            ("shutdown", pick("running", 2 + 3 * k), None),
+            ("restart", pick("running", 3 + 3 * k), Some(json!({"force": false}))),
+        ];
+        for (call, cvm, body) in calls {
+            let template = format!("/api/v1/cvms/{{cvm_id}}/{call}");
+            let template: &'static str = Box::leak(template.into_boxed_str());
+            let path = format!("/api/v1/cvms/{}/{call}", cvm.id);
+            answer_fits(&sim, &doc, post(template, path), v, body).await;
+        }
+        for cvm in &mine {
+            let path = format!("/api/v1/cvms/{}/state", cvm.id);
+            answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}/state", path), v, None).await;
+        }
+        answer_fits(&sim, &doc, status_batch(), v, Some(body.clone())).await;
+        let ids: Vec<&str> = mine
+            .iter()
+            .skip(5 * k)
+            .take(5)
+            .map(|c| c.id.as_str())
+            .chain(["cvm_missing"])
+            .collect();
+        let batch_stop = post("/api/v1/cvms/batch-stop", "/api/v1/cvms/batch-stop".into());
+        answer_fits(&sim, &doc, batch_stop, v, Some(json!({"cvm_ids": ids}))).await;
     }
-    // States and statuses at rest, then in every transition.
-    let body = json!({"vm_uuids": uuids});
-    answer_fits(
-        &sim,
-        &doc,
-        post("/api/v1/status/batch", "/api/v1/status/batch".into()),
-        "2026-01-21",
-        Some(body.clone()),
-    )
-    .await;
-    let calls = [
-        ("start", pick("stopped", 1), None),
-        ("stop", pick("running", 1), None),
-        ("shutdown", pick("running", 2), None),
-        ("restart", pick("running", 3), Some(json!({"force": false}))),
-    ];
-    for (call, cvm, body) in calls {
-        let template = format!("/api/v1/cvms/{{cvm_id}}/{call}");
-        let template: &'static str = Box::leak(template.into_boxed_str());
-        answer_fits(
-            &sim,
-            &doc,
-            post(template, format!("/api/v1/cvms/{}/{call}", cvm.id)),
-            "2026-01-21",
-            body,
-        )
-        .await;
-    }
-    for cvm in &mine {
-        let path = format!("/api/v1/cvms/{}/state", cvm.id);
-        answer_fits(&sim, &doc, get("/api/v1/cvms/{cvm_id}/state", path), "2026-01-21", None).await;
-    }
-    answer_fits(
-        &sim,
-        &doc,
-        post("/api/v1/status/batch", "/api/v1/status/batch".into()),
-        "2026-01-21",
-        Some(body),
-    )
-    .await;
-    let ids: Vec<&str> = mine
-        .iter()
-        .take(5)
-        .map(|c| c.id.as_str())
-        .chain(["cvm_missing"])
-        .collect();
-    answer_fits(
-        &sim,
-        &doc,
-        post("/api/v1/cvms/batch-stop", "/api/v1/cvms/batch-stop".into()),
-        "2026-01-21",
-        Some(json!({"cvm_ids": ids})),
-    )
-    .await;
 }
 
 #[test]

@@ -186,8 +186,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads `PHALA_CLOUD_API_KEY`, `PHALA_OIDC_TOKEN`, `PHALA_CLOUD_API_PREFIX`
-    /// and `PHALA_CLOUD_WORKSPACE` through `lookup` (the key wins over the token).
+    /// Reads `PHALA_CLOUD_API_KEY`, `PHALA_OIDC_TOKEN`, `PHALA_CLOUD_API_PREFIX`,
+    /// `PHALA_CLOUD_WORKSPACE` and `PHALA_CLOUD_API_VERSION` through `lookup`
+    /// (the key wins over the token; a version is checked at `build`).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut builder = Self::default();
@@ -201,6 +202,9 @@ impl ClientBuilder {
         }
         if let Some(ws) = get("PHALA_CLOUD_WORKSPACE") {
             builder = builder.workspace(ws);
+        }
+        if let Some(version) = get("PHALA_CLOUD_API_VERSION") {
+            builder = builder.api_version(version);
         }
         Ok(builder)
     }
@@ -371,13 +375,16 @@ mod tests {
             ("PHALA_OIDC_TOKEN", "t"),
             ("PHALA_CLOUD_API_PREFIX", "https://x.example/api/v1"),
             ("PHALA_CLOUD_WORKSPACE", "ws"),
+            ("PHALA_CLOUD_API_VERSION", "2026-01-21"),
         ]))
         .unwrap();
         assert!(matches!(b.credential, Some(Credential::ApiKey(_))));
         assert_eq!(
-            (b.base_url.as_str(), b.workspace.as_deref()),
-            ("https://x.example/api/v1", Some("ws"))
+            (b.base_url.as_str(), b.workspace.as_deref(), b.api_version.as_str()),
+            ("https://x.example/api/v1", Some("ws"), "2026-01-21")
         );
+        let b = ClientBuilder::from_env_with(env(&[("PHALA_CLOUD_API_KEY", "k")])).unwrap();
+        assert_eq!(b.api_version, DEFAULT_API_VERSION);
         let b = ClientBuilder::from_env_with(env(&[("PHALA_OIDC_TOKEN", "t")])).unwrap();
         assert!(matches!(b.credential, Some(Credential::Bearer(_))));
         let e = ClientBuilder::from_env_with(env(&[])).unwrap_err();

@@ -28,7 +28,7 @@ async fn reads_retry_503_and_stop_retries_only_when_nothing_was_applied() {
             when.method(POST)
                 .path("/api/v1/status/batch")
                 .header("x-api-key", "phak_SECRET_canary_42")
-                .header("x-phala-version", "2026-01-21");
+                .header("x-phala-version", phala_cloud::DEFAULT_API_VERSION);
             then.status(503).header("retry-after", "0").body("busy");
         })
         .await;

@@ -61,7 +61,10 @@ async fn details_come_in_either_shape_as_one_view() {
     let sim = sim().await;
     let cvm = &idle(&sim, "running")[0];
     let old = client(&sim, "2025-10-28").cvm(&cvm.vm_uuid).await.unwrap();
-    let new = client(&sim, "2026-01-21").cvm(&cvm.name).await.unwrap();
+    let new = client(&sim, phala_cloud::DEFAULT_API_VERSION)
+        .cvm(&cvm.name)
+        .await
+        .unwrap();
     assert!(matches!(old, CvmDetails::Basic(_)) && matches!(new, CvmDetails::Detail(_)));
     for d in [&old, &new] {
         assert_eq!(d.vm_uuid(), Some(cvm.vm_uuid.as_str()));
@@ -72,14 +75,17 @@ async fn details_come_in_either_shape_as_one_view() {
     }
     assert_eq!(new.id(), cvm.id);
     assert!(old.id().parse::<i64>().is_ok(), "older versions show the integer id");
-    let missing = client(&sim, "2026-01-21").cvm("cvm_nope").await.unwrap_err();
+    let missing = client(&sim, phala_cloud::DEFAULT_API_VERSION)
+        .cvm("cvm_nope")
+        .await
+        .unwrap_err();
     assert_eq!(missing.kind(), Some(ApiErrorKind::NotFound));
 }
 
 #[tokio::test]
 async fn each_call_answers_with_the_record_and_a_busy_cvm_is_recognisable() {
     let sim = slow_sim().await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let stopped = &idle(&sim, "stopped")[0];
     let vm = client.start(&stopped.id).await.unwrap();
     assert_eq!(vm.status, KnownStatus::Starting);
@@ -117,7 +123,7 @@ async fn each_call_answers_with_the_record_and_a_busy_cvm_is_recognisable() {
 #[tokio::test]
 async fn fleet_calls_account_for_every_id_and_act_once() {
     let sim = slow_sim().await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let mut ids: Vec<String> = idle(&sim, "running").into_iter().take(10).map(|c| c.id).collect();
     let busy = ids[0].clone();
     client.shutdown(&busy).await.unwrap();
@@ -160,7 +166,7 @@ async fn fleet_calls_account_for_every_id_and_act_once() {
 #[tokio::test]
 async fn rolling_restart_keeps_to_max_unavailable_and_stops_at_the_first_failure() {
     let sim = sim().await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let ids: Vec<String> = idle(&sim, "running").into_iter().take(8).map(|c| c.id).collect();
     let opts = RollingOptions::default()
         .max_unavailable(2)
@@ -230,7 +236,7 @@ async fn rolling_restart_of_an_app_and_a_timeout_that_stops_the_rollout() {
 #[tokio::test]
 async fn bad_input_is_refused_before_any_request() {
     let sim = sim().await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     for id in ["", "  ", ".", "..", "a\u{7}b"] {
         for result in [
             client.start(id).await.map(|_| ()),

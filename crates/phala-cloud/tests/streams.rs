@@ -58,7 +58,7 @@ async fn the_fleet_streams_page_by_page_in_order_in_both_shapes() {
     let sim = sim(1250, 1.0).await;
     let expected = workspace_ids(&sim);
     assert!(expected.len() > 900);
-    let new: Vec<String> = client(&sim, "2026-01-21")
+    let new: Vec<String> = client(&sim, phala_cloud::DEFAULT_API_VERSION)
         .cvms(&Default::default())
         .map_ok(|c| c.id().unwrap())
         .try_collect()
@@ -83,7 +83,7 @@ async fn a_listing_survives_faults_or_ends_with_the_error_never_a_gap() {
             .with_drops(0.1)
             .with_truncation(0.1),
     );
-    let got: Vec<String> = client(&sim, "2026-01-21")
+    let got: Vec<String> = client(&sim, phala_cloud::DEFAULT_API_VERSION)
         .cvms(&Default::default())
         .map_ok(|c| c.id().unwrap())
         .try_collect()
@@ -156,7 +156,7 @@ async fn a_fleet_that_shrinks_while_listed_yields_no_duplicate() {
 #[tokio::test]
 async fn operation_history_streams_across_cursors_with_filters() {
     let sim = sim(40, 1.0).await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let cvm = stopped_idle(&sim);
     // 230 operations: start, then cancel, over and over (real time: each
     // start is still in flight when it is cancelled).
@@ -206,7 +206,7 @@ async fn operation_history_streams_across_cursors_with_filters() {
 #[tokio::test]
 async fn bad_history_input_and_bad_cursors_are_typed() {
     let sim = sim(40, 1.0).await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let now = chrono::Utc::now();
     for (id, filter) in [
         (" ", OperationsFilter::default()),
@@ -259,7 +259,7 @@ async fn bad_history_input_and_bad_cursors_are_typed() {
 #[tokio::test]
 async fn a_cancel_whose_answer_is_lost_is_not_sent_again() {
     let sim = sim(40, 1.0).await;
-    let client = client(&sim, "2026-01-21");
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
     let cvm = stopped_idle(&sim);
     // Real time: the start (20 s) is still in flight when it is cancelled.
     client.start(&cvm.id).await.unwrap();

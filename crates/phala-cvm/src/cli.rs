@@ -1,6 +1,7 @@
 //! The command line.
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use phala_cloud::raw::types::ListCvmsPaginatedFamily;
 
 /// Manage fleets of Phala Cloud CVMs: list, status, state, start, stop,
 /// shutdown, restart (rolling too), delete and wait, whole fleets at once.
@@ -41,7 +42,7 @@ pub struct Args {
     pub workspace: Option<String>,
     /// API version (X-Phala-Version): 2025-10-28, 2026-01-21, 2026-05-22,
     /// 2026-06-23 or LATEST; another is refused before any request.
-    #[arg(long, global = true, default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V", value_parser = api_version)]
+    #[arg(long, global = true, env = "PHALA_CLOUD_API_VERSION", default_value = phala_cloud::DEFAULT_API_VERSION, value_name = "V", value_parser = api_version)]
     pub api_version: String,
     /// Output: a table for people, JSON (or JSON Lines) for scripts.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
@@ -90,6 +91,13 @@ pub enum Format {
     Jsonl,
 }
 
+/// The instance family, as the generated type reads it (its values come from
+/// the overlaid document).
+fn family(s: &str) -> Result<ListCvmsPaginatedFamily, String> {
+    s.parse()
+        .map_err(|e: phala_cloud::raw::types::error::ConversionError| e.to_string())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List CVMs (both API response shapes, one table).
@@ -100,6 +108,13 @@ pub enum Command {
         /// Only CVMs with this status.
         #[arg(long, value_name = "STATUS")]
         status: Option<String>,
+        /// Only CVMs of this instance family: all, cpu or gpu (API 2026-05-22 on).
+        #[arg(long, value_name = "FAMILY", value_parser = family, conflicts_with = "app")]
+        family: Option<ListCvmsPaginatedFamily>,
+        /// Only CVMs of this instance type, e.g. tdx.small; repeat for several
+        /// (API 2026-05-22 on).
+        #[arg(long = "instance-type", value_name = "TYPE", conflicts_with = "app")]
+        instance_types: Vec<String>,
     },
     /// Batch status of any number of CVMs by VM UUID.
     Status {

@@ -91,7 +91,18 @@ async fn connect(args: &Args) -> Result<(Client, Option<phala_cloud_sim::SimHand
 
 async fn execute(client: &Client, command: &Command, out: &Out, interval: Duration) -> Result<Outcome, Error> {
     match command {
-        Command::List { app, status } => list(client, out, app.as_deref(), status.as_deref()).await,
+        Command::List {
+            app,
+            status,
+            family,
+            instance_types,
+        } => {
+            let mut filter = ListFilter::default().instance_types(instance_types.iter().cloned());
+            if let Some(family) = family {
+                filter = filter.family(*family);
+            }
+            list(client, out, app.as_deref(), status.as_deref(), &filter).await
+        }
         Command::Status { select } => status(client, out, select).await,
         Command::State {
             cvm_id,
@@ -183,12 +194,17 @@ fn list_row(out: &Out, c: &Cvm) -> Vec<String> {
 
 /// Lists CVMs as the pages arrive: a row (or a JSON line) per CVM at once;
 /// `-o json` collects them into one document.
-async fn list(client: &Client, out: &Out, app: Option<&str>, status: Option<&str>) -> Result<Outcome, Error> {
-    let filter = ListFilter::default();
+async fn list(
+    client: &Client,
+    out: &Out,
+    app: Option<&str>,
+    status: Option<&str>,
+    filter: &ListFilter,
+) -> Result<Outcome, Error> {
     let cvms = match app {
         // An app's replicas come in one answer (the API pages only the fleet).
         Some(app) => futures::stream::iter(client.app_cvms(app).await?.into_iter().map(Ok)).left_stream(),
-        None => client.cvms(&filter).right_stream(),
+        None => client.cvms(filter).right_stream(),
     };
     let mut cvms = std::pin::pin!(cvms);
     let (widths, header): (Vec<usize>, Vec<String>) = LIST_COLUMNS.iter().map(|(h, w)| (*w, h.to_string())).unzip();

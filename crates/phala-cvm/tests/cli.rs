@@ -13,6 +13,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("PHALA_CLOUD_API_KEY")
         .env_remove("PHALA_CLOUD_API_PREFIX")
         .env_remove("PHALA_CLOUD_WORKSPACE")
+        .env_remove("PHALA_CLOUD_API_VERSION")
         .env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);
@@ -151,6 +152,45 @@ fn an_api_version_this_client_cannot_read_is_refused_before_any_request() {
         let out = sim(&["--api-version", good, "-o", "json", "list"]);
         assert_eq!(code(&out), 0, "{good}: {}", text(&out));
     }
+}
+
+#[test]
+fn list_filters_by_instance_family_and_type_where_the_version_takes_them() {
+    let count = |args: &[&str]| {
+        let mut all = vec!["-o", "json", "list"];
+        all.extend_from_slice(args);
+        let out = sim(&all);
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        stdout_json(&out).as_array().unwrap().len()
+    };
+    let total = count(&[]);
+    assert_eq!(count(&["--family", "cpu"]), total);
+    assert_eq!(count(&["--family", "gpu"]), 0, "the simulated fleet has no GPUs");
+    let sizes = ["tdx.small", "tdx.medium", "tdx.large", "tdx.xlarge"];
+    let each: Vec<usize> = sizes.iter().map(|s| count(&["--instance-type", s])).collect();
+    assert_eq!(each.iter().sum::<usize>(), total, "{each:?}");
+    assert_eq!(
+        count(&["--instance-type", sizes[0], "--instance-type", sizes[1]]),
+        each[0] + each[1]
+    );
+    // Refused before any request: an unknown family, a version without the
+    // filter (flag or environment), a filter that cannot apply to --app.
+    let bad = sim(&["list", "--family", "tpu"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    let older = sim(&["--api-version", "2026-01-21", "list", "--family", "cpu"]);
+    assert_eq!(code(&older), 2, "{}", text(&older));
+    assert!(
+        text(&older).contains("family needs API version 2026-05-22"),
+        "{}",
+        text(&older)
+    );
+    let from_env = run(
+        &["--simulate", "--sim-cvms", "40", "list", "--instance-type", "tdx.small"],
+        &[("PHALA_CLOUD_API_VERSION", "2026-01-21")],
+    );
+    assert_eq!(code(&from_env), 2, "{}", text(&from_env));
+    let app = sim(&["list", "--app", "abc", "--family", "cpu"]);
+    assert_eq!(code(&app), 2, "{}", text(&app));
 }
 
 #[test]
