@@ -87,6 +87,56 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+    /// A trust check failed: what the server answered is not what a TEE
+    /// user may accept (a compose hash that is not ours, an env key its KMS
+    /// did not sign). Nothing after the check was sent.
+    #[error("trust check failed: {0}")]
+    Trust(#[from] TrustError),
+}
+
+/// What a trust check found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// The server's compose hash is not the hash of the compose we sent.
+    #[error("the server's compose hash {server} is not ours ({ours}): it would run another compose")]
+    ComposeHashMismatch {
+        /// The hash of what we sent.
+        ours: String,
+        /// What the server answered.
+        server: String,
+    },
+    /// The compose the server holds differs from what we sent.
+    #[error("the compose the server holds differs from ours at `{field}`")]
+    ComposeChanged {
+        /// The first field that differs.
+        field: String,
+    },
+    /// The env key's signature does not parse or recovers no signer.
+    #[error("the env key's signature is not valid: {0}")]
+    BadSignature(String),
+    /// Another signer signed the env key.
+    #[error("the env key was signed by {recovered}, not by the expected KMS signer {expected}")]
+    SignerMismatch {
+        /// The signer we trust.
+        expected: String,
+        /// The one the signature recovers.
+        recovered: String,
+    },
+    /// The signature's timestamp is too old (a replayed key).
+    #[error("the env key's signature is {age_secs} s old (at most {max_secs} s accepted)")]
+    StaleKey {
+        /// Its age.
+        age_secs: u64,
+        /// The limit.
+        max_secs: u64,
+    },
+    /// The signature's timestamp is in the future.
+    #[error("the env key's signature is dated {ahead_secs} s in the future")]
+    FutureKey {
+        /// How far ahead.
+        ahead_secs: u64,
+    },
 }
 
 /// `timed out: 3 attempts over 150 s (each at most 60 s)`, or the last

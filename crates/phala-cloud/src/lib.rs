@@ -52,12 +52,15 @@
 
 mod batch;
 mod client;
+mod compose;
 mod config;
 mod cvm;
 mod deadline;
+mod env_seal;
 mod error;
 mod fleet;
 mod history;
+mod kms_key;
 mod lifecycle;
 mod listing;
 mod report;
@@ -70,11 +73,14 @@ mod watch;
 
 pub use batch::{StatusChunk, StatusChunkError};
 pub use client::{Client, ListFilter};
+pub use compose::{AppCompose, ComposeHash};
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};
-pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT};
+pub use env_seal::{EnvEncryptKey, EnvVars};
+pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT, TrustError};
 pub use fleet::{ActionDone, ActionFailure, ActionReport};
 pub use history::OperationsFilter;
+pub use kms_key::{KmsSigner, MAX_KEY_AGE, MAX_KEY_SKEW, VerifiedEnvKey, recover_env_key_signer, verify_env_key};
 pub use lifecycle::Action;
 pub use listing::PAGE_SIZE;
 pub use phala_cloud_api as raw;
