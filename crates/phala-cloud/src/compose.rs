@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
+use phala_cloud_api::types::AppComposeV2;
 
 /// An app compose (dstack's `app-compose.json`): the runner, the
 /// docker-compose file and the flags the CVM boots with. Unknown keys are
@@ -26,32 +27,37 @@ use crate::Error;
 pub struct AppCompose(Map<String, Value>);
 
 impl AppCompose {
-    /// A docker-compose app with every documented flag set explicitly, so the
-    /// server has nothing to fill in and the hash it reports can equal ours:
-    /// manifest version 2, KMS and gateway on, logs, sysinfo and TCB info
-    /// public, no local key provider, no allowed env keys, instance id on,
-    /// secure time off.
+    /// A docker-compose app, every other field at the published document's
+    /// default (`AppComposeV2`, read from the generated type: manifest 2, KMS
+    /// and gateway on, logs, sysinfo and TCB info public, ...). Written out
+    /// in full, so the server has nothing to fill in and the hash it reports
+    /// can equal ours.
     pub fn docker_compose(name: impl Into<String>, docker_compose_file: impl Into<String>) -> Self {
-        let mut map = Map::new();
-        let fields: [(&str, Value); 13] = [
-            ("manifest_version", 2.into()),
-            ("name", name.into().into()),
-            ("runner", "docker-compose".into()),
-            ("docker_compose_file", docker_compose_file.into().into()),
-            ("kms_enabled", true.into()),
-            ("gateway_enabled", true.into()),
-            ("public_logs", true.into()),
-            ("public_sysinfo", true.into()),
-            ("public_tcbinfo", true.into()),
-            ("local_key_provider_enabled", false.into()),
-            ("allowed_envs", Value::Array(Vec::new())),
-            ("no_instance_id", false.into()),
-            ("secure_time", false.into()),
-        ];
-        for (key, value) in fields {
-            map.insert(key.into(), value);
+        let request = AppComposeV2::builder()
+            .name(name.into())
+            .docker_compose_file(Some(docker_compose_file.into()));
+        match AppComposeV2::try_from(request).map(|c| serde_json::to_value(c)) {
+            Ok(Ok(Value::Object(map))) => Self(map),
+            // The builder has every required field and serialising a struct
+            // of strings, numbers and booleans cannot fail.
+            _ => unreachable!("AppComposeV2 with a name serialises to an object"),
         }
-        Self(map)
+    }
+
+    /// The compose as the provision request carries it, refused if that
+    /// would lose or change anything (an unknown key, a value of the wrong
+    /// type): the hash must cover exactly what is sent.
+    pub fn to_request(&self) -> Result<AppComposeV2, Error> {
+        let request: AppComposeV2 = serde_json::from_value(Value::Object(self.0.clone()))
+            .map_err(|e| Error::InvalidInput(format!("the app compose does not fit a provision request: {e}")))?;
+        let sent = Self::from_json(serde_json::to_value(&request).unwrap_or_default())?;
+        match first_difference(&self.0, &sent.0) {
+            None => Ok(request),
+            Some(key) => Err(Error::InvalidInput(format!(
+                "the app compose field `{key}` would not be sent as given (the provision request \
+                 does not carry it, or fills in a default): set it explicitly or remove it"
+            ))),
+        }
     }
 
     /// An app compose as JSON (e.g. an `app-compose.json` file): an object
@@ -157,6 +163,14 @@ fn is_falsy(v: &Value) -> bool {
     }
 }
 
+/// The first key (in sorted order) whose value differs between two maps.
+pub(crate) fn first_difference(a: &Map<String, Value>, b: &Map<String, Value>) -> Option<String> {
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().find(|k| a.get(*k) != b.get(*k)).cloned()
+}
+
 fn sorted(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -228,6 +242,27 @@ mod tests {
             c.to_canonical_json(),
             r#"{"a":"","b":{"a":[{"x":"é","y":2}],"z":1},"runner":"bash"}"#
         );
+    }
+
+    #[test]
+    fn a_docker_compose_app_is_the_documents_defaults_written_out() {
+        let c = AppCompose::docker_compose("web", "services: {}");
+        assert_eq!(c.get("manifest_version"), Some(&json!(2)));
+        assert_eq!(c.get("runner"), Some(&json!("docker-compose")));
+        assert_eq!(c.get("kms_enabled"), Some(&json!(true)));
+        // What is sent is what is hashed: nothing is added or lost.
+        let sent = serde_json::to_value(c.to_request().unwrap()).unwrap();
+        assert_eq!(AppCompose::from_json(sent).unwrap().hash(), c.hash());
+        let extra = c.clone().with("surprise", 1);
+        let err = extra.to_request().unwrap_err().to_string();
+        assert!(err.contains("`surprise` would not be sent"), "{err}");
+        let mut partial = c.as_map().clone();
+        partial.remove("public_logs");
+        let err = AppCompose::from_json(Value::Object(partial))
+            .unwrap()
+            .to_request()
+            .unwrap_err();
+        assert!(err.to_string().contains("`public_logs`"), "{err}");
     }
 
     #[test]
