@@ -23,6 +23,11 @@ pub struct Faults {
     pub truncate_rate: f64,
     /// Share of SSE streams cut after their first event.
     pub sse_drop_rate: f64,
+    /// Provision answers a compose hash that is not the compose's: a
+    /// server that would run something else.
+    pub wrong_compose_hash: bool,
+    /// Env keys come signed by another KMS's key.
+    pub foreign_kms_signer: bool,
 }
 
 impl Faults {
@@ -60,6 +65,16 @@ impl Faults {
     /// Share of SSE streams cut after their first event.
     pub fn with_sse_drops(mut self, rate: f64) -> Self {
         self.sse_drop_rate = rate;
+        self
+    }
+    /// Provision answers a compose hash that is not the compose's.
+    pub fn with_wrong_compose_hash(mut self) -> Self {
+        self.wrong_compose_hash = true;
+        self
+    }
+    /// Env keys come signed by another KMS's key.
+    pub fn with_foreign_kms_signer(mut self) -> Self {
+        self.foreign_kms_signer = true;
         self
     }
 }

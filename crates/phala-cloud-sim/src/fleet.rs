@@ -347,6 +347,56 @@ impl Fleet {
         }
     }
 
+    /// A CVM deployed now (a committed provision): booting, in workspace
+    /// `workspace`, on the first node; returns its index.
+    pub fn create(
+        &mut self,
+        name: &str,
+        app_id: &str,
+        workspace: usize,
+        vcpu: i64,
+        now: Instant,
+        origin: Instant,
+    ) -> usize {
+        let at = self.clock(now, origin);
+        let idx = self.cvms.len();
+        let cvm = Cvm {
+            id: format!("cvm_{}", self.rng.alnum(8)),
+            numeric_id: 5000 + idx as i64,
+            vm_uuid: self.rng.uuid(),
+            name: name.to_string(),
+            app_id: app_id.to_string(),
+            instance_id: self.rng.hex(40),
+            workspace,
+            user: Some(workspace.min(2)),
+            node: 0,
+            status: "stopped".into(),
+            operation: None,
+            events: Vec::new(),
+            running_since: None,
+            exited_at: None,
+            boot_error: None,
+            history: Vec::new(),
+            vcpu,
+            memory_mb: 1024 * 2 * vcpu,
+            disk_gb: 40,
+            created_at: at,
+            deleted: false,
+        };
+        self.by_id.insert(cvm.id.clone(), idx);
+        self.by_uuid.insert(cvm.vm_uuid.clone(), idx);
+        if let Some(members) = self.by_workspace.get_mut(workspace) {
+            members.push(idx);
+        }
+        if !self.apps.iter().any(|a| a == app_id) {
+            self.apps.push(app_id.to_string());
+        }
+        self.cvms.push(cvm);
+        self.push_event(idx, "instance.info", "created", at);
+        self.begin(idx, "start", "running", "stopped".into(), now, at, false);
+        idx
+    }
+
     /// The indices of workspace `ws`'s CVMs, in fleet order.
     pub fn in_workspace(&self, ws: usize) -> &[usize] {
         self.by_workspace.get(ws).map_or(&[], Vec::as_slice)

@@ -147,6 +147,7 @@ impl SimulatorBuilder {
         let faults = config.faults.clone();
         let (listener, addr) = server::bind(config.port).await?;
         let shared = Arc::new(Shared {
+            kms: crate::deploy::Kms::new(config.seed),
             config,
             origin: Instant::now(),
             keys,
@@ -156,6 +157,7 @@ impl SimulatorBuilder {
                 stats: Stats::default(),
                 faults,
                 next_request: 0,
+                deployments: Default::default(),
             }),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -290,6 +292,21 @@ impl SimHandle {
             })
             .collect()
     }
+    /// The env a deployed CVM opened from its `encrypted_env`, as the CVM
+    /// sees it (key, value), by any id form; `None` for a CVM not deployed
+    /// through provision and commit.
+    pub fn deployed_env(&self, id: &str) -> Option<Vec<(String, String)>> {
+        let inner = self.shared.lock();
+        let idx = inner.fleet.find(id)?;
+        inner.deployments.deployed.get(&idx).map(|d| d.env.clone())
+    }
+
+    /// The simulated KMS's signer (compressed secp256k1 key, `0x` hex): the
+    /// one its env keys are signed by, to pin in a client.
+    pub fn kms_signer(&self) -> String {
+        self.shared.kms.signer_hex()
+    }
+
     /// Deletes a CVM (by any id form); true if it existed. Open streams on it get an `error` event.
     pub fn remove_cvm(&self, id: &str) -> bool {
         let mut inner = self.shared.lock();

@@ -27,6 +27,8 @@
 #![warn(missing_docs)]
 
 mod config;
+mod deploy;
+mod deploy_routes;
 mod fleet;
 mod handle;
 mod rng;

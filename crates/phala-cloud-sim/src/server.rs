@@ -36,6 +36,8 @@ pub(crate) struct KeyInfo {
 /// State shared by every request.
 pub(crate) struct Shared {
     pub config: SimConfig,
+    /// The simulated KMS (its keys never change).
+    pub kms: crate::deploy::Kms,
     pub origin: Instant,
     pub keys: BTreeMap<String, KeyInfo>,
     pub inner: Mutex<Inner>,
@@ -47,6 +49,7 @@ pub(crate) struct Inner {
     pub stats: Stats,
     pub faults: Faults,
     pub next_request: u64,
+    pub deployments: crate::deploy::Deployments,
 }
 
 impl Shared {
@@ -75,6 +78,8 @@ pub(crate) struct Caller {
     pub cvminfo: bool,
     /// Lifecycle records carry the hashed id (2026-05-22 on), not the integer.
     pub hashed_ids: bool,
+    /// `GET /kms/{id}` resolves a KMS contract (2026-06-23 on).
+    pub kms_contracts: bool,
 }
 
 impl Caller {
@@ -163,6 +168,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
         admin: info.admin,
         cvminfo: version >= CVMINFO_SINCE,
         hashed_ids: phala_cloud_api::versions::ApiVersion::parse(version).is_ok_and(|v| v.hashed_ids_everywhere()),
+        kms_contracts: phala_cloud_api::versions::ApiVersion::parse(version).is_ok_and(|v| v.kms_contract_centric()),
     })
 }
 
@@ -189,6 +195,11 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "cvms", _, "stop"]) => "stop_cvm",
         ("POST", ["api", "v1", "cvms", _, "shutdown"]) => "shutdown_cvm",
         ("POST", ["api", "v1", "cvms", _, "restart"]) => "restart_cvm",
+        ("POST", ["api", "v1", "cvms", "provision"]) => "provision_cvm",
+        ("POST", ["api", "v1", "cvms"]) => "commit_cvm",
+        ("GET", ["api", "v1", "cvms", _, "compose_file"]) => "cvm_compose_file",
+        ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
+        ("GET", ["api", "v1", "kms", _]) => "kms_info",
         _ => "other",
     }
 }
@@ -837,14 +848,19 @@ fn cvm_not_found(cvm_id: &str, rid: &str) -> Response {
 /// An authenticated caller, the fleet locked with due transitions applied,
 /// and the CVM `{cvm_id}` names, if the caller may see it: one lookup under
 /// one lock, so the CVM cannot change between finding and acting.
-struct Located<'a> {
-    caller: Caller,
-    inner: MutexGuard<'a, Inner>,
-    now: Instant,
-    idx: usize,
+pub(crate) struct Located<'a> {
+    pub caller: Caller,
+    pub inner: MutexGuard<'a, Inner>,
+    pub now: Instant,
+    pub idx: usize,
 }
 
-fn locate<'a>(shared: &'a Shared, headers: &HeaderMap, rid: &str, cvm_id: &str) -> Result<Located<'a>, Response> {
+pub(crate) fn locate<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+    rid: &str,
+    cvm_id: &str,
+) -> Result<Located<'a>, Response> {
     let caller = authenticate(shared, headers, rid)?;
     let (inner, now) = shared.now();
     match inner.fleet.find(cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) {
@@ -1074,7 +1090,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/status/batch", post(status_batch))
         .route("/api/v1/cvms/batch-stop", post(batch_stop))
-        .route("/api/v1/cvms", get(list_cvms))
+        .route("/api/v1/cvms", get(list_cvms).post(crate::deploy_routes::commit))
+        .route("/api/v1/cvms/provision", post(crate::deploy_routes::provision))
+        .route(
+            "/api/v1/cvms/{cvm_id}/compose_file",
+            get(crate::deploy_routes::compose_file),
+        )
+        .route("/api/v1/kms/{kms_id}", get(crate::deploy_routes::kms_info))
+        .route(
+            "/api/v1/kms/{kms_id}/pubkey/{app_id}",
+            get(crate::deploy_routes::kms_pubkey),
+        )
         .route("/api/v1/cvms/paginated", get(list_cvms_paginated))
         .route("/api/v1/cvms/{cvm_id}/operations", get(cvm_operations))
         .route("/api/v1/cvms/{cvm_id}/operations/cancel", post(cancel_operation))

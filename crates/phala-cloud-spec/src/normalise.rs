@@ -525,6 +525,13 @@ pub fn unknown_field_schema() -> Value {
     json!({ UNKNOWN_FIELD: true })
 }
 
+fn is_string_enum(schema: &Value) -> bool {
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().all(|v| v.is_string() || v.is_null()))
+}
+
 /// Response-side schemas are made tolerant, so that what a newer service
 /// sends still decodes and nothing it sends is lost:
 /// - objects with `properties` keep unknown fields (`additionalProperties`
@@ -536,7 +543,8 @@ pub fn unknown_field_schema() -> Value {
 ///   strings with their values in `x-known-values`;
 /// - `pattern`s go (an id in a new format).
 ///
-/// Schemas a request reaches stay strict, even when a response reaches them too.
+/// Schemas a request reaches stay strict, even when a response reaches them
+/// too, except string enum components (open either way: see above).
 pub fn lenient_responses(doc: &mut Value) {
     let response = response_schemas(doc);
     let request = request_schemas(doc);
@@ -545,9 +553,14 @@ pub fn lenient_responses(doc: &mut Value) {
         let lenient = match place.side {
             Side::Response => true,
             Side::Request => false,
-            Side::Component => place
-                .component
-                .is_some_and(|c| response.contains(c) && !request.contains(c)),
+            Side::Component => place.component.is_some_and(|c| {
+                response.contains(c)
+                    && (!request.contains(c)
+                        // A string enum a response reaches stays open even
+                        // when a request reaches it too: it serialises the
+                        // same, and a new value must not break decoding.
+                        || (place.is_component_root && is_string_enum(schema)))
+            }),
         };
         let Some(obj) = schema.as_object_mut().filter(|_| lenient) else {
             return;
@@ -1021,6 +1034,27 @@ mod tests {
             .keys()
             .collect();
         assert_eq!(kept, ["application/json"]);
+    }
+
+    #[test]
+    fn an_enum_both_sides_reach_stays_open_while_objects_both_reach_stay_strict() {
+        let mut doc = doc_with_schema(json!({"type": "object", "properties": {
+            "kms_type": {"$ref": "#/components/schemas/KmsType"},
+            "shared": {"$ref": "#/components/schemas/Body"}
+        }}));
+        doc["components"]["schemas"]["KmsType"] = json!({"type": "string", "enum": ["phala", "base"]});
+        doc["components"]["schemas"]["Body"] =
+            json!({"type": "object", "properties": {"kms": {"$ref": "#/components/schemas/KmsType"}}});
+        doc["paths"]["/api/v1/things"]["get"]["requestBody"] =
+            json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Body"}}}});
+        lenient_responses(&mut doc);
+        assert!(doc["components"]["schemas"]["KmsType"]["oneOf"].is_array(), "{doc:#}");
+        assert!(
+            doc["components"]["schemas"]["Body"]
+                .get("additionalProperties")
+                .is_none(),
+            "{doc:#}"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl AppCompose {
         let request = AppComposeV2::builder()
             .name(name.into())
             .docker_compose_file(Some(docker_compose_file.into()));
-        match AppComposeV2::try_from(request).map(|c| serde_json::to_value(c)) {
+        match AppComposeV2::try_from(request).map(serde_json::to_value) {
             Ok(Ok(Value::Object(map))) => Self(map),
             // The builder has every required field and serialising a struct
             // of strings, numbers and booleans cannot fail.

@@ -106,11 +106,21 @@ pub enum TrustError {
         /// What the server answered.
         server: String,
     },
-    /// The compose the server holds differs from what we sent.
-    #[error("the compose the server holds differs from ours at `{field}`")]
+    /// The compose a deployed CVM holds differs from what we sent.
+    #[error("CVM {cvm} holds a compose that differs from ours at `{field}`")]
     ComposeChanged {
+        /// The CVM (it was created: stop or delete it).
+        cvm: String,
         /// The first field that differs.
         field: String,
+    },
+    /// The provision answer's env key is not the one the KMS hands out.
+    #[error("the provision answer's env key {provisioned} is not the KMS's {kms}")]
+    EnvKeyMismatch {
+        /// The key in the provision answer.
+        provisioned: String,
+        /// The key the KMS answered (and signed).
+        kms: String,
     },
     /// The env key's signature does not parse or recovers no signer.
     #[error("the env key's signature is not valid: {0}")]

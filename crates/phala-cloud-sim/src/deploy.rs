@@ -1,0 +1,229 @@
+//! Deploying, the server's side: provision (the compose completed with the
+//! document's defaults, cached and hashed the dstack way; an app id; the
+//! app's env key signed by the simulated KMS), commit (the env opened with
+//! the app's private key, as the CVM would), the KMS answers, and the
+//! compose a CVM holds. Written apart from the client's code, so a bug
+//! there is not mirrored here.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use k256::ecdsa::SigningKey;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use sha3::Keccak256;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+/// The simulated KMS: its signer, and the env keys of the apps it serves.
+pub(crate) struct Kms {
+    signer: SigningKey,
+    /// Another KMS's signer, for the `foreign_kms_signer` fault.
+    stranger: SigningKey,
+    seed: [u8; 32],
+}
+
+/// The KMS id (and slug) provision answers with.
+pub(crate) const KMS_ID: &str = "kms_phalaprod";
+pub(crate) const KMS_SLUG: &str = "phala-prod";
+
+fn derive(seed: &[u8], label: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(seed);
+    h.update(label.as_bytes());
+    h.finalize().into()
+}
+
+fn signing_key(seed: &[u8], label: &str) -> SigningKey {
+    // A SHA-256 output is a valid scalar but for a 2^-128 chance; try the next.
+    (0u32..)
+        .find_map(|n| SigningKey::from_bytes(&derive(seed, &format!("{label}{n}")).into()).ok())
+        .unwrap_or_else(|| unreachable!("some derived scalar is valid"))
+}
+
+impl Kms {
+    pub fn new(seed: u64) -> Self {
+        let seed = derive(&seed.to_be_bytes(), "phala-cloud-sim kms");
+        Self {
+            signer: signing_key(&seed, "signer"),
+            stranger: signing_key(&seed, "stranger"),
+            seed,
+        }
+    }
+
+    /// The signer's compressed public key, `0x` hex (as `k256_pubkey`).
+    pub fn signer_hex(&self) -> String {
+        format!(
+            "0x{}",
+            hex::encode(self.signer.verifying_key().to_encoded_point(true).as_bytes())
+        )
+    }
+
+    /// The app's env private key: only the "CVM" (this module) holds it.
+    fn env_secret(&self, app_id: &str) -> StaticSecret {
+        StaticSecret::from(derive(&self.seed, &format!("env {app_id}")))
+    }
+
+    pub fn env_public_hex(&self, app_id: &str) -> String {
+        hex::encode(PublicKey::from(&self.env_secret(app_id)).as_bytes())
+    }
+
+    /// `{public_key, signature, timestamp}`, the timestamped (v1) form,
+    /// signed now (real time: the client checks its age against its clock).
+    pub fn pubkey_answer(&self, app_id: &str, foreign: bool) -> Result<Value, String> {
+        let app =
+            hex::decode(app_id.strip_prefix("0x").unwrap_or(app_id)).map_err(|_| "app_id is not hex".to_string())?;
+        let public = PublicKey::from(&self.env_secret(app_id));
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut message = b"dstack-env-encrypt-pubkey:".to_vec();
+        message.extend_from_slice(&app);
+        message.extend_from_slice(&timestamp.to_be_bytes());
+        message.extend_from_slice(public.as_bytes());
+        let key = if foreign { &self.stranger } else { &self.signer };
+        let (sig, recovery) = key
+            .sign_digest_recoverable(Keccak256::new_with_prefix(&message))
+            .map_err(|e| e.to_string())?;
+        let mut bytes = sig.to_bytes().to_vec();
+        bytes.push(recovery.to_byte());
+        Ok(
+            json!({"public_key": hex::encode(public.as_bytes()), "signature": hex::encode(bytes), "timestamp": timestamp}),
+        )
+    }
+
+    /// Opens a sealed env as the CVM does: `{"env":[{"key","value"}]}`.
+    pub fn open_env(&self, app_id: &str, sealed_hex: &str) -> Result<Vec<(String, String)>, String> {
+        let bytes = hex::decode(sealed_hex.strip_prefix("0x").unwrap_or(sealed_hex)).map_err(|_| "not hex")?;
+        if bytes.len() < 32 + 12 + 16 {
+            return Err("shorter than a key, a nonce and a tag".into());
+        }
+        let (ephemeral, rest) = bytes.split_at(32);
+        let (nonce, ciphertext) = rest.split_at(12);
+        let mut peer = [0u8; 32];
+        peer.copy_from_slice(ephemeral);
+        let shared = self.env_secret(app_id).diffie_hellman(&PublicKey::from(peer));
+        let plain = Aes256Gcm::new_from_slice(shared.as_bytes())
+            .map_err(|_| "bad key")?
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| "it does not open with the app's env key")?;
+        let doc: Value = serde_json::from_slice(&plain).map_err(|_| "the plaintext is not JSON")?;
+        doc["env"]
+            .as_array()
+            .ok_or("the plaintext has no `env` list")?
+            .iter()
+            .map(|e| match (e["key"].as_str(), e["value"].as_str()) {
+                (Some(k), Some(v)) => Ok((k.to_string(), v.to_string())),
+                _ => Err("an env entry is not {key, value}".to_string()),
+            })
+            .collect()
+    }
+}
+
+/// dstack's compose hash: SHA-256 of the JSON with keys sorted recursively
+/// and no whitespace.
+pub(crate) fn compose_hash(compose: &Map<String, Value>) -> String {
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(&Value::Object(compose.clone()), &mut text);
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A provision waiting for its commit.
+#[derive(Debug, Clone)]
+pub(crate) struct Provisioned {
+    pub compose: Map<String, Value>,
+    pub name: String,
+    pub vcpu: i64,
+    pub instance_type: String,
+    pub workspace: usize,
+    /// The CVM its commit created, once committed (a commit is idempotent).
+    pub committed: Option<usize>,
+}
+
+/// What a deployed CVM holds: its compose, and its env as the CVM opened it.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployed {
+    pub compose: Map<String, Value>,
+    pub env: Vec<(String, String)>,
+}
+
+/// Provisions by (app id, compose hash), and what each deployed CVM holds.
+#[derive(Default)]
+pub(crate) struct Deployments {
+    pub provisions: HashMap<(String, String), Provisioned>,
+    pub deployed: HashMap<usize, Deployed>,
+    pub next_app: u64,
+}
+
+/// The vCPUs of a simulated instance type.
+pub(crate) fn vcpus_of(instance_type: &str) -> Option<i64> {
+    match instance_type {
+        "tdx.small" => Some(1),
+        "tdx.medium" => Some(2),
+        "tdx.large" => Some(4),
+        "tdx.xlarge" => Some(8),
+        _ => None,
+    }
+}
+
+/// A CVM name as the service accepts it: 5-63 characters, a letter first,
+/// then letters, digits and hyphens.
+pub(crate) fn valid_name(name: &str) -> bool {
+    (5..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_is_of_sorted_compact_json() {
+        let compose = json!({"runner": "bash", "b": {"z": 1, "a": "é"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let expected = hex::encode(Sha256::digest(r#"{"b":{"a":"é","z":1},"runner":"bash"}"#.as_bytes()));
+        assert_eq!(compose_hash(&compose), expected);
+    }
+
+    #[test]
+    fn names_follow_the_service_rule() {
+        assert!(valid_name("web-app1"));
+        for bad in ["web", "1webapp", "web_app", &"a".repeat(64)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The deploy endpoints: `POST /cvms/provision`, `POST /cvms` (commit),
+//! `GET /kms/{kms_id}`, `GET /kms/{kms_id}/pubkey/{app_id}` and
+//! `GET /cvms/{cvm_id}/compose_file`. The state and crypto live in
+//! [`crate::deploy`].
+
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use phala_cloud_api::types::{CreateTappRequest, ProvisionDstackAppRequestV2};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::deploy::{self, Deployed, KMS_ID, KMS_SLUG, Provisioned};
+use crate::server::{RequestId, Shared, api_error, authenticate, locate, validation_error};
+
+fn body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        validation_error(
+            &["body"],
+            &format!("Invalid request body: {e}"),
+            "value_error",
+            Value::Null,
+        )
+    })
+}
+
+fn kms_info_json() -> Value {
+    json!({"id": KMS_ID, "slug": KMS_SLUG, "url": "https://kms.phala.network", "version": "0.5.3",
+           "chain_id": null, "kms_contract_address": null, "gateway_app_id": null})
+}
+
+fn known_kms(kms_id: &str) -> bool {
+    kms_id == KMS_ID || kms_id == KMS_SLUG
+}
+
+pub(crate) async fn provision(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let request: ProvisionDstackAppRequestV2 = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !deploy::valid_name(&request.name) {
+        return validation_error(
+            &["body", "name"],
+            "Name must be 5-63 characters, start with a letter, and contain only letters, numbers and hyphens",
+            "value_error",
+            json!(request.name),
+        );
+    }
+    let instance_type = request.instance_type.clone().unwrap_or_else(|| "tdx.small".into());
+    let Some(vcpu) = deploy::vcpus_of(&instance_type) else {
+        let msg = format!("Unknown instance type {instance_type}");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-004", &msg, &rid);
+    };
+    if request.kms_id.as_deref().is_some_and(|k| !known_kms(k)) {
+        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+    }
+    // The compose as the service stores it: the document's defaults filled in.
+    let compose = match serde_json::to_value(&request.compose_file) {
+        Ok(Value::Object(map)) => map,
+        _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
+    };
+    let hash = deploy::compose_hash(&compose);
+    let mut inner = shared.lock();
+    let app_id = match &request.app_id {
+        Some(id) if id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()) => id.to_ascii_lowercase(),
+        Some(_) => {
+            return validation_error(
+                &["body", "app_id"],
+                "app_id is 40 hex digits",
+                "value_error",
+                json!(request.app_id),
+            );
+        }
+        None => {
+            inner.deployments.next_app += 1;
+            let n = inner.deployments.next_app;
+            let ws = &inner.fleet.workspaces[caller.workspace].id;
+            hex::encode(Sha256::digest(format!("{ws}/{}/{n}", request.name)))[..40].to_string()
+        }
+    };
+    inner
+        .deployments
+        .provisions
+        .entry((app_id.clone(), hash.clone()))
+        .or_insert(Provisioned {
+            compose,
+            name: request.name.clone(),
+            vcpu,
+            instance_type: instance_type.clone(),
+            workspace: caller.workspace,
+            committed: None,
+        });
+    let answered_hash = if inner.faults.wrong_compose_hash {
+        hex::encode(Sha256::digest(format!("not {hash}")))
+    } else {
+        hash
+    };
+    let node = inner.fleet.nodes[0].id;
+    let device = hex::encode(Sha256::digest(format!("device {node}")));
+    axum::Json(json!({
+        "app_id": app_id,
+        "app_env_encrypt_pubkey": shared.kms.env_public_hex(&app_id),
+        "compose_hash": answered_hash,
+        "kms_info": kms_info_json(),
+        "fmspc": "B0C06F000000",
+        "device_id": device,
+        "os_image_hash": hex::encode(Sha256::digest(b"dstack-0.5.3")),
+        "instance_type": instance_type,
+        "node_id": node,
+        "kms_id": KMS_ID,
+        "kms_contract_id": "phala",
+    }))
+    .into_response()
+}
+
+pub(crate) async fn commit(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let request: CreateTappRequest = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let app_id = request
+        .app_id
+        .strip_prefix("0x")
+        .unwrap_or(&request.app_id)
+        .to_ascii_lowercase();
+    let key = (app_id.clone(), request.compose_hash.clone());
+    let (mut inner, now) = shared.now();
+    let Some(provisioned) = inner.deployments.provisions.get(&key).cloned() else {
+        let msg = "No provisioned app with this app_id and compose_hash (provision first; provisions are kept 14 days)";
+        return api_error(StatusCode::NOT_FOUND, "ERR-02-010", msg, &rid);
+    };
+    if provisioned.workspace != caller.workspace {
+        return api_error(StatusCode::FORBIDDEN, "ERR-01-003", "No access to this provision", &rid);
+    }
+    if let Some(idx) = provisioned.committed.filter(|&i| !inner.fleet.cvms[i].deleted) {
+        // The same app and compose committed again: the same CVM.
+        return axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response();
+    }
+    let env = match request.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
+        None => Vec::new(),
+        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
+            Ok(env) => env,
+            Err(why) => {
+                let msg = format!("encrypted_env cannot be opened: {why}");
+                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
+            }
+        },
+    };
+    let allowed: Vec<&str> = provisioned.compose["allowed_envs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        let msg = format!("env key {k} is not in the compose's allowed_envs");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
+    }
+    let named: Vec<&str> = request.env_keys.iter().flatten().map(String::as_str).collect();
+    let opened: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    if !env.is_empty() && named != opened {
+        let msg = format!("env_keys {named:?} are not the keys of encrypted_env");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-013", &msg, &rid);
+    }
+    let idx = inner.fleet.create(
+        &provisioned.name,
+        &app_id,
+        caller.workspace,
+        provisioned.vcpu,
+        now,
+        shared.origin,
+    );
+    if let Some(p) = inner.deployments.provisions.get_mut(&key) {
+        p.committed = Some(idx);
+    }
+    inner.deployments.deployed.insert(
+        idx,
+        Deployed {
+            compose: provisioned.compose,
+            env,
+        },
+    );
+    let _ = provisioned.instance_type;
+    axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response()
+}
+
+pub(crate) async fn kms_info(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(kms_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !known_kms(&kms_id) {
+        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+    }
+    if caller.kms_contracts {
+        return axum::Json(json!({
+            "id": KMS_ID, "slug": KMS_SLUG, "label": "Phala KMS", "contract_address": "phala", "chain_id": 0,
+            "k256_pubkey": shared.kms.signer_hex(), "ca_pubkey": null, "node_count": 1,
+        }))
+        .into_response();
+    }
+    axum::Json(kms_info_json()).into_response()
+}
+
+pub(crate) async fn kms_pubkey(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path((kms_id, app_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    if !known_kms(&kms_id) {
+        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+    }
+    let bare = app_id.strip_prefix("0x").unwrap_or(&app_id);
+    if bare.len() != 40 || !bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-014", "app_id is 40 hex digits", &rid);
+    }
+    let foreign = shared.lock().faults.foreign_kms_signer;
+    match shared.kms.pubkey_answer(&bare.to_ascii_lowercase(), foreign) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(why) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "ERR-00-500", &why, &rid),
+    }
+}
+
+pub(crate) async fn compose_file(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+) -> Response {
+    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let compose: Map<String, Value> = match at.inner.deployments.deployed.get(&at.idx) {
+        Some(d) => d.compose.clone(),
+        // The generated fleet: a compose like the one it would have been deployed with.
+        None => {
+            let cvm = &at.inner.fleet.cvms[at.idx];
+            let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
+            let compose = json!({"name": cvm.name, "docker_compose_file": file});
+            match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
+                Ok(Ok(Value::Object(map))) => map,
+                _ => Map::new(),
+            }
+        }
+    };
+    axum::Json(Value::Object(compose)).into_response()
+}

@@ -1,0 +1,158 @@
+//! Deploying against the simulator: every trust check passes on an honest
+//! server, and each fault it can inject (a compose hash that is not ours,
+//! an env key signed by another KMS) stops the deploy before the commit.
+
+use std::time::Duration;
+
+use phala_cloud::{AppCompose, Client, DeploySpec, EnvVars, Error, KmsSigner, RetryPolicy, SignerSource, TrustError};
+use phala_cloud_sim::{Faults, SimHandle, Simulator};
+
+async fn sim() -> SimHandle {
+    Simulator::builder()
+        .cvms(10)
+        .apps(3)
+        .seed(21)
+        .time_scale(200.0)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn client(sim: &SimHandle, version: &str) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .api_version(version)
+        .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(5)))
+        .build()
+        .unwrap()
+}
+
+const COMPOSE: &str = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      - API_KEY\n";
+
+fn spec(name: &str) -> DeploySpec {
+    let env = EnvVars::parse("API_KEY=s3cr3t=value\nGREETING=héllo 🚀\n").unwrap();
+    let compose = AppCompose::docker_compose(name, COMPOSE).with_allowed_envs(env.keys());
+    DeploySpec::new(name, compose).env(env)
+}
+
+fn committed(sim: &SimHandle) -> u64 {
+    sim.stats().total("commit_cvm")
+}
+
+#[tokio::test]
+async fn a_deploy_is_checked_end_to_end_and_the_cvm_opens_its_env() {
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let before = sim.cvms().len();
+    let deployed = client
+        .deploy(&spec("web-app-1").wait(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(deployed.signer_source, SignerSource::KmsReported);
+    assert_eq!(deployed.compose_hash, deployed.app_compose.hash());
+    let key = deployed.env_key.as_ref().unwrap();
+    assert_eq!(key.signer().unwrap().to_string(), sim.kms_signer());
+    assert!(
+        key.timestamp().is_some(),
+        "the simulated KMS signs the timestamped form"
+    );
+    // The CVM exists, runs, and opened exactly our env.
+    assert_eq!(sim.cvms().len(), before + 1);
+    let uuid = deployed.cvm.vm_uuid.clone().unwrap();
+    let details = client.cvm(&uuid).await.unwrap();
+    assert_eq!(details.name(), "web-app-1");
+    assert_eq!(details.status().to_string(), "running");
+    assert_eq!(
+        sim.deployed_env(&uuid).unwrap(),
+        [
+            ("API_KEY".to_string(), "s3cr3t=value".to_string()),
+            ("GREETING".to_string(), "héllo 🚀".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_pinned_signer_is_used_and_older_versions_need_one() {
+    let sim = sim().await;
+    let pinned: KmsSigner = sim.kms_signer().parse().unwrap();
+    for version in ["2025-10-28", "2026-01-21", "2026-05-22", "2026-06-23"] {
+        let client = client(&sim, version);
+        let name = format!("pin-{}", version.replace('-', ""));
+        let deployed = client.deploy(&spec(&name).kms_signer(pinned)).await.unwrap();
+        assert_eq!(deployed.signer_source, SignerSource::Pinned, "{version}");
+        let unpinned = client.deploy(&spec(&format!("{name}-x"))).await;
+        if client.version().kms_contract_centric() {
+            assert!(unpinned.is_ok(), "{version}: {unpinned:?}");
+        } else {
+            let err = unpinned.unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput(m) if m.contains("reports no signer")),
+                "{version}: {err:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_compose_hash_that_is_not_ours_stops_the_deploy_before_the_commit() {
+    let sim = sim().await;
+    sim.set_faults(Faults::default().with_wrong_compose_hash());
+    let before = sim.cvms().len();
+    let err = client(&sim, phala_cloud::DEFAULT_API_VERSION)
+        .deploy(&spec("web-app-2"))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Trust(TrustError::ComposeHashMismatch { ours, server }) => assert_ne!(ours, server),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("it would run another compose"), "{err}");
+    assert_eq!(committed(&sim), 0, "nothing committed");
+    assert_eq!(sim.cvms().len(), before);
+}
+
+#[tokio::test]
+async fn an_env_key_from_another_signer_is_never_sealed_to() {
+    let sim = sim().await;
+    sim.set_faults(Faults::default().with_foreign_kms_signer());
+    for spec in [
+        spec("web-app-3"),
+        spec("web-app-4").kms_signer(sim.kms_signer().parse().unwrap()),
+    ] {
+        let err = client(&sim, phala_cloud::DEFAULT_API_VERSION)
+            .deploy(&spec)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Trust(TrustError::SignerMismatch { .. })),
+            "{err:?}"
+        );
+    }
+    assert_eq!(committed(&sim), 0, "nothing committed");
+    // Opting out seals to the key anyway, and says so.
+    let deployed = client(&sim, phala_cloud::DEFAULT_API_VERSION)
+        .deploy(&spec("web-app-5").trust_unverified_env_key())
+        .await
+        .unwrap();
+    assert_eq!(deployed.signer_source, SignerSource::Unverified);
+    assert!(deployed.env_key.unwrap().signer().is_none());
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_anything_is_sent() {
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let env = EnvVars::parse("API_KEY=x\nOTHER=y\n").unwrap();
+    let compose = AppCompose::docker_compose("web-app-6", COMPOSE).with_allowed_envs(["API_KEY"]);
+    let cases = [
+        DeploySpec::new("web-app-6", compose.clone()).env(env),
+        DeploySpec::new("web", compose.clone()),
+        DeploySpec::new("web-app-6", compose.with("surprise", true)),
+    ];
+    for spec in cases {
+        let err = client.deploy(&spec).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    }
+    assert_eq!(sim.stats().total("provision_cvm"), 0);
+}
