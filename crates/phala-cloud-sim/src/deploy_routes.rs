@@ -169,8 +169,10 @@ pub(crate) async fn commit(
             }
         },
     };
-    let allowed: Vec<&str> = provisioned.compose["allowed_envs"]
-        .as_array()
+    let allowed: Vec<&str> = provisioned
+        .compose
+        .get("allowed_envs")
+        .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {

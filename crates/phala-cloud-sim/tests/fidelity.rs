@@ -218,6 +218,50 @@ async fn every_simulated_answer_fits_the_overlaid_document() {
     }
 }
 
+#[tokio::test]
+async fn deploy_answers_fit_the_overlaid_document_in_every_version() {
+    let doc = document();
+    let sim = Simulator::builder()
+        .cvms(5)
+        .apps(2)
+        .seed(4)
+        .time_scale(50.0)
+        .start()
+        .await
+        .unwrap();
+    let post = |template: &'static str| (Method::POST, template, template.to_string());
+    for (k, version) in phala_cloud_api::versions::supported().enumerate() {
+        let v = version.as_str();
+        let body = json!({"name": format!("fidelity-{k}"), "instance_type": "tdx.small",
+                          "compose_file": {"name": format!("fidelity-{k}"), "docker_compose_file": "services: {}\n"}});
+        let provisioned = answer_fits(&sim, &doc, post("/api/v1/cvms/provision"), v, Some(body)).await;
+        let app_id = provisioned["app_id"].as_str().unwrap().to_string();
+        let kms = provisioned["kms_id"].as_str().unwrap().to_string();
+        let pubkey = (
+            Method::GET,
+            "/api/v1/kms/{kms_id}/pubkey/{app_id}",
+            format!("/api/v1/kms/{kms}/pubkey/{app_id}"),
+        );
+        answer_fits(&sim, &doc, pubkey, v, None).await;
+        let info = (Method::GET, "/api/v1/kms/{kms_id}", format!("/api/v1/kms/{kms}"));
+        let info = answer_fits(&sim, &doc, info, v, None).await;
+        assert_eq!(
+            info.get("k256_pubkey").is_some(),
+            version.kms_contract_centric(),
+            "{v}: {info}"
+        );
+        let commit = json!({"app_id": app_id, "compose_hash": provisioned["compose_hash"]});
+        let vm = answer_fits(&sim, &doc, post("/api/v1/cvms"), v, Some(commit)).await;
+        let uuid = vm["vm_uuid"].as_str().unwrap();
+        let compose = (
+            Method::GET,
+            "/api/v1/cvms/{cvm_id}/compose_file",
+            format!("/api/v1/cvms/{uuid}/compose_file"),
+        );
+        answer_fits(&sim, &doc, compose, v, None).await;
+    }
+}
+
 #[test]
 fn the_check_catches_nulls_unknown_fields_and_missing_ones() {
     let doc = document();

@@ -81,13 +81,18 @@ impl AppCompose {
         self
     }
 
-    /// The env keys the CVM accepts (their values travel encrypted).
-    pub fn with_allowed_envs<I, S>(self, keys: I) -> Self
+    /// The env keys the CVM accepts (their values travel encrypted). None
+    /// removes the field, as the provision request leaves an empty list out.
+    pub fn with_allowed_envs<I, S>(mut self, keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let keys: Vec<Value> = keys.into_iter().map(|k| Value::String(k.into())).collect();
+        if keys.is_empty() {
+            self.0.remove("allowed_envs");
+            return self;
+        }
         self.with("allowed_envs", keys)
     }
 
@@ -250,6 +255,8 @@ mod tests {
         assert_eq!(c.get("manifest_version"), Some(&json!(2)));
         assert_eq!(c.get("runner"), Some(&json!("docker-compose")));
         assert_eq!(c.get("kms_enabled"), Some(&json!(true)));
+        let none: [&str; 0] = [];
+        assert!(c.clone().with_allowed_envs(none).to_request().is_ok());
         // What is sent is what is hashed: nothing is added or lost.
         let sent = serde_json::to_value(c.to_request().unwrap()).unwrap();
         assert_eq!(AppCompose::from_json(sent).unwrap().hash(), c.hash());
