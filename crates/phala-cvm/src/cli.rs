@@ -1,5 +1,7 @@
 //! The command line.
 
+use std::path::PathBuf;
+
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use phala_cloud::raw::types::ListCvmsPaginatedFamily;
 
@@ -222,6 +224,66 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Deploy a CVM from a docker-compose file, checked end to end: the
+    /// server's compose hash must be ours, the env key signed by the KMS,
+    /// the env sealed here, the compose the CVM holds ours.
+    Deploy {
+        /// The docker-compose file.
+        #[arg(long, value_name = "FILE")]
+        compose: PathBuf,
+        /// Env variables (KEY=VALUE lines), sealed on this machine; their
+        /// keys become the compose's allowed_envs.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// CVM name (default: the compose file's name without extension).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Instance type (default tdx.small).
+        #[arg(long, value_name = "TYPE")]
+        instance_type: Option<String>,
+        /// The KMS signer to trust (secp256k1 public key, hex); default: the
+        /// one the KMS contract reports (API 2026-06-23 on).
+        #[arg(long, value_name = "HEX")]
+        kms_signer: Option<String>,
+        /// Seal the env to a key whose signature is not checked.
+        #[arg(long)]
+        trust_unverified_env_key: bool,
+        /// Then wait until it runs.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Print the compose hash dstack measures (64 hex digits; `-o json`
+    /// adds the exact app compose hashed). Needs no account.
+    ComposeHash {
+        /// A docker-compose file, wrapped as `deploy` wraps it.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "app_compose",
+            conflicts_with = "app_compose"
+        )]
+        compose: Option<PathBuf>,
+        /// With --compose: the name (default: the file's name without extension).
+        #[arg(long, value_name = "NAME", requires = "compose")]
+        name: Option<String>,
+        /// With --compose: its keys become allowed_envs, as in `deploy`.
+        #[arg(long, value_name = "FILE", requires = "compose")]
+        env_file: Option<PathBuf>,
+        /// A whole app compose (JSON), hashed as it is.
+        #[arg(long, value_name = "FILE.json")]
+        app_compose: Option<PathBuf>,
+        /// Hash the normalised form (what the SDKs' `normalize` option drops).
+        #[arg(long)]
+        normalize: bool,
+    },
+    /// Env variables, sealed on this machine.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
     /// Wait until CVMs (by VM UUID) reach a status.
     Wait {
         #[command(flatten)]
@@ -232,6 +294,21 @@ pub enum Command {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnvCommand {
+    /// Seal env variables to an app's env-encryption public key; prints the
+    /// hex ciphertext (the `encrypted_env` of the API), nothing else. The key
+    /// is trusted as given: check where it came from.
+    Encrypt {
+        /// The app's X25519 env-encryption public key (32 bytes of hex).
+        #[arg(long, value_name = "HEX")]
+        pubkey: String,
+        /// KEY=VALUE lines (default: standard input).
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
     },
 }
 

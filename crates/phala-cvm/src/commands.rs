@@ -125,7 +125,29 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::History { cvm_id, since, types } => history(client, out, cvm_id, *since, types).await,
         Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
-        Command::Completions { .. } => Ok(Outcome::Done),
+        Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
+        Command::Deploy {
+            compose,
+            env_file,
+            name,
+            instance_type,
+            kms_signer,
+            trust_unverified_env_key,
+            wait,
+            timeout,
+        } => crate::deploy::deploy(
+            client,
+            out,
+            compose,
+            env_file.as_deref(),
+            name.as_deref(),
+            instance_type.as_deref(),
+            kms_signer.as_deref(),
+            *trust_unverified_env_key,
+            wait.then(|| Duration::from_secs(*timeout)),
+        )
+        .await
+        .map(|()| Outcome::Done),
         Command::Start { select, wait } => lifecycle(client, out, Action::Start, select, wait, interval).await,
         Command::Shutdown { select, wait } => lifecycle(client, out, Action::Shutdown, select, wait, interval).await,
         Command::Delete { select, wait } => lifecycle(client, out, Action::Delete, select, wait, interval).await,

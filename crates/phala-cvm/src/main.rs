@@ -18,6 +18,7 @@ macro_rules! outln {
 
 mod cli;
 mod commands;
+mod deploy;
 mod output;
 
 use std::process::ExitCode;
@@ -38,6 +39,17 @@ fn main() -> ExitCode {
         let mut command = <cli::Args as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "phala-cvm", &mut std::io::stdout());
         return ExitCode::SUCCESS;
+    }
+    // Local commands (compose hash, env sealing) need no account or server.
+    let out = output::Out::new(args.output, args.progress);
+    if let Some(result) = deploy::local(&args.command, &out) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                out.error(&e);
+                ExitCode::from(exit::USAGE)
+            }
+        };
     }
     if args.log_level != cli::LogLevel::Off {
         tracing_subscriber::fmt()

@@ -151,6 +151,7 @@ pub fn error_json(e: &Error) -> Value {
                 Error::Decode { .. } => "decode",
                 Error::BodyTooLarge { .. } => "body_too_large",
                 Error::Deadline { .. } => "deadline",
+                Error::Trust(_) => "trust",
                 _ => "other",
             },
             "message": e.to_string(),

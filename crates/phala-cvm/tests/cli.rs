@@ -193,6 +193,121 @@ fn list_filters_by_instance_family_and_type_where_the_version_takes_them() {
     assert_eq!(code(&app), 2, "{}", text(&app));
 }
 
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn deploy_checks_and_reports_what_it_hashed() {
+    let out = sim(&[
+        "-o",
+        "json",
+        "deploy",
+        "--compose",
+        &example("compose.yml"),
+        "--env-file",
+        &example("app.env"),
+        "--name",
+        "web-demo",
+        "--wait",
+        "--timeout",
+        "120",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let done = stdout_json(&out);
+    assert_eq!(done["cvm"]["name"], "web-demo");
+    assert_eq!(done["env_keys"], json!(["API_KEY", "GREETING"]));
+    assert_eq!(done["app_compose"]["allowed_envs"], json!(["API_KEY", "GREETING"]));
+    assert_eq!(done["signer_source"], "kms_reported");
+    // compose-hash, offline, hashes the same compose to the same hash.
+    let hashed = run(
+        &[
+            "compose-hash",
+            "--compose",
+            &example("compose.yml"),
+            "--env-file",
+            &example("app.env"),
+            "--name",
+            "web-demo",
+        ],
+        &[],
+    );
+    assert_eq!(code(&hashed), 0, "{}", text(&hashed));
+    assert_eq!(String::from_utf8_lossy(&hashed.stdout).trim(), done["compose_hash"]);
+    // A bad env file or key is refused before anything is sent.
+    let dir = std::env::temp_dir().join(format!("phala-cvm-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_env = dir.join("bad.env");
+    std::fs::write(&bad_env, "A=1\nA=2\n").unwrap();
+    let bad = sim(&[
+        "deploy",
+        "--compose",
+        &example("compose.yml"),
+        "--env-file",
+        bad_env.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("env line 2: env key A is given twice"),
+        "{}",
+        text(&bad)
+    );
+    let missing = sim(&["deploy", "--compose", "/nonexistent/compose.yml"]);
+    assert_eq!(code(&missing), 2, "{}", text(&missing));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compose_hash_of_an_app_compose_matches_the_references_vector() {
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../phala-cloud/tests/vectors/compose_hash.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let case = &vectors["vectors"][2];
+    let dir = std::env::temp_dir().join(format!("phala-cvm-hash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("app-compose.json");
+    std::fs::write(&file, case["app_compose"].to_string()).unwrap();
+    let out = run(
+        &["-o", "json", "compose-hash", "--app-compose", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let got = stdout_json(&out);
+    assert_eq!(got["compose_hash"], case["compose_hash"]);
+    assert_eq!(got["app_compose"], case["app_compose"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn env_encrypt_prints_only_the_ciphertext_and_refuses_bad_keys() {
+    let key = "e3712d851a0e5d79b831c5e34ab22b41a198171de209b8b8faca23a11c624859";
+    let out = run(
+        &["env", "encrypt", "--pubkey", key, "--env-file", &example("app.env")],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let hex = String::from_utf8_lossy(&out.stdout);
+    let hex = hex.trim();
+    assert!(
+        hex.len() > 2 * (32 + 12 + 16) && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hex}"
+    );
+    assert!(!text(&out).contains("example-not-a-real-key"));
+    for bad in ["abcd", &format!("{key}00"), "zz"] {
+        let out = run(
+            &["env", "encrypt", "--pubkey", bad, "--env-file", &example("app.env")],
+            &[],
+        );
+        assert_eq!(code(&out), 2, "{bad}: {}", text(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
 #[test]
 fn usage_and_api_errors_have_their_exit_codes() {
     assert_eq!(code(&run(&["stop"], &[])), 2, "stop needs ids, --all or --app");

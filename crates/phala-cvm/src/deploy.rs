@@ -1,0 +1,166 @@
+//! `deploy`, `compose-hash` and `env encrypt`: deploying with the facade's
+//! trust checks, and the two local steps for scripts that deploy otherwise.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use phala_cloud::{AppCompose, Client, DeploySpec, EnvEncryptKey, EnvVars, Error, VerifiedEnvKey};
+use serde_json::json;
+
+use crate::cli::{Command, EnvCommand, Format};
+use crate::output::Out;
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
+}
+
+fn env_from(path: Option<&Path>) -> Result<EnvVars, Error> {
+    match path {
+        Some(p) => EnvVars::parse(&read(p)?).map_err(|e| match e {
+            Error::InvalidInput(m) => Error::InvalidInput(format!("{}: {m}", p.display())),
+            other => other,
+        }),
+        None => Ok(EnvVars::new()),
+    }
+}
+
+/// The app compose `deploy` sends for a docker-compose file: the document's
+/// defaults, the env file's keys as allowed_envs.
+fn compose_from(compose: &Path, name: Option<&str>, env: &EnvVars) -> Result<(String, AppCompose), Error> {
+    let file = read(compose)?;
+    if file.trim().is_empty() {
+        return Err(Error::InvalidInput(format!("{} is empty", compose.display())));
+    }
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => compose
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::InvalidInput("no --name, and the file has no usable name".into()))?,
+    };
+    let app = AppCompose::docker_compose(name.clone(), file).with_allowed_envs(env.keys());
+    Ok((name, app))
+}
+
+/// The commands that need no client; `None` for the others.
+pub fn local(command: &Command, out: &Out) -> Option<Result<(), Error>> {
+    match command {
+        Command::ComposeHash {
+            compose,
+            name,
+            env_file,
+            app_compose,
+            normalize,
+        } => Some((|| {
+            let app = match (compose, app_compose) {
+                (Some(file), _) => compose_from(file, name.as_deref(), &env_from(env_file.as_deref())?)?.1,
+                (None, Some(json)) => {
+                    let text = read(json)?;
+                    let value = serde_json::from_str(&text)
+                        .map_err(|e| Error::InvalidInput(format!("{} is not JSON: {e}", json.display())))?;
+                    AppCompose::from_json(value)?
+                }
+                (None, None) => return Err(Error::InvalidInput("--compose or --app-compose".into())),
+            };
+            let app = if *normalize { app.normalized() } else { app };
+            match out.format {
+                Format::Table => outln!("{}", app.hash()),
+                _ => out.json(&json!({"compose_hash": app.hash(), "app_compose": app})),
+            }
+            Ok(())
+        })()),
+        Command::Env {
+            command: EnvCommand::Encrypt { pubkey, env_file },
+        } => Some((|| {
+            let key: EnvEncryptKey = pubkey.parse()?;
+            let env = match env_file {
+                Some(p) => env_from(Some(p))?,
+                None => {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .map_err(|e| Error::InvalidInput(format!("cannot read standard input: {e}")))?;
+                    EnvVars::parse(&text)?
+                }
+            };
+            if env.is_empty() {
+                return Err(Error::InvalidInput("no env variables to seal".into()));
+            }
+            outln!("{}", env.seal(&VerifiedEnvKey::trust_unverified(key))?);
+            Ok(())
+        })()),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn deploy(
+    client: &Client,
+    out: &Out,
+    compose: &Path,
+    env_file: Option<&Path>,
+    name: Option<&str>,
+    instance_type: Option<&str>,
+    kms_signer: Option<&str>,
+    trust_unverified: bool,
+    wait: Option<Duration>,
+) -> Result<(), Error> {
+    let env = env_from(env_file)?;
+    let (name, app) = compose_from(compose, name, &env)?;
+    let mut spec = DeploySpec::new(name, app).env(env);
+    if let Some(t) = instance_type {
+        spec = spec.instance_type(t);
+    }
+    if let Some(s) = kms_signer {
+        spec = spec.kms_signer(s.parse()?);
+    }
+    if trust_unverified {
+        spec = spec.trust_unverified_env_key();
+    }
+    if let Some(d) = wait {
+        spec = spec.wait(d);
+    }
+    let done = client.deploy(&spec).await?;
+    let signer = done.env_key.as_ref().and_then(|k| k.signer()).map(|s| s.to_string());
+    match out.format {
+        Format::Table => {
+            let cvm = &done.cvm;
+            outln!(
+                "deployed {}: {} ({}), app {}",
+                cvm.name,
+                cvm.id.to_text(),
+                cvm.vm_uuid.as_deref().unwrap_or("-"),
+                done.app_id
+            );
+            outln!(
+                "compose hash {} (the server's answer and the CVM's copy match it)",
+                done.compose_hash
+            );
+            match (&signer, spec.env.is_empty()) {
+                (_, true) => outln!("no env"),
+                (Some(s), false) => outln!(
+                    "env sealed to a key signed by {s} ({})",
+                    serde_json::to_value(done.signer_source)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("")
+                ),
+                (None, false) => {
+                    outln!("env sealed to a key whose signature was NOT checked (--trust-unverified-env-key)")
+                }
+            }
+        }
+        _ => out.json(&json!({
+            "cvm": done.cvm,
+            "app_id": done.app_id,
+            "compose_hash": done.compose_hash,
+            "app_compose": done.app_compose,
+            "env_keys": spec.env.keys().collect::<Vec<_>>(),
+            "kms_signer": signer,
+            "signer_source": done.signer_source,
+        })),
+    }
+    Ok(())
+}
