@@ -183,6 +183,8 @@ pub(crate) struct Deployed {
 pub(crate) struct Deployments {
     pub provisions: HashMap<(String, String), Provisioned>,
     pub deployed: HashMap<usize, Deployed>,
+    /// Composes provisioned for an update of a CVM, by compose hash.
+    pub updates: HashMap<(usize, String), Map<String, Value>>,
     pub next_app: u64,
 }
 

@@ -253,6 +253,149 @@ pub(crate) async fn kms_pubkey(
     }
 }
 
+/// The compose a CVM holds: what it was deployed or updated with, or for the
+/// generated fleet one like it would have been deployed with.
+fn held_compose(inner: &crate::server::Inner, idx: usize) -> Map<String, Value> {
+    if let Some(d) = inner.deployments.deployed.get(&idx) {
+        return d.compose.clone();
+    }
+    let cvm = &inner.fleet.cvms[idx];
+    let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
+    let compose = json!({"name": cvm.name, "docker_compose_file": file});
+    match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
+        Ok(Ok(Value::Object(map))) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `POST /cvms/{cvm_id}/compose_file/provision`: the new compose cached for
+/// the update, hashed.
+pub(crate) async fn provision_update(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: phala_cloud_api::types::ProvisionComposeFileUpdateRequest = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let compose = match serde_json::to_value(&request) {
+        // The compose is the request without its one instruction.
+        Ok(Value::Object(mut map)) => {
+            map.remove("update_env_vars");
+            map
+        }
+        _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
+    };
+    let hash = deploy::compose_hash(&compose);
+    let idx = at.idx;
+    at.inner.deployments.updates.insert((idx, hash.clone()), compose);
+    let answered = if at.inner.faults.wrong_compose_hash {
+        hex::encode(Sha256::digest(format!("not {hash}")))
+    } else {
+        hash
+    };
+    let cvm = &at.inner.fleet.cvms[idx];
+    axum::Json(json!({
+        "app_id": cvm.app_id,
+        "device_id": hex::encode(Sha256::digest(format!("device {}", at.inner.fleet.nodes[cvm.node].id))),
+        "compose_hash": answered,
+        "kms_info": kms_info_json(),
+        "compose_hash_registered": false,
+    }))
+    .into_response()
+}
+
+/// `PATCH /cvms/{cvm_id}/compose_file`: applies a provisioned compose (and
+/// a new env, opened as the CVM would) and restarts the CVM: 202.
+pub(crate) async fn apply_update(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let patch: phala_cloud_api::types::ComposeFilePatch = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let idx = at.idx;
+    let Some(compose) = at
+        .inner
+        .deployments
+        .updates
+        .get(&(idx, patch.compose_hash.clone()))
+        .cloned()
+    else {
+        let msg = "No compose provisioned for this CVM with this compose_hash (provision the update first)";
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-010", msg, &rid);
+    };
+    let app_id = at.inner.fleet.cvms[idx].app_id.clone();
+    let env = match patch.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
+        None => at
+            .inner
+            .deployments
+            .deployed
+            .get(&idx)
+            .map(|d| d.env.clone())
+            .unwrap_or_default(),
+        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
+            Ok(env) => env,
+            Err(why) => {
+                let msg = format!("encrypted_env cannot be opened: {why}");
+                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
+            }
+        },
+    };
+    let allowed: Vec<&str> = compose
+        .get("allowed_envs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        let msg = format!("env key {k} is not in the compose's allowed_envs");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
+    }
+    let now = at.now;
+    let origin = shared.origin;
+    match at
+        .inner
+        .fleet
+        .act(idx, crate::fleet::Action::Restart { force: false }, now, origin)
+    {
+        crate::fleet::Acted::Busy => {
+            return api_error(
+                StatusCode::CONFLICT,
+                crate::server::OPERATION_IN_PROGRESS,
+                "Another operation is in progress on this CVM",
+                &rid,
+            );
+        }
+        crate::fleet::Acted::Applied | crate::fleet::Acted::Nothing => {}
+    }
+    at.inner.deployments.deployed.insert(idx, Deployed { compose, env });
+    at.inner.deployments.updates.retain(|(i, _), _| *i != idx);
+    let correlation = at.inner.fleet.cvms[idx]
+        .history
+        .last()
+        .map(|h| h.correlation_id.clone());
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"status": "in_progress", "message": "Compose file update in progress", "correlation_id": correlation})),
+    )
+        .into_response()
+}
+
 pub(crate) async fn compose_file(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
@@ -263,18 +406,5 @@ pub(crate) async fn compose_file(
         Ok(at) => at,
         Err(r) => return r,
     };
-    let compose: Map<String, Value> = match at.inner.deployments.deployed.get(&at.idx) {
-        Some(d) => d.compose.clone(),
-        // The generated fleet: a compose like the one it would have been deployed with.
-        None => {
-            let cvm = &at.inner.fleet.cvms[at.idx];
-            let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
-            let compose = json!({"name": cvm.name, "docker_compose_file": file});
-            match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
-                Ok(Ok(Value::Object(map))) => map,
-                _ => Map::new(),
-            }
-        }
-    };
-    axum::Json(Value::Object(compose)).into_response()
+    axum::Json(Value::Object(held_compose(&at.inner, at.idx))).into_response()
 }

@@ -198,6 +198,8 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "cvms", "provision"]) => "provision_cvm",
         ("POST", ["api", "v1", "cvms"]) => "commit_cvm",
         ("GET", ["api", "v1", "cvms", _, "compose_file"]) => "cvm_compose_file",
+        ("PATCH", ["api", "v1", "cvms", _, "compose_file"]) => "update_compose_file",
+        ("POST", ["api", "v1", "cvms", _, "compose_file", "provision"]) => "provision_update",
         ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
         ("GET", ["api", "v1", "kms", _]) => "kms_info",
         _ => "other",
@@ -1094,7 +1096,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/cvms/provision", post(crate::deploy_routes::provision))
         .route(
             "/api/v1/cvms/{cvm_id}/compose_file",
-            get(crate::deploy_routes::compose_file),
+            get(crate::deploy_routes::compose_file).patch(crate::deploy_routes::apply_update),
+        )
+        .route(
+            "/api/v1/cvms/{cvm_id}/compose_file/provision",
+            post(crate::deploy_routes::provision_update),
         )
         .route("/api/v1/kms/{kms_id}", get(crate::deploy_routes::kms_info))
         .route(

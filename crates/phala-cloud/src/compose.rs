@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -48,14 +49,20 @@ impl AppCompose {
     /// would lose or change anything (an unknown key, a value of the wrong
     /// type): the hash must cover exactly what is sent.
     pub fn to_request(&self) -> Result<AppComposeV2, Error> {
-        let request: AppComposeV2 = serde_json::from_value(Value::Object(self.0.clone()))
-            .map_err(|e| Error::InvalidInput(format!("the app compose does not fit a provision request: {e}")))?;
+        self.to_typed()
+    }
+
+    /// The compose as a generated request type carries it, refused if that
+    /// would lose or change anything.
+    pub(crate) fn to_typed<T: Serialize + DeserializeOwned>(&self) -> Result<T, Error> {
+        let request: T = serde_json::from_value(Value::Object(self.0.clone()))
+            .map_err(|e| Error::InvalidInput(format!("the app compose does not fit the request: {e}")))?;
         let sent = Self::from_json(serde_json::to_value(&request).unwrap_or_default())?;
         match first_difference(&self.0, &sent.0) {
             None => Ok(request),
             Some(key) => Err(Error::InvalidInput(format!(
-                "the app compose field `{key}` would not be sent as given (the provision request \
-                 does not carry it, or fills in a default): set it explicitly or remove it"
+                "the app compose field `{key}` would not be sent as given (the request does not \
+                 carry it, or fills in a default): set it explicitly or remove it"
             ))),
         }
     }

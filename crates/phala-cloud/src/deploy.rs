@@ -119,6 +119,15 @@ pub struct Deployed {
     pub signer_source: SignerSource,
 }
 
+/// How an env key is to be trusted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyTrust {
+    /// The signer the caller pinned.
+    pub pinned: Option<KmsSigner>,
+    /// The caller opted out of verification.
+    pub unverified: bool,
+}
+
 /// A CVM name as the service accepts it.
 fn check_name(name: &str) -> Result<(), Error> {
     let ok = (5..=63).contains(&name.len())
@@ -186,8 +195,12 @@ impl Client {
                         .and_then(|k| k.get("id")?.as_str().map(str::to_string))
                 })
                 .ok_or_else(|| Error::InvalidInput("the provision answer names no KMS".into()))?;
+            let trust = KeyTrust {
+                pinned: spec.kms_signer,
+                unverified: spec.trust_unverified_env_key,
+            };
             let (key, source) = self
-                .env_key(spec, &kms, &app_id, provisioned.app_env_encrypt_pubkey.as_deref())
+                .env_key(trust, &kms, &app_id, provisioned.app_env_encrypt_pubkey.as_deref())
                 .await?;
             let sealed = spec.env.seal(&key)?;
             (Some(key), source, Some(sealed))
@@ -231,9 +244,9 @@ impl Client {
 
     /// The app's env key from its KMS, checked against the pinned signer or
     /// the one the KMS contract reports, unless the caller opted out.
-    async fn env_key(
+    pub(crate) async fn env_key(
         &self,
-        spec: &DeploySpec,
+        trust: KeyTrust,
         kms: &str,
         app_id: &str,
         provisioned_key: Option<&str>,
@@ -253,10 +266,10 @@ impl Client {
                 .into());
             }
         }
-        if spec.trust_unverified_env_key {
+        if trust.unverified {
             return Ok((VerifiedEnvKey::trust_unverified(key), SignerSource::Unverified));
         }
-        let (signer, source) = match spec.kms_signer {
+        let (signer, source) = match trust.pinned {
             Some(pinned) => (pinned, SignerSource::Pinned),
             None => {
                 let request = self.raw().get_kms_info().kms_id(kms);

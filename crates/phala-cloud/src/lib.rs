@@ -69,6 +69,7 @@ mod retry;
 mod rolling;
 mod secret;
 mod sse;
+mod update;
 mod wait;
 mod watch;
 
@@ -95,6 +96,7 @@ pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use rolling::{RollingOptions, RollingProgress, RollingReport};
 pub use secret::Secret;
+pub use update::{UpdateSpec, Updated};
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};
 

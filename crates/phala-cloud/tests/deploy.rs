@@ -156,3 +156,78 @@ async fn bad_input_is_refused_before_anything_is_sent() {
     }
     assert_eq!(sim.stats().total("provision_cvm"), 0);
 }
+
+#[tokio::test]
+async fn updates_are_hash_checked_and_the_cvm_opens_the_new_env() {
+    use phala_cloud::UpdateSpec;
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let deployed = client
+        .deploy(&spec("web-app-7").wait(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let uuid = deployed.cvm.vm_uuid.clone().unwrap();
+
+    // The env only: the held compose stays, the CVM opens the new values.
+    let env = EnvVars::parse("API_KEY=rotated\nGREETING=bonjour\n").unwrap();
+    let updated = client
+        .update(&uuid, &UpdateSpec::default().env(env).wait(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(updated.compose_hash, deployed.compose_hash, "same compose, same hash");
+    assert!(updated.correlation_id.is_some());
+    assert_eq!(updated.signer_source, SignerSource::KmsReported);
+    assert_eq!(
+        sim.deployed_env(&uuid).unwrap(),
+        [
+            ("API_KEY".to_string(), "rotated".to_string()),
+            ("GREETING".to_string(), "bonjour".to_string())
+        ]
+    );
+
+    // A new compose: its hash checked, then read back from the CVM.
+    let compose = AppCompose::docker_compose("web-app-7", COMPOSE.replace("1.27", "1.28"))
+        .with_allowed_envs(["API_KEY", "GREETING"]);
+    let updated = client
+        .update(
+            &uuid,
+            &UpdateSpec::default()
+                .compose(compose.clone())
+                .wait(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.compose_hash, compose.hash());
+    assert_ne!(updated.compose_hash, deployed.compose_hash);
+    assert_eq!(client.compose_of(&uuid).await.unwrap().hash(), compose.hash());
+    assert_eq!(sim.deployed_env(&uuid).unwrap()[0].1, "rotated", "the env is kept");
+
+    // A server that would run another compose: refused, nothing applied.
+    sim.set_faults(Faults::default().with_wrong_compose_hash());
+    let other = AppCompose::docker_compose("web-app-7", COMPOSE.replace("1.27", "1.29"))
+        .with_allowed_envs(["API_KEY", "GREETING"]);
+    let err = client
+        .update(&uuid, &UpdateSpec::default().compose(other))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Trust(TrustError::ComposeHashMismatch { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        sim.stats().total("update_compose_file"),
+        2,
+        "the refused update was never applied"
+    );
+    assert_eq!(client.compose_of(&uuid).await.unwrap().hash(), compose.hash());
+    sim.set_faults(Faults::default());
+
+    // Bad input, refused before anything is sent.
+    let sent = sim.stats().total("provision_update");
+    let stray = EnvVars::parse("NOT_ALLOWED=1\n").unwrap();
+    for bad in [UpdateSpec::default(), UpdateSpec::default().env(stray)] {
+        let err = client.update(&uuid, &bad).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    }
+    assert_eq!(sim.stats().total("provision_update"), sent);
+}

@@ -1,0 +1,197 @@
+//! Updating a running CVM's compose or env with the deploy's trust checks:
+//! the new compose is provisioned and its hash checked before anything
+//! changes, the env is sealed to a verified key, and the compose the CVM
+//! holds afterwards is read back and compared.
+
+use std::time::Duration;
+
+use crate::client::Replay;
+use crate::compose::{AppCompose, ComposeHash, first_difference};
+use crate::deploy::{KeyTrust, SignerSource};
+use crate::env_seal::EnvVars;
+use crate::kms_key::{KmsSigner, VerifiedEnvKey};
+use crate::raw::types::{ComposeFilePatch, ProvisionComposeFileUpdateRequest};
+use crate::{Client, Error, TrustError};
+
+/// What to change. At least one of `compose` and `env`.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct UpdateSpec {
+    /// The new app compose (hashed exactly as sent); `None` keeps the one
+    /// the CVM holds.
+    pub compose: Option<AppCompose>,
+    /// New env variables, replacing the old ones; their keys must be in
+    /// the (new) compose's `allowed_envs`.
+    pub env: Option<EnvVars>,
+    /// The KMS signer to trust (else the KMS contract's own, 2026-06-23 on).
+    pub kms_signer: Option<KmsSigner>,
+    /// Seal the env to a key whose signature was not checked.
+    pub trust_unverified_env_key: bool,
+    /// Wait until the CVM runs again, at most this long.
+    pub wait: Option<Duration>,
+}
+
+impl UpdateSpec {
+    /// A new compose.
+    pub fn compose(mut self, compose: AppCompose) -> Self {
+        self.compose = Some(compose);
+        self
+    }
+    /// New env variables.
+    pub fn env(mut self, env: EnvVars) -> Self {
+        self.env = Some(env);
+        self
+    }
+    /// Pins the KMS signer.
+    pub fn kms_signer(mut self, signer: KmsSigner) -> Self {
+        self.kms_signer = Some(signer);
+        self
+    }
+    /// Seals the env without checking the key's signature (explicit opt-out).
+    pub fn trust_unverified_env_key(mut self) -> Self {
+        self.trust_unverified_env_key = true;
+        self
+    }
+    /// Waits until the CVM runs again, at most `deadline`.
+    pub fn wait(mut self, deadline: Duration) -> Self {
+        self.wait = Some(deadline);
+        self
+    }
+}
+
+/// An update accepted, and what was checked.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Updated {
+    /// The CVM, as given.
+    pub cvm_id: String,
+    /// The app.
+    pub app_id: String,
+    /// The compose hash the CVM now runs with (ours, as the server confirmed).
+    pub compose_hash: ComposeHash,
+    /// The compose it holds.
+    pub app_compose: AppCompose,
+    /// The update's correlation id, to follow it in the operation history.
+    pub correlation_id: Option<String>,
+    /// The env key sealed to, if the env changed.
+    pub env_key: Option<VerifiedEnvKey>,
+    /// Where the trusted signer came from.
+    pub signer_source: SignerSource,
+}
+
+impl Client {
+    /// Updates a CVM's compose, env, or both: provision the compose (the
+    /// held one when only the env changes), check the server's hash is
+    /// ours, seal the env to a verified key, apply, then read back the
+    /// compose the CVM holds and check it. A failed check is
+    /// [`Error::Trust`]; before the apply, nothing changed. An app whose KMS
+    /// is on chain answers 465 (the hash must be registered on chain
+    /// first): that comes back as the API error, with its details.
+    pub async fn update(&self, id: &str, spec: &UpdateSpec) -> Result<Updated, Error> {
+        Self::check_id(id, "CVM id")?;
+        if spec.compose.is_none() && spec.env.is_none() {
+            return Err(Error::InvalidInput(
+                "an update changes the compose, the env, or both".into(),
+            ));
+        }
+        let target = match &spec.compose {
+            Some(c) => c.clone(),
+            None => self.held_compose(id).await?,
+        };
+        // The compose exactly as a provision carries it, plus the update's
+        // one instruction (which is not part of the compose or its hash).
+        let mut request: ProvisionComposeFileUpdateRequest =
+            serde_json::from_value(serde_json::to_value(target.to_request()?).unwrap_or_default())
+                .map_err(|e| Error::InvalidInput(format!("the app compose does not fit an update: {e}")))?;
+        request.update_env_vars = Some(spec.env.is_some());
+        if let Some(env) = &spec.env {
+            let allowed = &request.allowed_envs;
+            if let Some(key) = env.keys().find(|k| !allowed.iter().any(|a| a == k)) {
+                return Err(Error::InvalidInput(format!(
+                    "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
+                )));
+            }
+        }
+        let ours = target.hash();
+        let call = self
+            .raw()
+            .provision_for_cvm_compose_file_update()
+            .cvm_id(id)
+            .body(request);
+        let provisioned = self
+            .send("update_provision", Replay::Idempotent, || call.clone().send())
+            .await?;
+        if !provisioned.compose_hash.eq_ignore_ascii_case(&ours.to_string()) {
+            return Err(TrustError::ComposeHashMismatch {
+                ours: ours.to_string(),
+                server: provisioned.compose_hash,
+            }
+            .into());
+        }
+        let app_id = provisioned.app_id.clone();
+
+        let (env_key, signer_source, encrypted_env) = match &spec.env {
+            Some(env) if !env.is_empty() => {
+                let kms = provisioned
+                    .kms_info
+                    .as_ref()
+                    .map(|k| k.id.clone())
+                    .ok_or_else(|| Error::InvalidInput("the update's provision answer names no KMS".into()))?;
+                let trust = KeyTrust {
+                    pinned: spec.kms_signer,
+                    unverified: spec.trust_unverified_env_key,
+                };
+                let (key, source) = self.env_key(trust, &kms, &app_id, None).await?;
+                let sealed = env.seal(&key)?;
+                (Some(key), source, Some(sealed))
+            }
+            _ => (None, SignerSource::NoEnv, None),
+        };
+
+        let patch = ComposeFilePatch::builder()
+            .compose_hash(ours.to_string())
+            .encrypted_env(encrypted_env)
+            .env_keys(spec.env.as_ref().map(|e| e.keys().map(str::to_string).collect()))
+            .update_env_vars(Some(spec.env.is_some()));
+        let patch = ComposeFilePatch::try_from(patch).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let call = self.raw().trigger_cvm_compose_file_update().cvm_id(id).body(patch);
+        let accepted = self
+            .send("update", Replay::IfNotApplied, || call.clone().send())
+            .await?;
+
+        let held = self.held_compose(id).await?;
+        if let Some(field) = first_difference(target.as_map(), held.as_map()) {
+            return Err(TrustError::ComposeChanged {
+                cvm: id.to_string(),
+                field,
+            }
+            .into());
+        }
+        if let Some(deadline) = spec.wait {
+            self.wait_for_state(id, "running", deadline).await?;
+        }
+        Ok(Updated {
+            cvm_id: id.to_string(),
+            app_id,
+            compose_hash: ours,
+            app_compose: target,
+            correlation_id: accepted.correlation_id,
+            env_key,
+            signer_source,
+        })
+    }
+
+    /// The app compose a CVM holds.
+    pub async fn compose_of(&self, id: &str) -> Result<AppCompose, Error> {
+        Self::check_id(id, "CVM id")?;
+        self.held_compose(id).await
+    }
+
+    async fn held_compose(&self, id: &str) -> Result<AppCompose, Error> {
+        let call = self.raw().get_cvm_compose_file().cvm_id(id);
+        let held = self
+            .send("compose_file", Replay::Idempotent, || call.clone().send())
+            .await?;
+        AppCompose::from_json(held)
+    }
+}
