@@ -14,7 +14,13 @@ use crate::lifecycle::Action;
 use crate::wait::{WaitAllOptions, WaitOutcome};
 use crate::{Client, Error};
 
-/// Options of [`Client::rolling_restart`].
+/// One batch acted on: the VM UUID of each id accepted, the failure of each refused.
+pub(crate) struct BatchActed {
+    pub uuid_of: BTreeMap<String, String>,
+    pub refused: BTreeMap<String, ActionFailure>,
+}
+
+/// Options of [`Client::rolling_restart`] and [`Client::rolling_update`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RollingOptions {
@@ -154,6 +160,26 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let force = opts.force;
+        self.roll(cvm_ids, opts, &mut progress, |batch| self.restart_acts(batch, force))
+            .await
+    }
+
+    /// Rolls `act` over the ids a batch at a time: each batch acted on, then
+    /// waited for until running, stopping at the first failure.
+    pub(crate) async fn roll<I, S, F, Fut>(
+        &self,
+        cvm_ids: I,
+        opts: &RollingOptions,
+        progress: &mut impl FnMut(&RollingProgress),
+        mut act: F,
+    ) -> Result<RollingReport, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        F: FnMut(Vec<String>) -> Fut,
+        Fut: Future<Output = BatchActed>,
+    {
         opts.validate()?;
         let ids = dedup(cvm_ids);
         for id in &ids {
@@ -176,7 +202,8 @@ impl Client {
                 break;
             }
             report.batches += 1;
-            self.restart_batch(batch, opts, &mut report).await;
+            let acted = act(batch.clone()).await;
+            self.wait_batch(batch, acted, opts, &mut report).await;
             progress(&RollingProgress {
                 batch: report.batches,
                 batches,
@@ -210,38 +237,62 @@ impl Client {
         self.rolling_restart(ids, opts, progress).await
     }
 
-    /// Restarts one batch together and waits until it is running again;
-    /// what it reports keeps the batch's order.
-    async fn restart_batch(&self, batch: Vec<String>, opts: &RollingOptions, report: &mut RollingReport) {
-        let restarted = self
-            .act_many(batch.clone(), Action::Restart { force: opts.force })
-            .await;
+    /// Restarts one batch together: the VM UUID to wait on for each id
+    /// accepted, and the failure of each one refused.
+    async fn restart_acts(&self, batch: Vec<String>, force: bool) -> BatchActed {
+        let restarted = self.act_many(batch, Action::Restart { force }).await;
         let mut refused: BTreeMap<String, ActionFailure> =
             restarted.failed.into_iter().map(|f| (f.id.clone(), f)).collect();
-        // The VM UUID to wait on comes with the restart's answer; a server
-        // that leaves it out is asked for the CVM's details.
-        let mut uuid_of: BTreeMap<String, String> = BTreeMap::new();
+        let mut accepted = Vec::new();
         for done in restarted.done {
-            let uuid = match done.cvm.and_then(|vm| vm.vm_uuid) {
+            accepted.push((done.id, done.cvm.and_then(|vm| vm.vm_uuid)));
+        }
+        let uuid_of = self.uuids_of(accepted, &mut refused).await;
+        BatchActed { uuid_of, refused }
+    }
+
+    /// The VM UUID of each accepted id: the one its answer carried, else
+    /// the CVM's details are asked for it.
+    pub(crate) async fn uuids_of(
+        &self,
+        accepted: Vec<(String, Option<String>)>,
+        refused: &mut BTreeMap<String, ActionFailure>,
+    ) -> BTreeMap<String, String> {
+        let mut uuid_of: BTreeMap<String, String> = BTreeMap::new();
+        for (id, known) in accepted {
+            let uuid = match known {
                 Some(uuid) => Some(uuid),
-                None => match self.cvm(&done.id).await {
+                None => match self.cvm(&id).await {
                     Ok(details) => details.vm_uuid().map(str::to_string),
                     Err(e) => {
-                        refused.insert(done.id.clone(), ActionFailure::new(done.id, &e).applied());
+                        refused.insert(id.clone(), ActionFailure::new(id, &e).applied());
                         continue;
                     }
                 },
             };
             match uuid {
                 Some(uuid) => {
-                    uuid_of.insert(done.id, uuid);
+                    uuid_of.insert(id, uuid);
                 }
                 None => {
-                    let why = "restarted, but the CVM has no VM UUID to wait on".to_string();
-                    refused.insert(done.id.clone(), ActionFailure::restarted_but(done.id, why));
+                    let why = "accepted, but the CVM has no VM UUID to wait on".to_string();
+                    refused.insert(id.clone(), ActionFailure::restarted_but(id, why));
                 }
             }
         }
+        uuid_of
+    }
+
+    /// Waits until a batch acted on is running again, and records each id;
+    /// what it reports keeps the batch's order.
+    async fn wait_batch(
+        &self,
+        batch: Vec<String>,
+        acted: BatchActed,
+        opts: &RollingOptions,
+        report: &mut RollingReport,
+    ) {
+        let BatchActed { uuid_of, mut refused } = acted;
         let waited = if uuid_of.is_empty() {
             Ok(BTreeMap::new())
         } else {

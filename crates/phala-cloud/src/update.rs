@@ -3,14 +3,19 @@
 //! changes, the env is sealed to a verified key, and the compose the CVM
 //! holds afterwards is read back and compared.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use futures::future::join_all;
 
 use crate::client::Replay;
 use crate::compose::{AppCompose, ComposeHash, first_difference};
 use crate::deploy::{KeyTrust, SignerSource};
 use crate::env_seal::EnvVars;
+use crate::fleet::ActionFailure;
 use crate::kms_key::{KmsSigner, VerifiedEnvKey};
 use crate::raw::types::{ComposeFilePatch, ProvisionComposeFileUpdateRequest};
+use crate::rolling::{BatchActed, RollingOptions, RollingProgress, RollingReport};
 use crate::{Client, Error, TrustError};
 
 /// What to change. At least one of `compose` and `env`.
@@ -79,7 +84,93 @@ pub struct Updated {
     pub signer_source: SignerSource,
 }
 
+impl UpdateSpec {
+    /// What can be checked before any request: something to change, a
+    /// compose the request carries as given, env keys the compose allows.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.compose.is_none() && self.env.is_none() {
+            return Err(Error::InvalidInput(
+                "an update changes the compose, the env, or both".into(),
+            ));
+        }
+        if let Some(compose) = &self.compose {
+            let request = compose.to_request()?;
+            if let Some(key) = self
+                .env
+                .iter()
+                .flat_map(EnvVars::keys)
+                .find(|k| !request.allowed_envs.iter().any(|a| a == k))
+            {
+                return Err(Error::InvalidInput(format!(
+                    "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Client {
+    /// Updates CVMs at most `max_unavailable` at a time, as
+    /// [`Client::rolling_restart`] restarts them: each batch updated (every
+    /// CVM with the checks of [`Client::update`]), then waited for until
+    /// running, the rollout stopping at the first CVM refused, failed or
+    /// timed out. In the report, `restarted` lists the CVMs updated and
+    /// running again. Errors only for invalid input, before any request.
+    pub async fn rolling_update<I, S>(
+        &self,
+        cvm_ids: I,
+        spec: &UpdateSpec,
+        opts: &RollingOptions,
+        mut progress: impl FnMut(&RollingProgress),
+    ) -> Result<RollingReport, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        spec.validate()?;
+        // The rollout waits for each batch; one update need not.
+        let once = UpdateSpec {
+            wait: None,
+            ..spec.clone()
+        };
+        let once = &once;
+        self.roll(cvm_ids, opts, &mut progress, |batch| async move {
+            let results = join_all(batch.iter().map(|id| self.update(id, once))).await;
+            let mut refused = BTreeMap::new();
+            let mut accepted = Vec::new();
+            for (id, result) in batch.into_iter().zip(results) {
+                match result {
+                    Ok(_) => accepted.push((id, None)),
+                    Err(e) => {
+                        refused.insert(id.clone(), ActionFailure::new(id, &e));
+                    }
+                }
+            }
+            let uuid_of = self.uuids_of(accepted, &mut refused).await;
+            BatchActed { uuid_of, refused }
+        })
+        .await
+    }
+
+    /// Updates the replicas of one app (see [`Client::rolling_update`]).
+    pub async fn rolling_update_app(
+        &self,
+        app_id: &str,
+        spec: &UpdateSpec,
+        opts: &RollingOptions,
+        progress: impl FnMut(&RollingProgress),
+    ) -> Result<RollingReport, Error> {
+        spec.validate()?;
+        opts.validate()?;
+        let replicas = self.app_cvms(app_id).await?;
+        let ids: Vec<String> = replicas
+            .iter()
+            .filter_map(|c| c.id().or_else(|| c.vm_uuid().map(str::to_string)))
+            .collect();
+        self.rolling_update(ids, spec, opts, progress).await
+    }
+
     /// Updates a CVM's compose, env, or both: provision the compose (the
     /// held one when only the env changes), check the server's hash is
     /// ours, seal the env to a verified key, apply, then read back the

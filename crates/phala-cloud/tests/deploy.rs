@@ -231,3 +231,61 @@ async fn updates_are_hash_checked_and_the_cvm_opens_the_new_env() {
     }
     assert_eq!(sim.stats().total("provision_update"), sent);
 }
+
+#[tokio::test]
+async fn a_rolling_update_keeps_to_max_unavailable_and_accounts_for_every_id() {
+    use phala_cloud::{RollingOptions, UpdateSpec, WaitAllOptions};
+    let sim = Simulator::builder()
+        .cvms(40)
+        .apps(2)
+        .seed(22)
+        .time_scale(200.0)
+        .start()
+        .await
+        .unwrap();
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let app = sim.cvms()[0].app_id.clone();
+    let ids: Vec<String> = sim
+        .cvms()
+        .into_iter()
+        .filter(|c| c.app_id == app && c.in_main_workspace && c.status == "running" && !c.in_progress)
+        .map(|c| c.id)
+        .collect();
+    assert!(ids.len() >= 5, "{ids:?}");
+    let env = EnvVars::parse("API_KEY=v2\n").unwrap();
+    let compose = AppCompose::docker_compose("replicated", COMPOSE).with_allowed_envs(env.keys());
+    let spec = UpdateSpec::default().compose(compose.clone()).env(env);
+    let opts = RollingOptions::default()
+        .max_unavailable(2)
+        .batch_timeout(Duration::from_secs(60))
+        .wait(WaitAllOptions::default().interval(Duration::from_millis(10)));
+    let mut batches = Vec::new();
+    let report = client
+        .rolling_update(&ids, &spec, &opts, |p| batches.push(p.batch))
+        .await
+        .unwrap();
+    assert!(report.is_consistent() && report.is_complete_success(), "{report:?}");
+    assert_eq!(report.restarted, ids);
+    assert_eq!(batches.len(), ids.len().div_ceil(2));
+    assert!(
+        sim.stats().restarting_peak <= 2,
+        "never more than max_unavailable at once"
+    );
+    for id in &ids {
+        assert_eq!(
+            sim.deployed_env(id).unwrap(),
+            [("API_KEY".to_string(), "v2".to_string())]
+        );
+        assert_eq!(client.compose_of(id).await.unwrap().hash(), compose.hash());
+    }
+    // A spec that cannot apply is refused before any request.
+    let sent = sim.stats().total("provision_update");
+    let bad = UpdateSpec::default()
+        .compose(compose)
+        .env(EnvVars::parse("OTHER=1\n").unwrap());
+    assert!(matches!(
+        client.rolling_update(&ids, &bad, &opts, |_| {}).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(sim.stats().total("provision_update"), sent);
+}
