@@ -255,6 +255,39 @@ pub enum Command {
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
     },
+    /// Update CVMs' compose, env or both, checked like deploy (the server's
+    /// compose hash must be ours, the env key signed by the KMS, the held
+    /// compose read back). Several CVMs (or --app/--all) roll --max-unavailable
+    /// at a time.
+    Update {
+        #[command(flatten)]
+        select: CvmSelect,
+        #[command(flatten)]
+        wait: WaitFlags,
+        /// The new docker-compose file (default: keep the one held).
+        #[arg(long, value_name = "FILE", required_unless_present = "env_file")]
+        compose: Option<PathBuf>,
+        /// New env variables (KEY=VALUE lines), sealed on this machine; with
+        /// --compose their keys become its allowed_envs.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// With --compose: the app name in it (default: the one held).
+        #[arg(long, value_name = "NAME", requires = "compose")]
+        name: Option<String>,
+        /// The KMS signer to trust (secp256k1 public key, hex).
+        #[arg(long, value_name = "HEX")]
+        kms_signer: Option<String>,
+        /// Seal the env to a key whose signature is not checked.
+        #[arg(long)]
+        trust_unverified_env_key: bool,
+        /// Update --max-unavailable CVMs at a time, each batch running again
+        /// before the next; stop at the first failure (implied by several CVMs).
+        #[arg(long)]
+        rolling: bool,
+        /// CVMs updating at once.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        max_unavailable: usize,
+    },
     /// Print the compose hash dstack measures (64 hex digits; `-o json`
     /// adds the exact app compose hashed). Needs no account.
     ComposeHash {

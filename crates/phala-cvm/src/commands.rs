@@ -126,6 +126,58 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
+        Command::Update {
+            select,
+            wait,
+            compose,
+            env_file,
+            name,
+            kms_signer,
+            trust_unverified_env_key,
+            rolling,
+            max_unavailable,
+        } => {
+            let (targets, _) = select_cvms(client, "update", select, false).await?;
+            let how = crate::deploy::UpdateHow {
+                compose: compose.as_deref(),
+                env_file: env_file.as_deref(),
+                name: name.as_deref(),
+                kms_signer: kms_signer.as_deref(),
+                trust_unverified: *trust_unverified_env_key,
+            };
+            let spec = crate::deploy::update_spec(client, &targets, &how).await?;
+            if *rolling || targets.len() > 1 {
+                let opts = RollingOptions::default()
+                    .max_unavailable(*max_unavailable)
+                    .batch_timeout(Duration::from_secs(wait.timeout))
+                    .wait(WaitAllOptions::default().interval(interval));
+                let lines = out.progress;
+                let report = client
+                    .rolling_update(&targets, &spec, &opts, |p| {
+                        if lines {
+                            eprintln!(
+                                "rolling update: batch {}/{}: {} updated, {} failed, {} to go ({:.1?})",
+                                p.batch, p.batches, p.restarted, p.failed, p.remaining, p.elapsed
+                            );
+                        }
+                    })
+                    .await?;
+                print_rolling(out, "rolling update", &report);
+                Ok(if report.is_complete_success() {
+                    Outcome::Done
+                } else {
+                    Outcome::Partial
+                })
+            } else {
+                let spec = if wait.wait {
+                    spec.wait(Duration::from_secs(wait.timeout))
+                } else {
+                    spec
+                };
+                crate::deploy::update_one(client, out, &targets[0], &spec).await?;
+                Ok(Outcome::Done)
+            }
+        }
         Command::Deploy {
             compose,
             env_file,
@@ -801,7 +853,7 @@ async fn rolling(
             }
         })
         .await?;
-    print_rolling(out, &report);
+    print_rolling(out, "rolling restart", &report);
     Ok(if report.is_complete_success() {
         Outcome::Done
     } else {
@@ -845,14 +897,19 @@ fn print_action(out: &Out, report: &ActionReport, waited: Option<&WaitReport>) {
     }
 }
 
-fn print_rolling(out: &Out, report: &RollingReport) {
+fn print_rolling(out: &Out, what: &str, report: &RollingReport) {
     match out.format {
-        Format::Json | Format::Jsonl => out.json(&json!({"rolling_restart": report})),
+        Format::Json | Format::Jsonl => out.json(&json!({ what.replace(' ', "_"): report })),
         Format::Table => {
             outln!(
-                "rolling restart: {} requested, {} restarted, {} failed, {} untouched ({} batches, {:.1?})",
+                "{what}: {} requested, {} {}, {} failed, {} untouched ({} batches, {:.1?})",
                 report.total,
                 report.restarted.len(),
+                if what.ends_with("update") {
+                    "updated"
+                } else {
+                    "restarted"
+                },
                 report.failed.len(),
                 report.untouched.len(),
                 report.batches,

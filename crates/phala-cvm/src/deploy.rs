@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use phala_cloud::{AppCompose, Client, DeploySpec, EnvEncryptKey, EnvVars, Error, VerifiedEnvKey};
+use phala_cloud::{AppCompose, Client, DeploySpec, EnvEncryptKey, EnvVars, Error, UpdateSpec, VerifiedEnvKey};
 use serde_json::json;
 
 use crate::cli::{Command, EnvCommand, Format};
@@ -158,6 +158,97 @@ pub async fn deploy(
             "compose_hash": done.compose_hash,
             "app_compose": done.app_compose,
             "env_keys": spec.env.keys().collect::<Vec<_>>(),
+            "kms_signer": signer,
+            "signer_source": done.signer_source,
+        })),
+    }
+    Ok(())
+}
+
+/// What `update` was asked to change.
+pub struct UpdateHow<'a> {
+    pub compose: Option<&'a Path>,
+    pub env_file: Option<&'a Path>,
+    pub name: Option<&'a str>,
+    pub kms_signer: Option<&'a str>,
+    pub trust_unverified: bool,
+}
+
+/// The update for the given CVMs: a new compose wraps the file as `deploy`
+/// does, named as the held compose of the first CVM unless --name says,
+/// allowing the env file's keys (or the held ones when there is none).
+pub async fn update_spec(client: &Client, targets: &[String], how: &UpdateHow<'_>) -> Result<UpdateSpec, Error> {
+    let env = how.env_file.map(|p| env_from(Some(p))).transpose()?;
+    let mut spec = UpdateSpec::default();
+    if let Some(file) = how.compose {
+        let first = targets
+            .first()
+            .ok_or_else(|| Error::InvalidInput("no CVM to update".into()))?;
+        let held = client.compose_of(first).await?;
+        let name = match how.name {
+            Some(n) => n.to_string(),
+            None => held
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let text = read(file)?;
+        if text.trim().is_empty() {
+            return Err(Error::InvalidInput(format!("{} is empty", file.display())));
+        }
+        let keys: Vec<String> = match &env {
+            Some(e) => e.keys().map(str::to_string).collect(),
+            None => held
+                .get("allowed_envs")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        };
+        spec = spec.compose(AppCompose::docker_compose(name, text).with_allowed_envs(keys));
+    }
+    if let Some(env) = env {
+        spec = spec.env(env);
+    }
+    if let Some(s) = how.kms_signer {
+        spec = spec.kms_signer(s.parse()?);
+    }
+    if how.trust_unverified {
+        spec = spec.trust_unverified_env_key();
+    }
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// One CVM updated, and what was checked.
+pub async fn update_one(client: &Client, out: &Out, id: &str, spec: &UpdateSpec) -> Result<(), Error> {
+    let done = client.update(id, spec).await?;
+    let signer = done.env_key.as_ref().and_then(|k| k.signer()).map(|s| s.to_string());
+    match out.format {
+        Format::Table => {
+            outln!(
+                "updated {}: compose hash {} (the server's answer and the CVM's copy match it){}",
+                done.cvm_id,
+                done.compose_hash,
+                done.correlation_id
+                    .as_deref()
+                    .map(|c| format!(", operation {c}"))
+                    .unwrap_or_default()
+            );
+            match (&signer, spec.env.is_some()) {
+                (_, false) => {}
+                (Some(s), true) => outln!("env sealed to a key signed by {s}"),
+                (None, true) => {
+                    outln!("env sealed to a key whose signature was NOT checked (--trust-unverified-env-key)")
+                }
+            }
+        }
+        _ => out.json(&json!({
+            "cvm_id": done.cvm_id,
+            "app_id": done.app_id,
+            "compose_hash": done.compose_hash,
+            "app_compose": done.app_compose,
+            "correlation_id": done.correlation_id,
             "kms_signer": signer,
             "signer_source": done.signer_source,
         })),

@@ -258,6 +258,43 @@ fn deploy_checks_and_reports_what_it_hashed() {
 }
 
 #[test]
+fn update_checks_like_deploy_and_refuses_what_cannot_apply() {
+    let cvm = first("running");
+    let (id, name) = (cvm["id"].as_str().unwrap(), cvm["name"].as_str().unwrap());
+    let out = sim(&[
+        "-o",
+        "json",
+        "update",
+        id,
+        "--compose",
+        &example("compose.yml"),
+        "--env-file",
+        &example("app.env"),
+        "--wait",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let done = stdout_json(&out);
+    assert_eq!(done["cvm_id"], id);
+    assert_eq!(done["app_compose"]["name"], name, "the held compose's name is kept");
+    let hashed = run(
+        &[
+            "compose-hash",
+            "--compose",
+            &example("compose.yml"),
+            "--env-file",
+            &example("app.env"),
+            "--name",
+            name,
+        ],
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&hashed.stdout).trim(), done["compose_hash"]);
+    // Nothing to change, or no CVM named: usage errors.
+    assert_eq!(code(&sim(&["update", id])), 2);
+    assert_eq!(code(&sim(&["update", "--env-file", &example("app.env")])), 2);
+}
+
+#[test]
 fn compose_hash_of_an_app_compose_matches_the_references_vector() {
     let vectors: Value = serde_json::from_str(
         &std::fs::read_to_string(format!(
