@@ -189,6 +189,7 @@ pub(crate) async fn commit(
         &provisioned.name,
         &app_id,
         caller.workspace,
+        0,
         provisioned.vcpu,
         now,
         shared.origin,
@@ -394,6 +395,81 @@ pub(crate) async fn apply_update(
         axum::Json(json!({"status": "in_progress", "message": "Compose file update in progress", "correlation_id": correlation})),
     )
         .into_response()
+}
+
+/// `POST /cvms/{cvm_id}/replicas`: a new CVM of the same app, with the
+/// compose the source holds (and its env, or a new one opened as the CVM
+/// would), on the node asked for or the source's.
+pub(crate) async fn replicate(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: Option<phala_cloud_api::types::ReplicateRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match body_of(&body) {
+            Ok(r) => r,
+            Err(r) => return r,
+        }
+    };
+    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let source = at.idx;
+    let compose = held_compose(&at.inner, source);
+    let hash = deploy::compose_hash(&compose);
+    let request = request.unwrap_or_default();
+    if request
+        .compose_hash
+        .as_ref()
+        .is_some_and(|h| !h.eq_ignore_ascii_case(&hash))
+    {
+        let msg = "compose_hash is not the hash of the compose the source CVM holds";
+        return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", msg, &rid);
+    }
+    let node = match request.node_id.or(request.teepod_id) {
+        None => at.inner.fleet.cvms[source].node,
+        Some(id) => match at.inner.fleet.nodes.iter().position(|n| n.id == id) {
+            Some(i) => i,
+            None => {
+                return api_error(
+                    StatusCode::NOT_FOUND,
+                    "ERR-04-001",
+                    &format!("Node {id} not found"),
+                    &rid,
+                );
+            }
+        },
+    };
+    let src = &at.inner.fleet.cvms[source];
+    let (name, app_id, workspace, vcpu) = (format!("{}-r", src.name), src.app_id.clone(), src.workspace, src.vcpu);
+    let env = match request.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
+        None => at
+            .inner
+            .deployments
+            .deployed
+            .get(&source)
+            .map(|d| d.env.clone())
+            .unwrap_or_default(),
+        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
+            Ok(env) => env,
+            Err(why) => {
+                let msg = format!("encrypted_env cannot be opened: {why}");
+                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
+            }
+        },
+    };
+    let now = at.now;
+    let idx = at
+        .inner
+        .fleet
+        .create(&name, &app_id, workspace, node, vcpu, now, shared.origin);
+    at.inner.deployments.deployed.insert(idx, Deployed { compose, env });
+    axum::Json(at.inner.fleet.vm_json(idx, at.caller.hashed_ids)).into_response()
 }
 
 pub(crate) async fn compose_file(

@@ -347,13 +347,15 @@ impl Fleet {
         }
     }
 
-    /// A CVM deployed now (a committed provision): booting, in workspace
-    /// `workspace`, on the first node; returns its index.
+    /// A CVM deployed now (a committed provision, a replica): booting, in
+    /// workspace `workspace`, on node `node`; returns its index.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         &mut self,
         name: &str,
         app_id: &str,
         workspace: usize,
+        node: usize,
         vcpu: i64,
         now: Instant,
         origin: Instant,
@@ -369,7 +371,7 @@ impl Fleet {
             instance_id: self.rng.hex(40),
             workspace,
             user: Some(workspace.min(2)),
-            node: 0,
+            node,
             status: "stopped".into(),
             operation: None,
             events: Vec::new(),

@@ -200,6 +200,7 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("GET", ["api", "v1", "cvms", _, "compose_file"]) => "cvm_compose_file",
         ("PATCH", ["api", "v1", "cvms", _, "compose_file"]) => "update_compose_file",
         ("POST", ["api", "v1", "cvms", _, "compose_file", "provision"]) => "provision_update",
+        ("POST", ["api", "v1", "cvms", _, "replicas"]) => "replicate_cvm",
         ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
         ("GET", ["api", "v1", "kms", _]) => "kms_info",
         _ => "other",
@@ -1102,6 +1103,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/cvms/{cvm_id}/compose_file/provision",
             post(crate::deploy_routes::provision_update),
         )
+        .route("/api/v1/cvms/{cvm_id}/replicas", post(crate::deploy_routes::replicate))
         .route("/api/v1/kms/{kms_id}", get(crate::deploy_routes::kms_info))
         .route(
             "/api/v1/kms/{kms_id}/pubkey/{app_id}",

@@ -221,11 +221,12 @@ async fn every_simulated_answer_fits_the_overlaid_document() {
 #[tokio::test]
 async fn deploy_answers_fit_the_overlaid_document_in_every_version() {
     let doc = document();
+    // Real time: an idle CVM stays idle for the test, whatever the load.
     let sim = Simulator::builder()
-        .cvms(5)
+        .cvms(30)
         .apps(2)
         .seed(4)
-        .time_scale(50.0)
+        .time_scale(1.0)
         .start()
         .await
         .unwrap();
@@ -259,6 +260,32 @@ async fn deploy_answers_fit_the_overlaid_document_in_every_version() {
             format!("/api/v1/cvms/{uuid}/compose_file"),
         );
         answer_fits(&sim, &doc, compose, v, None).await;
+        let replicas = (
+            Method::POST,
+            "/api/v1/cvms/{cvm_id}/replicas",
+            format!("/api/v1/cvms/{uuid}/replicas"),
+        );
+        answer_fits(&sim, &doc, replicas, v, Some(json!({"node_id": 11}))).await;
+        // An update of an idle running CVM: provision, then apply (202).
+        let idle = sim
+            .cvms()
+            .into_iter()
+            .filter(|c| c.in_main_workspace && c.status == "running" && !c.in_progress)
+            .nth(k)
+            .unwrap();
+        let id = idle.id;
+        let update = json!({"name": "fidelity", "docker_compose_file": "services: {x: {}}\n"});
+        let template = "/api/v1/cvms/{cvm_id}/compose_file/provision";
+        let path = format!("/api/v1/cvms/{id}/compose_file/provision");
+        let provisioned = answer_fits(&sim, &doc, (Method::POST, template, path), v, Some(update)).await;
+        let patch = json!({"compose_hash": provisioned["compose_hash"]});
+        let apply = (
+            Method::PATCH,
+            "/api/v1/cvms/{cvm_id}/compose_file",
+            format!("/api/v1/cvms/{id}/compose_file"),
+        );
+        let accepted = answer_fits(&sim, &doc, apply, v, Some(patch)).await;
+        assert_eq!(accepted["status"], "in_progress", "{v}: {accepted}");
     }
 }
 

@@ -64,6 +64,7 @@ mod history;
 mod kms_key;
 mod lifecycle;
 mod listing;
+mod replicate;
 mod report;
 mod retry;
 mod rolling;
@@ -92,6 +93,7 @@ pub use raw::types::{
     CvmOperationResponse, CvmState, CvmStatus, GuestEvent, KnownStatus, OperationEventDetail, ResourceUsage, Status,
     Vm,
 };
+pub use replicate::Replicated;
 pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use rolling::{RollingOptions, RollingProgress, RollingReport};

@@ -289,3 +289,22 @@ async fn a_rolling_update_keeps_to_max_unavailable_and_accounts_for_every_id() {
     ));
     assert_eq!(sim.stats().total("provision_update"), sent);
 }
+
+#[tokio::test]
+async fn a_replica_runs_the_sources_checked_compose_and_env() {
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let deployed = client.deploy(&spec("web-app-8")).await.unwrap();
+    let source = deployed.cvm.vm_uuid.clone().unwrap();
+    let replica = client.replicate(&source, Some(11)).await.unwrap();
+    assert_eq!(replica.compose_hash, deployed.compose_hash);
+    let uuid = replica.cvm.vm_uuid.clone().unwrap();
+    assert_ne!(uuid, source);
+    assert_eq!(replica.cvm.app_id, deployed.app_id);
+    assert_eq!(replica.cvm.teepod_id, 11);
+    assert_eq!(sim.deployed_env(&uuid), sim.deployed_env(&source));
+    // An unknown node is the API's 404; a bad id is refused before sending.
+    let err = client.replicate(&source, Some(999)).await.unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err:?}");
+    assert!(matches!(client.replicate("", None).await, Err(Error::InvalidInput(_))));
+}

@@ -288,6 +288,16 @@ pub enum Command {
         #[arg(long, default_value_t = 1, value_name = "N")]
         max_unavailable: usize,
     },
+    /// Replicate a CVM: another CVM of its app, with the compose it holds
+    /// (hashed here and named to the server) and its env; the replica's
+    /// compose is read back and compared.
+    Replicate {
+        /// Hashed id, VM UUID, app_APPID, instance id or name.
+        cvm_id: String,
+        /// The node to put the replica on (default: the source's).
+        #[arg(long, value_name = "NODE_ID")]
+        node: Option<i64>,
+    },
     /// Print the compose hash dstack measures (64 hex digits; `-o json`
     /// adds the exact app compose hashed). Needs no account.
     ComposeHash {

@@ -126,6 +126,20 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
+        Command::Replicate { cvm_id, node } => {
+            let done = client.replicate(cvm_id, *node).await?;
+            match out.format {
+                Format::Table => outln!(
+                    "replicated {cvm_id} as {} ({}) on node {}, compose hash {} (the source's and the replica's copy match it)",
+                    done.cvm.id.to_text(),
+                    done.cvm.vm_uuid.as_deref().unwrap_or("-"),
+                    done.cvm.teepod.as_ref().map_or("-", |n| n.name.as_str()),
+                    done.compose_hash
+                ),
+                _ => out.json(&json!({"cvm": done.cvm, "compose_hash": done.compose_hash})),
+            }
+            Ok(Outcome::Done)
+        }
         Command::Update {
             select,
             wait,

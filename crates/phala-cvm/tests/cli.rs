@@ -289,6 +289,11 @@ fn update_checks_like_deploy_and_refuses_what_cannot_apply() {
         &[],
     );
     assert_eq!(String::from_utf8_lossy(&hashed.stdout).trim(), done["compose_hash"]);
+    let replica = sim(&["-o", "json", "replicate", id, "--node", "12"]);
+    assert_eq!(code(&replica), 0, "{}", text(&replica));
+    let replica = stdout_json(&replica);
+    assert_eq!(replica["cvm"]["teepod_id"], 12);
+    assert_eq!(replica["cvm"]["app_id"], cvm["app_id"]);
     // Nothing to change, or no CVM named: usage errors.
     assert_eq!(code(&sim(&["update", id])), 2);
     assert_eq!(code(&sim(&["update", "--env-file", &example("app.env")])), 2);
