@@ -55,6 +55,9 @@ fn upstream_march_to_april_on_our_operations() {
         "Compatible GET /api/v1/cvms/{cvm_id} | response 200 application/json<1>.in_progress | optional field added",
         "Compatible GET /api/v1/cvms/{cvm_id} | response 200 application/json<1>.logs | optional field added",
         "Compatible GET /api/v1/cvms/{cvm_id} | response 200 application/json<1>.node_info.node_id | optional field added",
+        "Compatible POST /api/v1/cvms/{cvm_id}/compose_file/provision | response 200 application/json.compose_hash_registered | optional field added",
+        "Compatible POST /api/v1/cvms/{cvm_id}/replicas | header parameter X-Prepare-Only | optional parameter added",
+        "Compatible POST /api/v1/cvms/{cvm_id}/replicas | request body application/json.compose_hash | optional field added",
         "Compatible POST /api/v1/status/batch | response 200 application/json{}.events | optional field added",
         "Compatible POST /api/v1/status/batch | response 200 application/json{}.shutdown_progress | optional field added",
     ];

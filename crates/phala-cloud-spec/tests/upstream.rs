@@ -80,6 +80,7 @@ fn bundled_document_keeps_published_bounds_and_ids() {
         ids,
         [
             "cancel_cvm_operation_api_v1_cvms__cvm_id__operations_cancel_post",
+            "commit_cvm_update_api_v1_cvms__cvm_id__commit_update_post",
             "get_app_env_encrypt_pubkey_api_v1_kms__kms_id__pubkey__app_id__get",
             "get_cvm_compose_file_api_v1_cvms__cvm_id__compose_file_get",
             "get_cvm_operations_api_v1_cvms__cvm_id__operations_get",
@@ -94,10 +95,14 @@ fn bundled_document_keeps_published_bounds_and_ids() {
             "handle_list_cvms_paginated_api_v1_cvms_paginated_get",
             "handle_provision_cvm_api_v1_cvms_provision_post",
             "handle_remove_cvm_api_v1_cvms__cvm_id__delete",
+            "handle_replicate_cvm_api_v1_cvms__cvm_id__replicas_post",
             "handle_restart_cvm_api_v1_cvms__cvm_id__restart_post",
             "handle_shutdown_cvm_api_v1_cvms__cvm_id__shutdown_post",
             "handle_start_cvm_api_v1_cvms__cvm_id__start_post",
             "handle_stop_cvm_api_v1_cvms__cvm_id__stop_post",
+            "provision_for_cvm_compose_file_update_api_v1_cvms__cvm_id__compose_file_provision_post",
+            "trigger_cvm_compose_file_update_api_v1_cvms__cvm_id__compose_file_patch",
+            "update_cvm_envs_api_v1_cvms__cvm_id__envs_patch",
         ]
     );
     let schemes: Vec<&String> = doc["components"]["securitySchemes"]
