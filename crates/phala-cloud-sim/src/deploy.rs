@@ -167,6 +167,8 @@ pub(crate) struct Provisioned {
     pub vcpu: i64,
     pub instance_type: String,
     pub workspace: usize,
+    /// The app's KMS is on chain: updates need their hash registered.
+    pub on_chain: bool,
     /// The CVM its commit created, once committed (a commit is idempotent).
     pub committed: Option<usize>,
 }
@@ -174,6 +176,18 @@ pub(crate) struct Provisioned {
 /// What a deployed CVM holds: its compose, and its env as the CVM opened it.
 #[derive(Debug, Clone)]
 pub(crate) struct Deployed {
+    pub compose: Map<String, Value>,
+    pub env: Vec<(String, String)>,
+    /// Compose hashes the app's on-chain KMS allows; `None` for an app
+    /// whose KMS is not on chain.
+    pub on_chain: Option<Vec<String>>,
+}
+
+/// An update waiting for its hash to be registered on chain.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCommit {
+    pub idx: usize,
+    pub compose_hash: String,
     pub compose: Map<String, Value>,
     pub env: Vec<(String, String)>,
 }
@@ -185,6 +199,8 @@ pub(crate) struct Deployments {
     pub deployed: HashMap<usize, Deployed>,
     /// Composes provisioned for an update of a CVM, by compose hash.
     pub updates: HashMap<(usize, String), Map<String, Value>>,
+    /// Updates waiting for on-chain registration, by one-time commit token.
+    pub pending_commits: HashMap<String, PendingCommit>,
     pub next_app: u64,
 }
 

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use phala_cloud_api::types::{CreateTappRequest, ProvisionDstackAppRequestV2};
+use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -102,6 +102,10 @@ pub(crate) async fn provision(
             vcpu,
             instance_type: instance_type.clone(),
             workspace: caller.workspace,
+            on_chain: matches!(
+                request.kms,
+                Some(KmsType::Known(KnownKmsType::Ethereum | KnownKmsType::Base))
+            ),
             committed: None,
         });
     let answered_hash = if inner.faults.wrong_compose_hash {
@@ -202,6 +206,7 @@ pub(crate) async fn commit(
         Deployed {
             compose: provisioned.compose,
             env,
+            on_chain: provisioned.on_chain.then(|| vec![request.compose_hash.clone()]),
         },
     );
     let _ = provisioned.instance_type;
@@ -367,34 +372,142 @@ pub(crate) async fn apply_update(
         let msg = format!("env key {k} is not in the compose's allowed_envs");
         return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
     }
-    let now = at.now;
-    let origin = shared.origin;
-    match at
-        .inner
-        .fleet
-        .act(idx, crate::fleet::Action::Restart { force: false }, now, origin)
+    let on_chain = at.inner.deployments.deployed.get(&idx).and_then(|d| d.on_chain.clone());
+    if let Some(allowed) = &on_chain
+        && !allowed.contains(&patch.compose_hash)
     {
-        crate::fleet::Acted::Busy => {
-            return api_error(
-                StatusCode::CONFLICT,
-                crate::server::OPERATION_IN_PROGRESS,
-                "Another operation is in progress on this CVM",
-                &rid,
-            );
-        }
-        crate::fleet::Acted::Applied | crate::fleet::Acted::Nothing => {}
+        // The app's KMS is on chain and does not allow this hash yet.
+        let token = hex::encode(Sha256::digest(format!("commit {idx} {} {}", patch.compose_hash, rid)));
+        let cvm = &at.inner.fleet.cvms[idx];
+        let device = hex::encode(Sha256::digest(format!("device {}", at.inner.fleet.nodes[cvm.node].id)));
+        let fields = [
+            ("compose_hash", json!(patch.compose_hash)),
+            ("app_id", json!(app_id)),
+            ("device_id", json!(device)),
+            ("kms_info", kms_info_json()),
+            ("commit_token", json!(token)),
+            (
+                "commit_url",
+                json!(format!("https://cloud.phala.network/commit/{token}")),
+            ),
+        ];
+        let pending = crate::deploy::PendingCommit {
+            idx,
+            compose_hash: patch.compose_hash.clone(),
+            compose,
+            env,
+        };
+        at.inner.deployments.pending_commits.insert(token, pending);
+        let body = json!({"detail": {
+            "error_code": "ERR-01-004",
+            "message": "Compose hash verification required: register it on chain, then commit the update",
+            "details": fields.iter().map(|(f, v)| json!({"field": f, "value": v})).collect::<Vec<_>>(),
+            "suggestions": [], "links": [], "request_id": rid,
+        }});
+        let status = StatusCode::from_u16(465).unwrap_or(StatusCode::PRECONDITION_FAILED);
+        return (status, axum::Json(body)).into_response();
     }
-    at.inner.deployments.deployed.insert(idx, Deployed { compose, env });
-    at.inner.deployments.updates.retain(|(i, _), _| *i != idx);
-    let correlation = at.inner.fleet.cvms[idx]
-        .history
-        .last()
-        .map(|h| h.correlation_id.clone());
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(json!({"status": "in_progress", "message": "Compose file update in progress", "correlation_id": correlation})),
-    )
-        .into_response()
+    let now = at.now;
+    apply(&mut at.inner, &shared, idx, compose, env, now, &rid)
+}
+
+/// Applies a compose and env to a CVM and restarts it: 202, or 409 when busy.
+fn apply(
+    inner: &mut crate::server::Inner,
+    shared: &Shared,
+    idx: usize,
+    compose: Map<String, Value>,
+    env: Vec<(String, String)>,
+    now: tokio::time::Instant,
+    rid: &str,
+) -> Response {
+    let restart = crate::fleet::Action::Restart { force: false };
+    if let crate::fleet::Acted::Busy = inner.fleet.act(idx, restart, now, shared.origin) {
+        return api_error(
+            StatusCode::CONFLICT,
+            crate::server::OPERATION_IN_PROGRESS,
+            "Another operation is in progress on this CVM",
+            rid,
+        );
+    }
+    let on_chain = inner.deployments.deployed.get(&idx).and_then(|d| d.on_chain.clone());
+    inner
+        .deployments
+        .deployed
+        .insert(idx, Deployed { compose, env, on_chain });
+    inner.deployments.updates.retain(|(i, _), _| *i != idx);
+    let correlation = inner.fleet.cvms[idx].history.last().map(|h| h.correlation_id.clone());
+    let body =
+        json!({"status": "in_progress", "message": "Compose file update in progress", "correlation_id": correlation});
+    (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+}
+
+/// `POST /cvms/{cvm_id}/commit-update`: finishes an update whose hash was
+/// registered on chain. The one-time token is the credential (no API key).
+pub(crate) async fn commit_update(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Path(cvm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: phala_cloud_api::types::CommitUpdateRequest = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (mut inner, now) = shared.now();
+    let Some(pending) = inner.deployments.pending_commits.get(&request.token).cloned() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-006",
+            "Commit token invalid, used or expired",
+            &rid,
+        );
+    };
+    if inner.fleet.find(&cvm_id) != Some(pending.idx) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-006",
+            "Commit token is for another CVM",
+            &rid,
+        );
+    }
+    if !request.compose_hash.is_empty() && request.compose_hash != pending.compose_hash {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-007",
+            "compose_hash is not the one to commit",
+            &rid,
+        );
+    }
+    if request.transaction_hash.is_empty() {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-008",
+            "transaction_hash is required",
+            &rid,
+        );
+    }
+    let response = apply(
+        &mut inner,
+        &shared,
+        pending.idx,
+        pending.compose,
+        pending.env,
+        now,
+        &rid,
+    );
+    if response.status() == StatusCode::ACCEPTED {
+        inner.deployments.pending_commits.remove(&request.token);
+        if let Some(Some(allowed)) = inner
+            .deployments
+            .deployed
+            .get_mut(&pending.idx)
+            .map(|d| d.on_chain.as_mut())
+        {
+            allowed.push(pending.compose_hash);
+        }
+    }
+    response
 }
 
 /// `POST /cvms/{cvm_id}/replicas`: a new CVM of the same app, with the
@@ -468,7 +581,16 @@ pub(crate) async fn replicate(
         .inner
         .fleet
         .create(&name, &app_id, workspace, node, vcpu, now, shared.origin);
-    at.inner.deployments.deployed.insert(idx, Deployed { compose, env });
+    let on_chain = at
+        .inner
+        .deployments
+        .deployed
+        .get(&source)
+        .and_then(|d| d.on_chain.clone());
+    at.inner
+        .deployments
+        .deployed
+        .insert(idx, Deployed { compose, env, on_chain });
     axum::Json(at.inner.fleet.vm_json(idx, at.caller.hashed_ids)).into_response()
 }
 

@@ -201,6 +201,7 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("PATCH", ["api", "v1", "cvms", _, "compose_file"]) => "update_compose_file",
         ("POST", ["api", "v1", "cvms", _, "compose_file", "provision"]) => "provision_update",
         ("POST", ["api", "v1", "cvms", _, "replicas"]) => "replicate_cvm",
+        ("POST", ["api", "v1", "cvms", _, "commit-update"]) => "commit_update",
         ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
         ("GET", ["api", "v1", "kms", _]) => "kms_info",
         _ => "other",
@@ -1104,6 +1105,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(crate::deploy_routes::provision_update),
         )
         .route("/api/v1/cvms/{cvm_id}/replicas", post(crate::deploy_routes::replicate))
+        .route(
+            "/api/v1/cvms/{cvm_id}/commit-update",
+            post(crate::deploy_routes::commit_update),
+        )
         .route("/api/v1/kms/{kms_id}", get(crate::deploy_routes::kms_info))
         .route(
             "/api/v1/kms/{kms_id}/pubkey/{app_id}",

@@ -10,7 +10,7 @@ use crate::client::Replay;
 use crate::compose::{AppCompose, ComposeHash, first_difference};
 use crate::env_seal::{EnvEncryptKey, EnvVars};
 use crate::kms_key::{KmsSigner, VerifiedEnvKey, verify_env_key};
-use crate::raw::types::{CreateTappRequest, GetKmsInfoResponse, ProvisionDstackAppRequestV2, Vm};
+use crate::raw::types::{CreateTappRequest, GetKmsInfoResponse, KmsType, ProvisionDstackAppRequestV2, Vm};
 use crate::{Client, Error, TrustError};
 
 /// What to deploy. The compose is hashed exactly as it is sent.
@@ -44,6 +44,9 @@ pub struct DeploySpec {
     pub trust_unverified_env_key: bool,
     /// Wait until the CVM runs, at most this long.
     pub wait: Option<Duration>,
+    /// The KMS kind (`phala` when none). An on-chain KMS (`ethereum`,
+    /// `base`) makes later updates wait for their hash to be registered.
+    pub kms: Option<KmsType>,
 }
 
 impl DeploySpec {
@@ -57,7 +60,13 @@ impl DeploySpec {
             kms_signer: None,
             trust_unverified_env_key: false,
             wait: None,
+            kms: None,
         }
+    }
+    /// The KMS kind.
+    pub fn kms(mut self, kms: KmsType) -> Self {
+        self.kms = Some(kms);
+        self
     }
     /// Env variables to seal.
     pub fn env(mut self, env: EnvVars) -> Self {
@@ -163,7 +172,8 @@ impl Client {
             .name(spec.name.clone())
             .compose_file(compose_request)
             .instance_type(Some(spec.instance_type.clone().unwrap_or_else(|| "tdx.small".into())))
-            .env_keys(spec.env.keys().map(str::to_string).collect::<Vec<_>>());
+            .env_keys(spec.env.keys().map(str::to_string).collect::<Vec<_>>())
+            .kms(spec.kms.clone());
         let body = ProvisionDstackAppRequestV2::try_from(body).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let request = self.raw().provision_cvm().body(body);
         // Provisioning only caches the compose: repeating it is harmless.

@@ -92,6 +92,14 @@ pub enum Error {
     /// did not sign). Nothing after the check was sent.
     #[error("trust check failed: {0}")]
     Trust(#[from] TrustError),
+    /// The app's KMS is on chain and does not allow the new compose hash
+    /// yet (HTTP 465): nothing was applied. Register the hash on chain, then
+    /// finish with [`Client::commit_update`](crate::Client::commit_update).
+    #[error(
+        "the app's KMS is on chain: register compose hash {} for app {} on chain, then commit the update",
+        .0.compose_hash, .0.app_id
+    )]
+    OnChainHashRequired(Box<crate::update::OnChainPending>),
 }
 
 /// What a trust check found.

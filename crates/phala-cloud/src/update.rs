@@ -14,8 +14,9 @@ use crate::deploy::{KeyTrust, SignerSource};
 use crate::env_seal::EnvVars;
 use crate::fleet::ActionFailure;
 use crate::kms_key::{KmsSigner, VerifiedEnvKey};
-use crate::raw::types::{ComposeFilePatch, ProvisionComposeFileUpdateRequest};
+use crate::raw::types::{CommitUpdateRequest, ComposeFilePatch, InProgressResponse, ProvisionComposeFileUpdateRequest};
 use crate::rolling::{BatchActed, RollingOptions, RollingProgress, RollingReport};
+use crate::secret::Secret;
 use crate::{Client, Error, TrustError};
 
 /// What to change. At least one of `compose` and `env`.
@@ -61,6 +62,46 @@ impl UpdateSpec {
     pub fn wait(mut self, deadline: Duration) -> Self {
         self.wait = Some(deadline);
         self
+    }
+}
+
+/// An update waiting for its compose hash to be registered on chain (the
+/// service answered 465): what to register, and the one-time token that
+/// finishes it ([`Client::commit_update`]). The hash is ours: checked.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OnChainPending {
+    /// The CVM, as given.
+    pub cvm_id: String,
+    /// The app whose on-chain KMS must allow the hash.
+    pub app_id: String,
+    /// The compose hash to register (the server's answer, equal to ours).
+    pub compose_hash: ComposeHash,
+    /// The device the CVM runs on, which the KMS must allow too.
+    pub device_id: Option<String>,
+    /// The one-time commit token (a credential: never printed).
+    pub commit_token: Option<Secret>,
+    /// Where the service lets the update be committed in a browser (it
+    /// carries the token, so it is a credential too).
+    pub commit_url: Option<Secret>,
+    /// The compose that was sent.
+    pub app_compose: AppCompose,
+}
+
+impl OnChainPending {
+    /// A held update to commit, from what was printed when it was held
+    /// (e.g. by `phala-cvm update`): the CVM, the hash and the token.
+    pub fn new(cvm_id: impl Into<String>, compose_hash: ComposeHash, commit_token: impl Into<String>) -> Self {
+        Self {
+            cvm_id: cvm_id.into(),
+            app_id: String::new(),
+            compose_hash,
+            device_id: None,
+            commit_token: Some(Secret::new(commit_token.into())),
+            commit_url: None,
+            app_compose: AppCompose::from_json(serde_json::json!({"runner": "docker-compose"}))
+                .unwrap_or_else(|_| AppCompose::docker_compose("", "")),
+        }
     }
 }
 
@@ -246,9 +287,10 @@ impl Client {
             .update_env_vars(Some(spec.env.is_some()));
         let patch = ComposeFilePatch::try_from(patch).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let call = self.raw().trigger_cvm_compose_file_update().cvm_id(id).body(patch);
-        let accepted = self
-            .send("update", Replay::IfNotApplied, || call.clone().send())
-            .await?;
+        let accepted = match self.send("update", Replay::IfNotApplied, || call.clone().send()).await {
+            Ok(accepted) => accepted,
+            Err(e) => return Err(on_chain_pending(e, id, &app_id, &ours, &target)),
+        };
 
         let held = self.held_compose(id).await?;
         if let Some(field) = first_difference(target.as_map(), held.as_map()) {
@@ -272,6 +314,30 @@ impl Client {
         })
     }
 
+    /// Finishes an update whose compose hash was registered on chain: sends
+    /// the commit token with the hash and the registering transaction
+    /// (`"already-registered"` if it was). Answers the update in progress.
+    pub async fn commit_update(
+        &self,
+        pending: &OnChainPending,
+        transaction_hash: &str,
+    ) -> Result<InProgressResponse, Error> {
+        let token = pending
+            .commit_token
+            .as_ref()
+            .ok_or_else(|| Error::InvalidInput("the service sent no commit token for this update".into()))?;
+        Self::check_id(transaction_hash, "transaction hash")?;
+        let body = CommitUpdateRequest {
+            token: token.expose().to_string(),
+            compose_hash: pending.compose_hash.to_string(),
+            transaction_hash: transaction_hash.to_string(),
+        };
+        let call = self.raw().commit_cvm_update().cvm_id(&pending.cvm_id).body(body);
+        // The token is one-time: never sent twice.
+        self.send("commit_update", Replay::IfNotApplied, || call.clone().send())
+            .await
+    }
+
     /// The app compose a CVM holds.
     pub async fn compose_of(&self, id: &str) -> Result<AppCompose, Error> {
         Self::check_id(id, "CVM id")?;
@@ -285,4 +351,39 @@ impl Client {
             .await?;
         AppCompose::from_json(held)
     }
+}
+
+/// A 465 answer as what it asks for, its compose hash checked against ours;
+/// any other error as it is.
+fn on_chain_pending(e: Error, id: &str, app_id: &str, ours: &ComposeHash, target: &AppCompose) -> Error {
+    let Some(api) = e.api().filter(|a| a.status == 465) else {
+        return e;
+    };
+    // Structured errors carry the fields as `details: [{field, value}]`.
+    let field = |name: &str| {
+        api.details
+            .as_ref()?
+            .as_array()?
+            .iter()
+            .find(|d| d["field"] == name)
+            .map(|d| d["value"].clone())
+    };
+    let text = |name: &str| field(name).and_then(|v| v.as_str().map(str::to_string));
+    let server = text("compose_hash").unwrap_or_default();
+    if !server.eq_ignore_ascii_case(&ours.to_string()) {
+        return TrustError::ComposeHashMismatch {
+            ours: ours.to_string(),
+            server,
+        }
+        .into();
+    }
+    Error::OnChainHashRequired(Box::new(OnChainPending {
+        cvm_id: id.to_string(),
+        app_id: text("app_id").unwrap_or_else(|| app_id.to_string()),
+        compose_hash: *ours,
+        device_id: text("device_id"),
+        commit_token: text("commit_token").map(Secret::new),
+        commit_url: text("commit_url").map(Secret::new),
+        app_compose: target.clone(),
+    }))
 }

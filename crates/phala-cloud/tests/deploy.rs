@@ -308,3 +308,52 @@ async fn a_replica_runs_the_sources_checked_compose_and_env() {
     assert_eq!(err.status(), Some(404), "{err:?}");
     assert!(matches!(client.replicate("", None).await, Err(Error::InvalidInput(_))));
 }
+
+#[tokio::test]
+async fn an_on_chain_kms_holds_the_update_until_the_hash_is_registered_and_committed() {
+    use phala_cloud::UpdateSpec;
+    use phala_cloud::raw::types::{KmsType, KnownKmsType};
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let deployed = client
+        .deploy(
+            &spec("web-app-9")
+                .kms(KmsType::Known(KnownKmsType::Base))
+                .wait(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    let uuid = deployed.cvm.vm_uuid.clone().unwrap();
+    let compose = AppCompose::docker_compose("web-app-9", COMPOSE.replace("1.27", "1.28"))
+        .with_allowed_envs(["API_KEY", "GREETING"]);
+    let err = client
+        .update(&uuid, &UpdateSpec::default().compose(compose.clone()))
+        .await
+        .unwrap_err();
+    let Error::OnChainHashRequired(pending) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(pending.compose_hash, compose.hash(), "the hash to register is ours");
+    assert_eq!(pending.app_id, deployed.app_id);
+    let token = pending.commit_token.as_ref().unwrap().expose().to_string();
+    assert!(!format!("{pending:?}").contains(&token), "the token never prints");
+    // Nothing applied yet.
+    assert_eq!(client.compose_of(&uuid).await.unwrap().hash(), deployed.compose_hash);
+    // Registered on chain (out of band), then committed with the token.
+    let accepted = client.commit_update(&pending, "0xfeed").await.unwrap();
+    assert_eq!(accepted.status.as_deref(), Some("in_progress"));
+    assert_eq!(client.compose_of(&uuid).await.unwrap().hash(), compose.hash());
+    // The token is one-time.
+    let again = client.commit_update(&pending, "0xfeed").await.unwrap_err();
+    assert_eq!(again.status(), Some(400), "{again:?}");
+    // A hash the chain already allows applies at once.
+    client
+        .wait_for_state(&uuid, "running", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let updated = client
+        .update(&uuid, &UpdateSpec::default().compose(compose.clone()))
+        .await
+        .unwrap();
+    assert_eq!(updated.compose_hash, compose.hash());
+}

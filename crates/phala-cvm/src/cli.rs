@@ -288,6 +288,21 @@ pub enum Command {
         #[arg(long, default_value_t = 1, value_name = "N")]
         max_unavailable: usize,
     },
+    /// Finish an update an on-chain KMS held (HTTP 465) once its compose
+    /// hash is registered on chain: `update` printed the token and hash.
+    CommitUpdate {
+        /// The CVM `update` named.
+        cvm_id: String,
+        /// The one-time commit token `update` printed.
+        #[arg(long, value_name = "TOKEN")]
+        token: String,
+        /// The compose hash registered on chain.
+        #[arg(long, value_name = "HASH")]
+        compose_hash: String,
+        /// The registering transaction (or `already-registered`).
+        #[arg(long, value_name = "TX")]
+        transaction_hash: String,
+    },
     /// Replicate a CVM: another CVM of its app, with the compose it holds
     /// (hashed here and named to the server) and its env; the replica's
     /// compose is read back and compared.

@@ -126,6 +126,14 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
+        Command::CommitUpdate {
+            cvm_id,
+            token,
+            compose_hash,
+            transaction_hash,
+        } => crate::deploy::commit_update(client, out, cvm_id, token, compose_hash, transaction_hash)
+            .await
+            .map(|()| Outcome::Done),
         Command::Replicate { cvm_id, node } => {
             let done = client.replicate(cvm_id, *node).await?;
             match out.format {
@@ -188,8 +196,11 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
                 } else {
                     spec
                 };
-                crate::deploy::update_one(client, out, &targets[0], &spec).await?;
-                Ok(Outcome::Done)
+                Ok(if crate::deploy::update_one(client, out, &targets[0], &spec).await? {
+                    Outcome::Done
+                } else {
+                    Outcome::Partial
+                })
             }
         }
         Command::Deploy {

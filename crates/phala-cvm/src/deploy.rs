@@ -220,9 +220,43 @@ pub async fn update_spec(client: &Client, targets: &[String], how: &UpdateHow<'_
     Ok(spec)
 }
 
-/// One CVM updated, and what was checked.
-pub async fn update_one(client: &Client, out: &Out, id: &str, spec: &UpdateSpec) -> Result<(), Error> {
-    let done = client.update(id, spec).await?;
+/// One CVM updated, and what was checked. `Ok(false)` when an on-chain
+/// KMS holds it: what to register and how to finish is printed (the commit
+/// token is the caller's own credential, so it goes to stdout, the result).
+pub async fn update_one(client: &Client, out: &Out, id: &str, spec: &UpdateSpec) -> Result<bool, Error> {
+    let done = match client.update(id, spec).await {
+        Ok(done) => done,
+        Err(Error::OnChainHashRequired(p)) => {
+            let token = p.commit_token.as_ref().map(|t| t.expose().to_string());
+            match out.format {
+                Format::Table => {
+                    outln!(
+                        "app {}'s KMS is on chain: register compose hash {} (device {}) on chain, then run",
+                        p.app_id,
+                        p.compose_hash,
+                        p.device_id.as_deref().unwrap_or("-")
+                    );
+                    outln!(
+                        "  phala-cvm commit-update {id} --token {} --compose-hash {} --transaction-hash TX",
+                        token.as_deref().unwrap_or("<none sent>"),
+                        p.compose_hash
+                    );
+                }
+                _ => out.json(&json!({
+                    "status": "on_chain_hash_required",
+                    "cvm_id": p.cvm_id,
+                    "app_id": p.app_id,
+                    "compose_hash": p.compose_hash,
+                    "device_id": p.device_id,
+                    "commit_token": token,
+                    "commit_url": p.commit_url.as_ref().map(|u| u.expose().to_string()),
+                    "app_compose": p.app_compose,
+                })),
+            }
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
     let signer = done.env_key.as_ref().and_then(|k| k.signer()).map(|s| s.to_string());
     match out.format {
         Format::Table => {
@@ -252,6 +286,29 @@ pub async fn update_one(client: &Client, out: &Out, id: &str, spec: &UpdateSpec)
             "kms_signer": signer,
             "signer_source": done.signer_source,
         })),
+    }
+    Ok(true)
+}
+
+/// `commit-update`: the held update, committed with its token.
+pub async fn commit_update(
+    client: &Client,
+    out: &Out,
+    id: &str,
+    token: &str,
+    compose_hash: &str,
+    transaction_hash: &str,
+) -> Result<(), Error> {
+    let hash: phala_cloud::ComposeHash = compose_hash.parse()?;
+    let pending = phala_cloud::OnChainPending::new(id, hash, token);
+    let accepted = client.commit_update(&pending, transaction_hash).await?;
+    match out.format {
+        Format::Table => outln!(
+            "committed: {} {}",
+            accepted.status.as_deref().unwrap_or("accepted"),
+            accepted.correlation_id.as_deref().unwrap_or("")
+        ),
+        _ => out.json(&accepted),
     }
     Ok(())
 }

@@ -152,6 +152,7 @@ pub fn error_json(e: &Error) -> Value {
                 Error::BodyTooLarge { .. } => "body_too_large",
                 Error::Deadline { .. } => "deadline",
                 Error::Trust(_) => "trust",
+                Error::OnChainHashRequired(_) => "on_chain_hash_required",
                 _ => "other",
             },
             "message": e.to_string(),

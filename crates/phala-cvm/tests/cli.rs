@@ -294,6 +294,30 @@ fn update_checks_like_deploy_and_refuses_what_cannot_apply() {
     let replica = stdout_json(&replica);
     assert_eq!(replica["cvm"]["teepod_id"], 12);
     assert_eq!(replica["cvm"]["app_id"], cvm["app_id"]);
+    // A commit with a token the service never gave is the API's refusal;
+    // a hash that is not one is refused before sending.
+    let bogus = sim(&[
+        "commit-update",
+        id,
+        "--token",
+        "t0k3n",
+        "--compose-hash",
+        &"ab".repeat(32),
+        "--transaction-hash",
+        "0x1",
+    ]);
+    assert_eq!(code(&bogus), 1, "{}", text(&bogus));
+    let bad = sim(&[
+        "commit-update",
+        id,
+        "--token",
+        "t",
+        "--compose-hash",
+        "xyz",
+        "--transaction-hash",
+        "0x1",
+    ]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
     // Nothing to change, or no CVM named: usage errors.
     assert_eq!(code(&sim(&["update", id])), 2);
     assert_eq!(code(&sim(&["update", "--env-file", &example("app.env")])), 2);
