@@ -122,9 +122,13 @@ impl Kms {
     }
 }
 
-/// dstack's compose hash: SHA-256 of the JSON with keys sorted recursively
-/// and no whitespace.
+/// dstack's compose hash: SHA-256 of [`canonical_json`].
 pub(crate) fn compose_hash(compose: &Map<String, Value>) -> String {
+    hex::encode(Sha256::digest(canonical_json(compose).as_bytes()))
+}
+
+/// The JSON dstack hashes: keys sorted recursively, no whitespace.
+pub(crate) fn canonical_json(compose: &Map<String, Value>) -> String {
     fn canonical(v: &Value, out: &mut String) {
         match v {
             Value::Object(map) => {
@@ -156,7 +160,7 @@ pub(crate) fn compose_hash(compose: &Map<String, Value>) -> String {
     }
     let mut text = String::new();
     canonical(&Value::Object(compose.clone()), &mut text);
-    hex::encode(Sha256::digest(text.as_bytes()))
+    text
 }
 
 /// A provision waiting for its commit.
@@ -183,6 +187,19 @@ pub(crate) struct Deployed {
     pub on_chain: Option<Vec<String>>,
 }
 
+/// A revision of an app: the compose one of its CVMs was deployed or
+/// updated with.
+#[derive(Debug, Clone)]
+pub(crate) struct Revision {
+    pub id: String,
+    pub app_id: String,
+    pub idx: usize,
+    pub compose: Map<String, Value>,
+    pub compose_hash: String,
+    pub operation: &'static str,
+    pub created_at: String,
+}
+
 /// An update waiting for its hash to be registered on chain.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingCommit {
@@ -201,6 +218,8 @@ pub(crate) struct Deployments {
     pub updates: HashMap<(usize, String), Map<String, Value>>,
     /// Updates waiting for on-chain registration, by one-time commit token.
     pub pending_commits: HashMap<String, PendingCommit>,
+    /// Every revision, oldest first.
+    pub revisions: Vec<Revision>,
     pub next_app: u64,
 }
 

@@ -202,6 +202,9 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "cvms", _, "compose_file", "provision"]) => "provision_update",
         ("POST", ["api", "v1", "cvms", _, "replicas"]) => "replicate_cvm",
         ("POST", ["api", "v1", "cvms", _, "commit-update"]) => "commit_update",
+        ("GET", ["api", "v1", "apps", _, "revisions"]) => "app_revisions",
+        ("GET", ["api", "v1", "apps", _, "revisions", _]) => "app_revision",
+        ("POST", ["api", "v1", "apps", _, "revisions", _, "redeploy"]) => "redeploy_revision",
         ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
         ("GET", ["api", "v1", "kms", _]) => "kms_info",
         _ => "other",
@@ -1108,6 +1111,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/cvms/{cvm_id}/commit-update",
             post(crate::deploy_routes::commit_update),
+        )
+        .route(
+            "/api/v1/apps/{app_id}/revisions",
+            get(crate::deploy_routes::app_revisions),
+        )
+        .route(
+            "/api/v1/apps/{app_id}/revisions/{revision_id}",
+            get(crate::deploy_routes::app_revision),
+        )
+        .route(
+            "/api/v1/apps/{app_id}/revisions/{revision_id}/redeploy",
+            post(crate::deploy_routes::redeploy_revision),
         )
         .route("/api/v1/kms/{kms_id}", get(crate::deploy_routes::kms_info))
         .route(

@@ -82,6 +82,8 @@ fn bundled_document_keeps_published_bounds_and_ids() {
             "cancel_cvm_operation_api_v1_cvms__cvm_id__operations_cancel_post",
             "commit_cvm_update_api_v1_cvms__cvm_id__commit_update_post",
             "get_app_env_encrypt_pubkey_api_v1_kms__kms_id__pubkey__app_id__get",
+            "get_app_revision_detail_api_v1_apps__app_id__revisions__revision_id__get",
+            "get_app_revisions_api_v1_apps__app_id__revisions_get",
             "get_cvm_compose_file_api_v1_cvms__cvm_id__compose_file_get",
             "get_cvm_operations_api_v1_cvms__cvm_id__operations_get",
             "get_kms_info_api_v1_kms__kms_id__get",
@@ -101,6 +103,7 @@ fn bundled_document_keeps_published_bounds_and_ids() {
             "handle_start_cvm_api_v1_cvms__cvm_id__start_post",
             "handle_stop_cvm_api_v1_cvms__cvm_id__stop_post",
             "provision_for_cvm_compose_file_update_api_v1_cvms__cvm_id__compose_file_provision_post",
+            "redeploy_app_revision_api_v1_apps__app_id__revisions__revision_id__redeploy_post",
             "trigger_cvm_compose_file_update_api_v1_cvms__cvm_id__compose_file_patch",
             "update_cvm_envs_api_v1_cvms__cvm_id__envs_patch",
         ]

@@ -98,7 +98,7 @@ pub use report::{StatusMap, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use rolling::{RollingOptions, RollingProgress, RollingReport};
 pub use secret::Secret;
-pub use update::{OnChainPending, UpdateSpec, Updated};
+pub use update::{OnChainPending, Redeployed, UpdateSpec, Updated};
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};
 

@@ -14,6 +14,9 @@ use crate::deploy::{KeyTrust, SignerSource};
 use crate::env_seal::EnvVars;
 use crate::fleet::ActionFailure;
 use crate::kms_key::{KmsSigner, VerifiedEnvKey};
+use sha2::{Digest, Sha256};
+
+use crate::raw::types::{AppRevisionDetailResponseComposeFile, RedeployRevisionRequest};
 use crate::raw::types::{CommitUpdateRequest, ComposeFilePatch, InProgressResponse, ProvisionComposeFileUpdateRequest};
 use crate::rolling::{BatchActed, RollingOptions, RollingProgress, RollingReport};
 use crate::secret::Secret;
@@ -103,6 +106,18 @@ impl OnChainPending {
                 .unwrap_or_else(|_| AppCompose::docker_compose("", "")),
         }
     }
+}
+
+/// A revision redeployed, and what was checked.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Redeployed {
+    /// The revision's compose hash, which each CVM now holds.
+    pub compose_hash: String,
+    /// The CVMs redeployed.
+    pub vm_uuids: Vec<String>,
+    /// The redeploy's correlation id.
+    pub correlation_id: Option<String>,
 }
 
 /// An update accepted, and what was checked.
@@ -336,6 +351,85 @@ impl Client {
         // The token is one-time: never sent twice.
         self.send("commit_update", Replay::IfNotApplied, || call.clone().send())
             .await
+    }
+
+    /// Redeploys an app revision to `vm_uuids` (the revision's own CVM when
+    /// empty): the revision's compose, fetched as the exact text the
+    /// service hashed, must hash to the revision's `compose_hash`, and each
+    /// CVM must hold that compose afterwards ([`Error::Trust`] otherwise;
+    /// before the redeploy, nothing changed).
+    pub async fn redeploy_revision(
+        &self,
+        app_id: &str,
+        revision_id: &str,
+        vm_uuids: &[String],
+    ) -> Result<Redeployed, Error> {
+        Self::check_id(app_id, "app id")?;
+        Self::check_id(revision_id, "revision id")?;
+        for uuid in vm_uuids {
+            Self::check_id(uuid, "VM UUID")?;
+        }
+        let call = self
+            .raw()
+            .get_app_revision_detail()
+            .app_id(app_id)
+            .revision_id(revision_id)
+            .raw_compose_file(true);
+        let revision = self
+            .send("app_revision", Replay::Idempotent, || call.clone().send())
+            .await?;
+        let ours = match &revision.compose_file {
+            Some(AppRevisionDetailResponseComposeFile::String(text)) => hex::encode(Sha256::digest(text.as_bytes())),
+            Some(AppRevisionDetailResponseComposeFile::Object(map)) => {
+                AppCompose::from_json(serde_json::Value::Object(map.clone()))?
+                    .hash()
+                    .to_string()
+            }
+            None => {
+                return Err(Error::InvalidInput(format!(
+                    "revision {revision_id} carries no compose to check"
+                )));
+            }
+        };
+        if !ours.eq_ignore_ascii_case(&revision.compose_hash) {
+            return Err(TrustError::ComposeHashMismatch {
+                ours,
+                server: revision.compose_hash,
+            }
+            .into());
+        }
+        let body = (!vm_uuids.is_empty()).then(|| RedeployRevisionRequest {
+            vm_uuids: Some(vm_uuids.to_vec()),
+        });
+        let call = self
+            .raw()
+            .redeploy_app_revision()
+            .app_id(app_id)
+            .revision_id(revision_id)
+            .body(body);
+        let accepted = self
+            .send("redeploy", Replay::IfNotApplied, || call.clone().send())
+            .await?;
+        let targets = if vm_uuids.is_empty() {
+            vec![revision.vm_uuid.clone()]
+        } else {
+            vm_uuids.to_vec()
+        };
+        for uuid in &targets {
+            let held = self.held_compose(uuid).await?.hash().to_string();
+            if held != ours {
+                return Err(TrustError::ComposeChanged {
+                    cvm: uuid.clone(),
+                    field: "compose_hash".into(),
+                }
+                .into());
+            }
+        }
+        Ok(Redeployed {
+            compose_hash: ours,
+            vm_uuids: targets,
+            correlation_id: accepted.correlation_id,
+        })
     }
 
     /// The app compose a CVM holds.

@@ -357,3 +357,50 @@ async fn an_on_chain_kms_holds_the_update_until_the_hash_is_registered_and_commi
         .unwrap();
     assert_eq!(updated.compose_hash, compose.hash());
 }
+
+#[tokio::test]
+async fn a_revision_redeploys_after_its_compose_is_checked() {
+    use phala_cloud::UpdateSpec;
+    let sim = sim().await;
+    let client = client(&sim, phala_cloud::DEFAULT_API_VERSION);
+    let deployed = client
+        .deploy(&spec("web-app-10").wait(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let uuid = deployed.cvm.vm_uuid.clone().unwrap();
+    let newer = AppCompose::docker_compose("web-app-10", COMPOSE.replace("1.27", "1.28"))
+        .with_allowed_envs(["API_KEY", "GREETING"]);
+    client
+        .update(
+            &uuid,
+            &UpdateSpec::default()
+                .compose(newer.clone())
+                .wait(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    // Back to the first revision (the deploy's), read from the raw list.
+    let revisions = client
+        .raw()
+        .get_app_revisions()
+        .app_id(&deployed.app_id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revisions.total, 2);
+    let first = revisions.revisions.last().unwrap();
+    assert_eq!(first.compose_hash, deployed.compose_hash.to_string());
+    let redeployed = client
+        .redeploy_revision(&deployed.app_id, &first.revision_id, &[])
+        .await
+        .unwrap();
+    assert_eq!(redeployed.compose_hash, deployed.compose_hash.to_string());
+    assert_eq!(redeployed.vm_uuids, std::slice::from_ref(&uuid));
+    assert_eq!(client.compose_of(&uuid).await.unwrap().hash(), deployed.compose_hash);
+    let missing = client
+        .redeploy_revision(&deployed.app_id, "rev_nope", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+}
