@@ -260,6 +260,21 @@ async fn deploy_answers_fit_the_overlaid_document_in_every_version() {
             format!("/api/v1/cvms/{uuid}/compose_file"),
         );
         answer_fits(&sim, &doc, compose, v, None).await;
+        let list = (
+            Method::GET,
+            "/api/v1/apps/{app_id}/revisions",
+            format!("/api/v1/apps/{app_id}/revisions"),
+        );
+        let revisions = answer_fits(&sim, &doc, list, v, None).await;
+        let revision = revisions["revisions"][0]["revision_id"].as_str().unwrap().to_string();
+        for raw in ["false", "true"] {
+            let detail = (
+                Method::GET,
+                "/api/v1/apps/{app_id}/revisions/{revision_id}",
+                format!("/api/v1/apps/{app_id}/revisions/{revision}?raw_compose_file={raw}"),
+            );
+            answer_fits(&sim, &doc, detail, v, None).await;
+        }
         let replicas = (
             Method::POST,
             "/api/v1/cvms/{cvm_id}/replicas",
