@@ -655,18 +655,14 @@ pub(crate) async fn app_revisions(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let number = |key: &str, default: usize| {
-        query
-            .get(key)
-            .map_or(Some(default), |v| v.parse::<usize>().ok().filter(|n| *n >= 1))
+    // The document's bounds: page >= 1, 1 <= page_size <= 1000 (default 50).
+    let page = match crate::server::bounded(&query, "page", 1, 1, u64::MAX) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
     };
-    let (Some(page), Some(page_size)) = (number("page", 1), number("page_size", 20)) else {
-        return validation_error(
-            &["query", "page"],
-            "Input should be an integer >= 1",
-            "greater_than_equal",
-            Value::Null,
-        );
+    let page_size = match crate::server::bounded(&query, "page_size", 50, 1, 1000) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
     };
     let inner = shared.lock();
     let mine: Vec<&crate::deploy::Revision> = inner
@@ -678,7 +674,7 @@ pub(crate) async fn app_revisions(
         .collect();
     let items: Vec<Value> = mine
         .iter()
-        .skip((page - 1) * page_size)
+        .skip((page - 1).saturating_mul(page_size))
         .take(page_size)
         .map(|r| revision_json(&inner, r))
         .collect();

@@ -745,7 +745,13 @@ async fn app_cvms(
 /// service's integers are Python's, of any size: one past `u64` is not
 /// unparsable, it is out of range (below `min` if negative; `u64::MAX`, then
 /// checked against `max`, if positive).
-fn bounded(query: &BTreeMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, Response> {
+pub(crate) fn bounded(
+    query: &BTreeMap<String, String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, Response> {
     let Some(raw) = query.get(name) else { return Ok(default) };
     let input = Value::String(raw.clone());
     if !is_integer(raw) {

@@ -885,3 +885,16 @@ async fn operations_are_recorded_and_paged_by_cursor() {
     let (_, again) = lifecycle(&sim, &cvm.id, "operations/cancel", None).await;
     assert_eq!(again, json!({"cancelled": false, "correlation_id": null}));
 }
+
+#[tokio::test]
+async fn revision_pages_far_out_or_out_of_bounds_never_break_the_server() {
+    let sim = Simulator::builder().cvms(4).seed(2).start().await.unwrap();
+    let key = sim.api_key().to_string();
+    let (s, _, body) = get(&sim, "/api/v1/apps/00/revisions?page=368934881474191034", &key, None).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["revisions"], serde_json::json!([]));
+    let (s, _, _) = get(&sim, "/api/v1/apps/00/revisions?page_size=1001", &key, None).await;
+    assert_eq!(s, 422);
+    let (s, _, _) = get(&sim, "/api/v1/apps/00/revisions?page=0", &key, None).await;
+    assert_eq!(s, 422);
+}
