@@ -38,6 +38,51 @@ fn known_kms(kms_id: &str) -> bool {
     kms_id == KMS_ID || kms_id == KMS_SLUG
 }
 
+/// The compose hash a provision answers: the true one, or (fault
+/// `wrong_compose_hash`) another.
+fn answered_hash(inner: &crate::server::Inner, hash: String) -> String {
+    if inner.faults.wrong_compose_hash {
+        hex::encode(Sha256::digest(format!("not {hash}")))
+    } else {
+        hash
+    }
+}
+
+/// The device id of a simulated node.
+fn device_of(inner: &crate::server::Inner, node: usize) -> String {
+    hex::encode(Sha256::digest(format!("device {}", inner.fleet.nodes[node].id)))
+}
+
+/// The env a CVM gets: `sealed` opened with the app's key as the CVM would
+/// (refused when it cannot be), else `kept`; every key must be one the
+/// compose allows.
+fn env_for(
+    shared: &Shared,
+    app_id: &str,
+    sealed: Option<&str>,
+    kept: Vec<(String, String)>,
+    compose: &Map<String, Value>,
+    rid: &str,
+) -> Result<Vec<(String, String)>, Response> {
+    let env = match sealed.filter(|e| !e.is_empty()) {
+        None => kept,
+        Some(sealed) => shared.kms.open_env(app_id, sealed).map_err(|why| {
+            let msg = format!("encrypted_env cannot be opened: {why}");
+            api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, rid)
+        })?,
+    };
+    let allowed: Vec<&str> = compose
+        .get("allowed_envs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        let msg = format!("env key {k} is not in the compose's allowed_envs");
+        return Err(api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, rid));
+    }
+    Ok(env)
+}
+
 pub(crate) async fn provision(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
@@ -108,13 +153,9 @@ pub(crate) async fn provision(
             ),
             committed: None,
         });
-    let answered_hash = if inner.faults.wrong_compose_hash {
-        hex::encode(Sha256::digest(format!("not {hash}")))
-    } else {
-        hash
-    };
+    let answered_hash = answered_hash(&inner, hash);
     let node = inner.fleet.nodes[0].id;
-    let device = hex::encode(Sha256::digest(format!("device {node}")));
+    let device = device_of(&inner, 0);
     axum::Json(json!({
         "app_id": app_id,
         "app_env_encrypt_pubkey": shared.kms.env_public_hex(&app_id),
@@ -163,26 +204,11 @@ pub(crate) async fn commit(
         // The same app and compose committed again: the same CVM.
         return axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response();
     }
-    let env = match request.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
-        None => Vec::new(),
-        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
-            Ok(env) => env,
-            Err(why) => {
-                let msg = format!("encrypted_env cannot be opened: {why}");
-                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
-            }
-        },
+    let sealed = request.encrypted_env.as_deref();
+    let env = match env_for(&shared, &app_id, sealed, Vec::new(), &provisioned.compose, &rid) {
+        Ok(env) => env,
+        Err(r) => return r,
     };
-    let allowed: Vec<&str> = provisioned
-        .compose
-        .get("allowed_envs")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        let msg = format!("env key {k} is not in the compose's allowed_envs");
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
-    }
     let named: Vec<&str> = request.env_keys.iter().flatten().map(String::as_str).collect();
     let opened: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     if !env.is_empty() && named != opened {
@@ -303,15 +329,11 @@ pub(crate) async fn provision_update(
     let hash = deploy::compose_hash(&compose);
     let idx = at.idx;
     at.inner.deployments.updates.insert((idx, hash.clone()), compose);
-    let answered = if at.inner.faults.wrong_compose_hash {
-        hex::encode(Sha256::digest(format!("not {hash}")))
-    } else {
-        hash
-    };
+    let answered = answered_hash(&at.inner, hash);
     let cvm = &at.inner.fleet.cvms[idx];
     axum::Json(json!({
         "app_id": cvm.app_id,
-        "device_id": hex::encode(Sha256::digest(format!("device {}", at.inner.fleet.nodes[cvm.node].id))),
+        "device_id": device_of(&at.inner, cvm.node),
         "compose_hash": answered,
         "kms_info": kms_info_json(),
         "compose_hash_registered": false,
@@ -348,31 +370,17 @@ pub(crate) async fn apply_update(
         return api_error(StatusCode::BAD_REQUEST, "ERR-02-010", msg, &rid);
     };
     let app_id = at.inner.fleet.cvms[idx].app_id.clone();
-    let env = match patch.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
-        None => at
-            .inner
-            .deployments
-            .deployed
-            .get(&idx)
-            .map(|d| d.env.clone())
-            .unwrap_or_default(),
-        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
-            Ok(env) => env,
-            Err(why) => {
-                let msg = format!("encrypted_env cannot be opened: {why}");
-                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
-            }
-        },
-    };
-    let allowed: Vec<&str> = compose
-        .get("allowed_envs")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+    let kept = at
+        .inner
+        .deployments
+        .deployed
+        .get(&idx)
+        .map(|d| d.env.clone())
         .unwrap_or_default();
-    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        let msg = format!("env key {k} is not in the compose's allowed_envs");
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
-    }
+    let env = match env_for(&shared, &app_id, patch.encrypted_env.as_deref(), kept, &compose, &rid) {
+        Ok(env) => env,
+        Err(r) => return r,
+    };
     let on_chain = at.inner.deployments.deployed.get(&idx).and_then(|d| d.on_chain.clone());
     if let Some(allowed) = &on_chain
         && !allowed.contains(&patch.compose_hash)
@@ -380,7 +388,7 @@ pub(crate) async fn apply_update(
         // The app's KMS is on chain and does not allow this hash yet.
         let token = hex::encode(Sha256::digest(format!("commit {idx} {} {}", patch.compose_hash, rid)));
         let cvm = &at.inner.fleet.cvms[idx];
-        let device = hex::encode(Sha256::digest(format!("device {}", at.inner.fleet.nodes[cvm.node].id)));
+        let device = device_of(&at.inner, cvm.node);
         let fields = [
             ("compose_hash", json!(patch.compose_hash)),
             ("app_id", json!(app_id)),
@@ -562,21 +570,16 @@ pub(crate) async fn replicate(
     };
     let src = &at.inner.fleet.cvms[source];
     let (name, app_id, workspace, vcpu) = (format!("{}-r", src.name), src.app_id.clone(), src.workspace, src.vcpu);
-    let env = match request.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
-        None => at
-            .inner
-            .deployments
-            .deployed
-            .get(&source)
-            .map(|d| d.env.clone())
-            .unwrap_or_default(),
-        Some(sealed) => match shared.kms.open_env(&app_id, sealed) {
-            Ok(env) => env,
-            Err(why) => {
-                let msg = format!("encrypted_env cannot be opened: {why}");
-                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
-            }
-        },
+    let kept = at
+        .inner
+        .deployments
+        .deployed
+        .get(&source)
+        .map(|d| d.env.clone())
+        .unwrap_or_default();
+    let env = match env_for(&shared, &app_id, request.encrypted_env.as_deref(), kept, &compose, &rid) {
+        Ok(env) => env,
+        Err(r) => return r,
     };
     let now = at.now;
     let idx = at

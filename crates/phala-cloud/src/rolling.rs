@@ -229,12 +229,17 @@ impl Client {
         progress: impl FnMut(&RollingProgress),
     ) -> Result<RollingReport, Error> {
         opts.validate()?;
+        let ids = self.replica_ids(app_id).await?;
+        self.rolling_restart(ids, opts, progress).await
+    }
+
+    /// The ids of an app's CVMs (the hashed id, else the VM UUID).
+    pub(crate) async fn replica_ids(&self, app_id: &str) -> Result<Vec<String>, Error> {
         let replicas = self.app_cvms(app_id).await?;
-        let ids: Vec<String> = replicas
+        Ok(replicas
             .iter()
             .filter_map(|c| c.id().or_else(|| c.vm_uuid().map(str::to_string)))
-            .collect();
-        self.rolling_restart(ids, opts, progress).await
+            .collect())
     }
 
     /// Restarts one batch together: the VM UUID to wait on for each id

@@ -219,11 +219,7 @@ impl Client {
     ) -> Result<RollingReport, Error> {
         spec.validate()?;
         opts.validate()?;
-        let replicas = self.app_cvms(app_id).await?;
-        let ids: Vec<String> = replicas
-            .iter()
-            .filter_map(|c| c.id().or_else(|| c.vm_uuid().map(str::to_string)))
-            .collect();
+        let ids = self.replica_ids(app_id).await?;
         self.rolling_update(ids, spec, opts, progress).await
     }
 
