@@ -231,11 +231,7 @@ impl Client {
 
         // The compose the CVM now holds must be the one we hashed.
         let id = cvm.vm_uuid.clone().unwrap_or_else(|| cvm.id.to_text());
-        let request = self.raw().get_cvm_compose_file().cvm_id(id.clone());
-        let held = self
-            .send("compose_file", Replay::Idempotent, || request.clone().send())
-            .await?;
-        let held = AppCompose::from_json(held)?;
+        let held = self.compose_of(&id).await?;
         if let Some(field) = first_difference(spec.compose.as_map(), held.as_map()) {
             return Err(TrustError::ComposeChanged { cvm: id, field }.into());
         }

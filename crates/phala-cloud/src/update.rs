@@ -303,6 +303,10 @@ impl Client {
             Err(e) => return Err(on_chain_pending(e, id, &app_id, &ours, &target)),
         };
 
+        // Waited for first, so the compose read back is the one it restarted with.
+        if let Some(deadline) = spec.wait {
+            self.wait_for_state(id, "running", deadline).await?;
+        }
         let held = self.held_compose(id).await?;
         if let Some(field) = first_difference(target.as_map(), held.as_map()) {
             return Err(TrustError::ComposeChanged {
@@ -310,9 +314,6 @@ impl Client {
                 field,
             }
             .into());
-        }
-        if let Some(deadline) = spec.wait {
-            self.wait_for_state(id, "running", deadline).await?;
         }
         Ok(Updated {
             cvm_id: id.to_string(),
