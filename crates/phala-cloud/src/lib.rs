@@ -73,6 +73,7 @@ mod sse;
 mod update;
 mod wait;
 mod watch;
+mod webhook;
 
 pub use batch::{StatusChunk, StatusChunkError};
 pub use client::{Client, ListFilter};
@@ -101,6 +102,7 @@ pub use secret::Secret;
 pub use update::{OnChainPending, Redeployed, UpdateSpec, Updated};
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};
+pub use webhook::{WEBHOOK_TOLERANCE, WebhookError, WebhookEvent, WebhookVerifier};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
