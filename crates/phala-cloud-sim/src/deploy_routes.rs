@@ -29,6 +29,15 @@ fn body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> 
     })
 }
 
+/// A body the document makes optional: empty (or blank) is `None`.
+fn optional_body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<Option<T>, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(None)
+    } else {
+        body_of(body)
+    }
+}
+
 fn kms_info_json() -> Value {
     json!({"id": KMS_ID, "slug": KMS_SLUG, "url": "https://kms.phala.network", "version": "0.5.3",
            "chain_id": null, "kms_contract_address": null, "gateway_app_id": null})
@@ -530,13 +539,9 @@ pub(crate) async fn replicate(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: Option<phala_cloud_api::types::ReplicateRequest> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match body_of(&body) {
-            Ok(r) => r,
-            Err(r) => return r,
-        }
+    let request: Option<phala_cloud_api::types::ReplicateRequest> = match optional_body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
         Ok(at) => at,
@@ -746,13 +751,9 @@ pub(crate) async fn redeploy_revision(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let request: Option<phala_cloud_api::types::RedeployRevisionRequest> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match body_of(&body) {
-            Ok(r) => r,
-            Err(r) => return r,
-        }
+    let request: Option<phala_cloud_api::types::RedeployRevisionRequest> = match optional_body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let (mut inner, now) = shared.now();
     let Some(revision) = find_revision(&inner, &caller, &app_id, &revision_id).cloned() else {

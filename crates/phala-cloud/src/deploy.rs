@@ -160,12 +160,7 @@ impl Client {
     pub async fn deploy(&self, spec: &DeploySpec) -> Result<Deployed, Error> {
         check_name(&spec.name)?;
         let compose_request = spec.compose.to_request()?;
-        let allowed = &compose_request.allowed_envs;
-        if let Some(key) = spec.env.keys().find(|k| !allowed.iter().any(|a| a == k)) {
-            return Err(Error::InvalidInput(format!(
-                "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
-            )));
-        }
+        spec.env.check_allowed(&compose_request.allowed_envs)?;
         let ours = spec.compose.hash();
 
         let body = ProvisionDstackAppRequestV2::builder()

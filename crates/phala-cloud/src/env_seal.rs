@@ -72,6 +72,17 @@ impl EnvVars {
         self.vars.iter().map(|(k, _)| k.as_str())
     }
 
+    /// Refuses a key the compose's `allowed_envs` does not list: the CVM
+    /// would refuse it.
+    pub fn check_allowed(&self, allowed: &[String]) -> Result<(), Error> {
+        match self.keys().find(|k| !allowed.iter().any(|a| a == k)) {
+            None => Ok(()),
+            Some(key) => Err(Error::InvalidInput(format!(
+                "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
+            ))),
+        }
+    }
+
     /// How many variables.
     pub fn len(&self) -> usize {
         self.vars.len()

@@ -151,15 +151,8 @@ impl UpdateSpec {
         }
         if let Some(compose) = &self.compose {
             let request = compose.to_request()?;
-            if let Some(key) = self
-                .env
-                .iter()
-                .flat_map(EnvVars::keys)
-                .find(|k| !request.allowed_envs.iter().any(|a| a == k))
-            {
-                return Err(Error::InvalidInput(format!(
-                    "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
-                )));
+            if let Some(env) = &self.env {
+                env.check_allowed(&request.allowed_envs)?;
             }
         }
         Ok(())
@@ -229,14 +222,11 @@ impl Client {
     /// compose the CVM holds and check it. A failed check is
     /// [`Error::Trust`]; before the apply, nothing changed. An app whose KMS
     /// is on chain answers 465 (the hash must be registered on chain
-    /// first): that comes back as the API error, with its details.
+    /// first): that is [`Error::OnChainHashRequired`], to finish with
+    /// [`Client::commit_update`].
     pub async fn update(&self, id: &str, spec: &UpdateSpec) -> Result<Updated, Error> {
         Self::check_id(id, "CVM id")?;
-        if spec.compose.is_none() && spec.env.is_none() {
-            return Err(Error::InvalidInput(
-                "an update changes the compose, the env, or both".into(),
-            ));
-        }
+        spec.validate()?;
         let target = match &spec.compose {
             Some(c) => c.clone(),
             None => self.held_compose(id).await?,
@@ -247,13 +237,9 @@ impl Client {
             serde_json::from_value(serde_json::to_value(target.to_request()?).unwrap_or_default())
                 .map_err(|e| Error::InvalidInput(format!("the app compose does not fit an update: {e}")))?;
         request.update_env_vars = Some(spec.env.is_some());
+        // Checked again here: with no new compose, against the held one.
         if let Some(env) = &spec.env {
-            let allowed = &request.allowed_envs;
-            if let Some(key) = env.keys().find(|k| !allowed.iter().any(|a| a == k)) {
-                return Err(Error::InvalidInput(format!(
-                    "env key {key} is not in the compose's allowed_envs, so the CVM would refuse it"
-                )));
-            }
+            env.check_allowed(&request.allowed_envs)?;
         }
         let ours = target.hash();
         let call = self
