@@ -25,13 +25,19 @@ fn env_from(path: Option<&Path>) -> Result<EnvVars, Error> {
     }
 }
 
+/// A docker-compose file's text; an empty one is refused.
+fn docker_compose_text(path: &Path) -> Result<String, Error> {
+    let text = read(path)?;
+    if text.trim().is_empty() {
+        return Err(Error::InvalidInput(format!("{} is empty", path.display())));
+    }
+    Ok(text)
+}
+
 /// The app compose `deploy` sends for a docker-compose file: the document's
 /// defaults, the env file's keys as allowed_envs.
 fn compose_from(compose: &Path, name: Option<&str>, env: &EnvVars) -> Result<(String, AppCompose), Error> {
-    let file = read(compose)?;
-    if file.trim().is_empty() {
-        return Err(Error::InvalidInput(format!("{} is empty", compose.display())));
-    }
+    let file = docker_compose_text(compose)?;
     let name = match name {
         Some(n) => n.to_string(),
         None => compose
@@ -193,10 +199,7 @@ pub async fn update_spec(client: &Client, targets: &[String], how: &UpdateHow<'_
                 .unwrap_or_default()
                 .to_string(),
         };
-        let text = read(file)?;
-        if text.trim().is_empty() {
-            return Err(Error::InvalidInput(format!("{} is empty", file.display())));
-        }
+        let text = docker_compose_text(file)?;
         let keys: Vec<String> = match &env {
             Some(e) => e.keys().map(str::to_string).collect(),
             None => held
