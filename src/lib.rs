@@ -30,6 +30,8 @@
 //! # }
 //! ```
 
+// Extensions of the facade's types, which the `core` operations reach.
+#[cfg(feature = "core")]
 mod ext;
 mod transport;
 pub mod versions;
@@ -46,6 +48,24 @@ mod generated {
 }
 
 pub use generated::*;
+
+/// One operation of the generated client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Operation {
+    /// Upper-case HTTP method.
+    pub method: &'static str,
+    /// The path template, as in the document.
+    pub path: &'static str,
+    /// The [`Client`] method that sends it.
+    pub name: &'static str,
+    /// The Cargo feature of its group (the document's first tag), e.g. `cvms`.
+    pub group: &'static str,
+}
+
+/// Every operation this build of the crate generated (it depends on the
+/// enabled features), as the code names them.
+pub const OPERATIONS: &[Operation] = include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 
 /// Typed mocks for your tests (feature `httpmock`): progenitor's
 /// `MockServerExt` adds a method per operation to `httpmock::MockServer`,

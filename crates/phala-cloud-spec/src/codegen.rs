@@ -183,6 +183,73 @@ fn pretty(doc: &Value, settings: &GenerationSettings, output: Output) -> Result<
     }
 }
 
+/// One method of a generated client: the request it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GeneratedOperation {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The path template, as in the document.
+    pub path: String,
+    /// The `Client` method that sends it.
+    pub name: String,
+}
+
+/// The operations a generated client sends, read from its code (the
+/// `Client` methods and the request progenitor documents each one sends), so
+/// that tests and the CLI know the real method names, not a guess at them.
+pub fn generated_operations(code: &str) -> Result<Vec<GeneratedOperation>, SpecError> {
+    let file: syn::File = syn::parse_str(code).map_err(|e| SpecError::Codegen {
+        location: None,
+        message: format!("generated code does not parse: {e}"),
+    })?;
+    let mut out = Vec::new();
+    for item in &file.items {
+        let syn::Item::Impl(block) = item else { continue };
+        let syn::Type::Path(ty) = block.self_ty.as_ref() else {
+            continue;
+        };
+        if block.trait_.is_some() || !ty.path.is_ident("Client") {
+            continue;
+        }
+        for f in &block.items {
+            let syn::ImplItem::Fn(f) = f else { continue };
+            let doc: String = f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .filter_map(|a| match &a.meta {
+                    syn::Meta::NameValue(nv) => match &nv.value {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s), ..
+                        }) => Some(s.value()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            if let Some((method, path)) = sent_request(&doc) {
+                out.push(GeneratedOperation {
+                    method,
+                    path,
+                    name: f.sig.ident.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `("GET", "/path")` from progenitor's "Sends a `GET` request to `/path`".
+fn sent_request(doc: &str) -> Option<(String, String)> {
+    let rest = &doc[doc.find("Sends a `")? + "Sends a `".len()..];
+    let (method, rest) = rest.split_once('`')?;
+    let rest = rest.strip_prefix(" request to `")?;
+    let (path, _) = rest.split_once('`')?;
+    Some((method.to_string(), path.to_string()))
+}
+
 /// Finds the first operation, or else the first component schema, that fails on its own.
 fn locate(doc: &Value, settings: &GenerationSettings, output: Output) -> Option<String> {
     let ops: Vec<(String, String)> = operations(doc)
@@ -254,6 +321,28 @@ mod tests {
             .map(|p| p["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["limit", "ids"]);
+    }
+
+    #[test]
+    fn generated_operations_are_read_from_the_code() {
+        let doc = json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/things/{id}": {"get": {"operationId": "get_thing", "parameters": [
+                {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+            ], "responses": {"200": {"description": "ok"}}}}}
+        });
+        let code = generate(&doc).unwrap();
+        let ops = generated_operations(&code).unwrap();
+        assert_eq!(
+            ops,
+            [GeneratedOperation {
+                method: "GET".into(),
+                path: "/things/{id}".into(),
+                name: "get_thing".into()
+            }]
+        );
+        assert_eq!(crate::subset::group_feature("SSH Keys"), "ssh-keys");
     }
 
     #[test]

@@ -12,6 +12,28 @@ pub fn operation_keys(doc: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The Cargo feature an operation's group is generated under: its first
+/// tag, lower-cased, spaces as `-` (`SSH Keys` -> `ssh-keys`).
+pub fn group_feature(tag: &str) -> String {
+    tag.trim().to_lowercase().replace([' ', '_'], "-")
+}
+
+/// `(METHOD, /path, group)` of every operation, where the group is
+/// [`group_feature`] of its first tag (`None` when it has no tag).
+pub fn operation_groups(doc: &Value) -> Vec<(String, String, Option<String>)> {
+    crate::operations(doc)
+        .map(|(p, m, op)| {
+            let group = op
+                .get("tags")
+                .and_then(Value::as_array)
+                .and_then(|t| t.first())
+                .and_then(Value::as_str)
+                .map(group_feature);
+            (m.to_uppercase(), p.to_string(), group)
+        })
+        .collect()
+}
+
 /// Parses `"METHOD /path"`.
 pub fn parse_operation(s: &str) -> Result<(String, String), SpecError> {
     let mut parts = s.split_whitespace();
