@@ -315,12 +315,37 @@ pub fn array_unions(doc: &mut Value) {
         for key in ["anyOf", "oneOf"] {
             let arrays = matches!(obj.get(key), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("type").and_then(Value::as_str) == Some("array") && a.get("items").is_some()));
             if arrays && let Some(Value::Array(arms)) = obj.shift_remove(key) {
-                let items: Vec<Value> = arms
-                    .into_iter()
-                    .filter_map(|mut a| a.get_mut("items").map(Value::take))
-                    .collect();
+                // Lengths: the loosest of the arms' bounds, when every arm has one.
+                let bound = |k: &str, pick: fn(u64, u64) -> u64| {
+                    arms.iter()
+                        .map(|a| a.get(k).and_then(Value::as_u64))
+                        .try_fold(None, |acc: Option<u64>, b| {
+                            b.map(|b| Some(acc.map_or(b, |a| pick(a, b))))
+                        })
+                        .flatten()
+                };
+                let (min, max) = (bound("minItems", u64::min), bound("maxItems", u64::max));
+                let mut items: Vec<Value> = Vec::new();
+                for mut arm in arms {
+                    if let Some(item) = arm.get_mut("items").map(Value::take)
+                        && !items.contains(&item)
+                    {
+                        items.push(item);
+                    }
+                }
                 obj.insert("type".into(), json!("array"));
-                obj.insert("items".into(), json!({ "oneOf": items }));
+                // Arms of one item type (a tuple of 3 or 4 integers) are one array of it.
+                let item = match <[Value; 1]>::try_from(items) {
+                    Ok([one]) => one,
+                    Err(items) => json!({ "oneOf": items }),
+                };
+                obj.insert("items".into(), item);
+                if let Some(min) = min {
+                    obj.insert("minItems".into(), json!(min));
+                }
+                if let Some(max) = max {
+                    obj.insert("maxItems".into(), json!(max));
+                }
             }
         }
     });
@@ -340,9 +365,16 @@ pub fn answer_alternatives(doc: &mut Value) {
         let all_refs = matches!(obj.get("anyOf"), Some(Value::Array(arms)) if arms.len() > 1 && arms.iter().all(|a| a.get("$ref").is_some()));
         if all_refs
             && !obj.contains_key("oneOf")
-            && let Some(arms) = obj.shift_remove("anyOf")
+            && let Some(Value::Array(arms)) = obj.shift_remove("anyOf")
         {
-            obj.insert("oneOf".into(), arms);
+            // FastAPI repeats an arm two version unions share: once is enough.
+            let mut distinct: Vec<Value> = Vec::new();
+            for arm in arms {
+                if !distinct.contains(&arm) {
+                    distinct.push(arm);
+                }
+            }
+            obj.insert("oneOf".into(), Value::Array(distinct));
         }
     });
 }
@@ -691,24 +723,120 @@ fn short_operation_id(id: &str, path: &str, method: &str) -> Option<String> {
     (!stem.is_empty()).then(|| stem.to_string())
 }
 
+/// Short names for things whose full names are unreadable, stable whichever
+/// of them a build keeps: `(full, short, qualifiers)` in, full -> new name out.
+/// A short name used once is taken as is. When several want it, the one with
+/// the fewest qualifiers (module segments, path segments) keeps it and the
+/// others are told apart by theirs (`qualify`), as all of them are on a tie;
+/// if that still collides, every one of them keeps its full name.
+fn choose_names(
+    items: Vec<(String, String, Vec<String>)>,
+    taken: &BTreeSet<String>,
+    qualify: impl Fn(&[String], &str) -> String,
+) -> BTreeMap<String, String> {
+    let mut groups: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for (full, short, qualifiers) in items {
+        groups.entry(short).or_default().push((full, qualifiers));
+    }
+    let mut chosen = BTreeMap::new();
+    for (short, group) in groups {
+        let fewest = group.iter().map(|(_, q)| q.len()).min().unwrap_or(0);
+        let holders = group.iter().filter(|(_, q)| q.len() == fewest).count();
+        let mut names: Vec<(String, String)> = group
+            .iter()
+            .map(|(full, q)| {
+                let name = if group.len() == 1 || (holders == 1 && q.len() == fewest) {
+                    short.clone()
+                } else {
+                    qualify(q, &short)
+                };
+                (full.clone(), name)
+            })
+            .collect();
+        let distinct: BTreeSet<&String> = names.iter().map(|(_, n)| n).collect();
+        let clash = distinct.len() < names.len()
+            || names
+                .iter()
+                .any(|(full, n)| n != full && taken.contains(n) && !group.iter().any(|(f, _)| f == n));
+        if clash {
+            names = group.iter().map(|(full, _)| (full.clone(), full.clone())).collect();
+        }
+        chosen.extend(names);
+    }
+    chosen
+}
+
+/// Segments every list in `lists` begins with, and ends with, dropped.
+fn distinct_segments(lists: &[Vec<String>]) -> Vec<Vec<String>> {
+    let common = |f: &dyn Fn(&Vec<String>, usize) -> Option<String>| {
+        (0..)
+            .take_while(|&i| {
+                let first = lists.first().and_then(|l| f(l, i));
+                first.is_some() && lists.iter().all(|l| f(l, i) == first)
+            })
+            .count()
+    };
+    let prefix = common(&|l, i| l.get(i).cloned());
+    let suffix = common(&|l, i| l.len().checked_sub(i + 1).and_then(|j| l.get(j)).cloned());
+    lists
+        .iter()
+        .map(|l| {
+            let end = l.len().saturating_sub(suffix).max(prefix.min(l.len()));
+            l[prefix.min(l.len())..end].to_vec()
+        })
+        .collect()
+}
+
+fn pascal(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Qualified component names lose their module path and FastAPI operationIds
-/// their path and method suffix, unless that would make two names equal.
+/// their path and method suffix. When two would get the same name, the one
+/// with the shorter module path (or path) keeps it and the other is prefixed
+/// with what sets it apart (`apps__v20251028__schemas__CvmBasicInfo` beside
+/// `cvms__management__CvmBasicInfo` becomes `AppsV20251028CvmBasicInfo`);
+/// names depend on the whole document, so a build of some operations names
+/// each type and method as a build of all of them does.
 pub fn readable_names(doc: &mut Value) {
     let names: Vec<String> = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object)
         .map(|s| s.keys().cloned().collect())
         .unwrap_or_default();
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for name in &names {
-        *count.entry(short_schema_name(name)).or_default() += 1;
+    let taken: BTreeSet<String> = names.iter().cloned().collect();
+    let mut by_short: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for name in names.iter().filter(|n| n.contains("__")) {
+        by_short.entry(short_schema_name(name)).or_default().push(name);
     }
-    let renames: BTreeMap<String, String> = names
-        .iter()
-        .filter(|n| n.contains("__"))
-        .filter(|n| count.get(short_schema_name(n)) == Some(&1))
-        .map(|n| (n.clone(), short_schema_name(n).to_string()))
-        .collect();
+    let mut items = Vec::new();
+    for group in by_short.values() {
+        let modules: Vec<Vec<String>> = group
+            .iter()
+            .map(|n| {
+                let mut segs: Vec<String> = n.split("__").map(str::to_string).collect();
+                segs.pop();
+                segs
+            })
+            .collect();
+        for (full, q) in group.iter().zip(distinct_segments(&modules)) {
+            items.push(((*full).clone(), short_schema_name(full).to_string(), q));
+        }
+    }
+    let renames: BTreeMap<String, String> = choose_names(items, &taken, |q, short| {
+        q.iter()
+            .filter(|s| *s != "schemas")
+            .map(|s| pascal(s))
+            .collect::<String>()
+            + short
+    })
+    .into_iter()
+    .filter(|(full, new)| full != new)
+    .collect();
     if !renames.is_empty() {
         if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
             let old = std::mem::take(schemas);
@@ -725,34 +853,32 @@ pub fn readable_names(doc: &mut Value) {
         });
     }
 
-    let ids: Vec<(String, String, String, String)> = operations(doc)
+    let all_ids: BTreeSet<String> = operations(doc)
+        .filter_map(|(_, _, op)| Some(op.get("operationId")?.as_str()?.to_string()))
+        .collect();
+    let mut keys: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let items: Vec<(String, String, Vec<String>)> = operations(doc)
         .filter_map(|(path, method, op)| {
             let id = op.get("operationId")?.as_str()?;
-            Some((
-                path.to_string(),
-                method.to_string(),
-                id.to_string(),
-                short_operation_id(id, path, method)?,
-            ))
+            let short = short_operation_id(id, path, method)?;
+            keys.insert(id.to_string(), (path.to_string(), method.to_string()));
+            let literal = path
+                .trim_start_matches("/api/v1/")
+                .split('/')
+                .filter(|s| !s.is_empty() && !s.starts_with('{'))
+                .map(|s| s.replace('-', "_"))
+                .collect();
+            Some((id.to_string(), short, literal))
         })
         .collect();
-    let all_ids: BTreeSet<&str> = operations(doc)
-        .filter_map(|(_, _, op)| op.get("operationId")?.as_str())
-        .collect();
-    let mut short_count: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, _, short) in &ids {
-        *short_count.entry(short).or_default() += 1;
-    }
-    let chosen: Vec<(String, String, String)> = ids
-        .iter()
-        .filter(|(_, _, id, short)| {
-            short_count[short.as_str()] == 1 && (!all_ids.contains(short.as_str()) || short == id)
-        })
-        .map(|(p, m, _, s)| (p.clone(), m.clone(), s.clone()))
-        .collect();
-    for (path, method, short) in chosen {
+    let chosen = choose_names(items, &all_ids, |q, short| match q.first() {
+        Some(first) => format!("{first}_{short}"),
+        None => short.to_string(),
+    });
+    for (id, short) in chosen {
+        let Some((path, method)) = keys.get(&id) else { continue };
         if let Some(op) = doc
-            .pointer_mut(&format!("/paths/{}/{method}", escape(&path)))
+            .pointer_mut(&format!("/paths/{}/{method}", escape(path)))
             .and_then(Value::as_object_mut)
         {
             op.insert("operationId".into(), Value::String(short));
@@ -830,11 +956,14 @@ mod tests {
     fn answer_alternatives_become_one_of() {
         let mut doc = doc_with_schema(json!({"type": "object", "properties": {"a": {"type": "string"}}}));
         let ok = "/paths/~1api~1v1~1things/get/responses/200/content/application~1json/schema";
-        *doc.pointer_mut(ok).unwrap() =
-            json!({"anyOf": [{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Other"}]});
+        *doc.pointer_mut(ok).unwrap() = json!({"anyOf": [{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Other"}, {"$ref": "#/components/schemas/Thing"}]});
         doc["components"]["schemas"]["Other"] = json!({"type": "object", "properties": {"anyOf_field": {"anyOf": [{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Thing"}]}}});
         answer_alternatives(&mut doc);
-        assert!(doc.pointer(ok).unwrap().get("oneOf").is_some());
+        assert_eq!(
+            doc.pointer(ok).unwrap()["oneOf"],
+            json!([{"$ref": "#/components/schemas/Thing"}, {"$ref": "#/components/schemas/Other"}]),
+            "a repeated arm once"
+        );
         assert!(doc.pointer(ok).unwrap().get("anyOf").is_none());
         // Inside a component (whose side depends on who uses it), and mixed arms, stay as they are.
         assert!(
@@ -951,6 +1080,15 @@ mod tests {
         assert_eq!(
             thing(&doc),
             &json!({"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}})
+        );
+        let mut doc = doc_with_schema(json!({"anyOf": [
+            {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4},
+            {"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3}
+        ]}));
+        array_unions(&mut doc);
+        assert_eq!(
+            thing(&doc),
+            &json!({"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 4})
         );
         let mut doc = doc_with_schema(json!({"anyOf": [{"type": "array"}, {"type": "string"}]}));
         array_unions(&mut doc);
@@ -1166,15 +1304,37 @@ mod tests {
             "a": {"$ref": "#/components/schemas/teehouse__v1__CVMInfo"},
             "b": {"$ref": "#/components/schemas/pkg__one__Dup"},
             "c": {"$ref": "#/components/schemas/pkg__two__Dup"},
+            "d": {"$ref": "#/components/schemas/pkg__apps__v2__schemas__Info"},
+            "e": {"$ref": "#/components/schemas/pkg__cvms__Info"},
         }}));
-        for n in ["teehouse__v1__CVMInfo", "pkg__one__Dup", "pkg__two__Dup"] {
+        for n in [
+            "teehouse__v1__CVMInfo",
+            "pkg__one__Dup",
+            "pkg__two__Dup",
+            "pkg__apps__v2__schemas__Info",
+            "pkg__cvms__Info",
+        ] {
             doc["components"]["schemas"][n] = json!({"type": "object"});
         }
         doc["paths"]["/api/v1/cvms/{cvm_id}/batch-stop"] = json!({"post": {"operationId": "handle_batch_stop_cvms_api_v1_cvms__cvm_id__batch_stop_post", "responses": {}}});
+        doc["paths"]["/api/v1/cvms/{cvm_id}/replicas"] = json!({"post": {"operationId": "handle_replicate_cvm_api_v1_cvms__cvm_id__replicas_post", "responses": {}}});
+        doc["paths"]["/api/v1/apps/{app_id}/cvms/{vm_uuid}/replicas"] = json!({"post": {"operationId": "handle_replicate_cvm_api_v1_apps__app_id__cvms__vm_uuid__replicas_post", "responses": {}}});
         readable_names(&mut doc);
         let names: Vec<&String> = doc["components"]["schemas"].as_object().unwrap().keys().collect();
-        assert_eq!(names, ["Thing", "CVMInfo", "pkg__one__Dup", "pkg__two__Dup"]);
+        assert_eq!(names, ["Thing", "CVMInfo", "OneDup", "TwoDup", "AppsV2Info", "Info"]);
         assert_eq!(thing(&doc)["properties"]["a"]["$ref"], "#/components/schemas/CVMInfo");
+        assert_eq!(
+            thing(&doc)["properties"]["d"]["$ref"],
+            "#/components/schemas/AppsV2Info"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/cvms/{cvm_id}/replicas"]["post"]["operationId"],
+            "replicate_cvm"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/apps/{app_id}/cvms/{vm_uuid}/replicas"]["post"]["operationId"],
+            "apps_replicate_cvm"
+        );
         assert_eq!(doc["paths"]["/api/v1/things"]["get"]["operationId"], "list_things");
         assert_eq!(
             doc["paths"]["/api/v1/cvms/{cvm_id}/batch-stop"]["post"]["operationId"],
