@@ -27,6 +27,7 @@ pub mod fetch;
 mod load;
 pub mod normalise;
 pub mod overlay;
+pub mod sample;
 pub mod subset;
 mod walk;
 

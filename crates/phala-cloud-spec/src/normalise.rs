@@ -90,6 +90,11 @@ pub const PASSES: &[Pass] = &[
         run: exclusive_bounds,
     },
     Pass {
+        name: "head_answers",
+        why: "an answer to HEAD has no body (RFC 9110); FastAPI documents the GET's JSON for it, which the client would then fail to decode from the empty body",
+        run: head_answers,
+    },
+    Pass {
         name: "bodyless_responses",
         why: "progenitor wants one success and one error body type per operation; body-less responses beside typed ones of their class are dropped and still arrive as unexpected responses with their status",
         run: bodyless_responses,
@@ -287,6 +292,21 @@ pub fn string_enum_unions(doc: &mut Value) {
             }
         }
     });
+}
+
+/// Every answer to a HEAD request loses its `content`: it never has a body.
+pub fn head_answers(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let responses = item.pointer_mut("/head/responses").and_then(Value::as_object_mut);
+        for response in responses.into_iter().flat_map(|r| r.values_mut()) {
+            if let Some(response) = response.as_object_mut() {
+                response.shift_remove("content");
+            }
+        }
+    }
 }
 
 /// `prefixItems` (a tuple) becomes `items`: the item schema when all positions
@@ -1068,6 +1088,21 @@ mod tests {
             json!({"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer"}})
         );
         assert_eq!(p["m"], json!({"type": "array", "items": {}}));
+    }
+
+    #[test]
+    fn head_answers_have_no_body() {
+        let mut doc = doc_with_schema(json!({}));
+        doc["paths"]["/raw"] = json!({
+            "head": {"responses": {"200": {"description": "", "content": {"application/json": {"schema": {}}}}}},
+            "get": {"responses": {"200": {"description": "", "content": {"application/json": {"schema": {}}}}}}
+        });
+        head_answers(&mut doc);
+        assert_eq!(
+            doc["paths"]["/raw"]["head"]["responses"]["200"],
+            json!({"description": ""})
+        );
+        assert!(doc["paths"]["/raw"]["get"]["responses"]["200"].get("content").is_some());
     }
 
     #[test]
