@@ -33,6 +33,7 @@
 // Extensions of the facade's types, which the `core` operations reach.
 #[cfg(feature = "core")]
 mod ext;
+mod multipart;
 mod transport;
 pub mod versions;
 
@@ -40,6 +41,11 @@ pub mod versions;
 /// publishes it (the overlay is applied at build time, not here).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
+#[cfg(feature = "cvms")]
+pub use multipart::CvmFileUpload;
+#[cfg(feature = "attestations")]
+pub use multipart::UploadAndVerify;
+pub use multipart::{Upload, MULTIPART_OPERATIONS};
 pub use transport::{install_crypto_provider, is_body_too_large, InvalidHeader, Transport};
 
 #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]

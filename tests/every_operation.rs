@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use httpmock::{Method, Mock, MockServer};
-use phala_cloud_api::{types, Client, Operation, Transport, OPERATIONS};
+use phala_cloud_api::{types, Client, Operation, Transport, Upload, MULTIPART_OPERATIONS, OPERATIONS};
 use serde_json::Value;
 
 /// The document the client was generated from: ours with the overlay, normalised.
@@ -50,6 +50,7 @@ fn body<T: serde::de::DeserializeOwned>(method: &str, path: &str) -> T {
 fn mock_every_operation(server: &MockServer) -> Vec<(&'static Operation, Mock<'_>)> {
     OPERATIONS
         .iter()
+        .chain(MULTIPART_OPERATIONS)
         .map(|op| {
             let (status, answer) = phala_cloud_spec::sample::success_answer(prepared(), op.method, op.path)
                 .unwrap_or_else(|| panic!("{} {} has no success answer", op.method, op.path));
@@ -355,13 +356,59 @@ async fn every_operation_is_called_and_its_answer_decodes() {
         )));
     answer!(client.sync_github_ssh_keys());
 
+    // The uploads progenitor does not encode, made by hand.
+    let upload = || Upload::new("file.txt", b"contents".to_vec());
+    answer!(client.update_cvm_docker_compose().cvm_id("p-cvm_id").file(upload()));
+    answer!(client
+        .update_cvm_pre_launch_script()
+        .cvm_id("p-cvm_id")
+        .file(upload())
+        .compose_hash("0a1b")
+        .transaction_hash("0x2c"));
+    answer!(client.upload_and_verify().file(upload()).hex("0a1b"));
+
     let missed: Vec<String> = mocks
         .iter()
         .filter(|(_, mock)| mock.calls() == 0)
         .map(|(op, _)| format!("{} {} ({})", op.method, op.path, op.name))
         .collect();
     assert!(missed.is_empty(), "operations no test calls: {missed:#?}");
-    assert_eq!(mocks.len(), OPERATIONS.len());
+    assert_eq!(mocks.len(), OPERATIONS.len() + MULTIPART_OPERATIONS.len());
+}
+
+/// Every operation of the document has a typed call: generated, or one of
+/// the hand-made uploads for the operations the normaliser sets aside.
+#[test]
+fn every_published_operation_has_a_call() {
+    let key = |m: &str, p: &str| format!("{m} {p}");
+    let mut published: Vec<String> = phala_cloud_spec::operations(
+        &phala_cloud_spec::load_bytes(phala_cloud_api::OPENAPI_JSON.as_bytes(), "openapi.json").unwrap(),
+    )
+    .map(|(p, m, _)| key(&m.to_uppercase(), p))
+    .collect();
+    let mut called: Vec<String> = OPERATIONS
+        .iter()
+        .chain(MULTIPART_OPERATIONS)
+        .map(|op| key(op.method, op.path))
+        .collect();
+    published.sort();
+    called.sort();
+    assert_eq!(called, published);
+    // The hand-made calls are the operations set aside, under their ids.
+    let set_aside = prepared()[phala_cloud_spec::normalise::DROPPED_OPERATIONS]
+        .as_object()
+        .unwrap();
+    let mut ids: Vec<(String, &str)> = set_aside
+        .iter()
+        .map(|(key, op)| (key.clone(), op["operationId"].as_str().unwrap()))
+        .collect();
+    let mut hand_made: Vec<(String, &str)> = MULTIPART_OPERATIONS
+        .iter()
+        .map(|op| (key(op.method, op.path), op.name))
+        .collect();
+    ids.sort();
+    hand_made.sort();
+    assert_eq!(hand_made, ids);
 }
 
 #[test]

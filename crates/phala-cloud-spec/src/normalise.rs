@@ -497,6 +497,19 @@ fn encodable(media: &str) -> bool {
 /// operation whose body had none of them is removed, and recorded.
 pub fn request_content_types(doc: &mut Value) {
     let mut dropped = Vec::new();
+    // Each request body's media types before any is dropped.
+    let original: BTreeMap<String, BTreeMap<String, Value>> = operations(doc)
+        .filter_map(|(path, method, op)| {
+            Some((
+                path.to_string(),
+                method.to_string(),
+                op.pointer("/requestBody/content")?.clone(),
+            ))
+        })
+        .fold(BTreeMap::new(), |mut all, (path, method, content)| {
+            all.entry(path).or_default().insert(method, content);
+            all
+        });
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
@@ -511,12 +524,23 @@ pub fn request_content_types(doc: &mut Value) {
                 let types: Vec<String> = content.keys().cloned().collect();
                 content.retain(|media, _| encodable(media));
                 if content.is_empty() {
-                    item.shift_remove(method);
-                    dropped.push(json!(format!(
-                        "{} {path}: request body {}",
-                        method.to_uppercase(),
-                        types.join(", ")
-                    )));
+                    let mut op = item.shift_remove(method).unwrap_or_default();
+                    if let Some(body) = op.get_mut("requestBody") {
+                        body["content"] = original
+                            .get(path)
+                            .and_then(|o| o.get(method))
+                            .cloned()
+                            .unwrap_or_default();
+                    }
+                    dropped.push((
+                        json!(format!(
+                            "{} {path}: request body {}",
+                            method.to_uppercase(),
+                            types.join(", ")
+                        )),
+                        format!("{} {path}", method.to_uppercase()),
+                        op,
+                    ));
                 }
             }
         }
@@ -528,9 +552,18 @@ pub fn request_content_types(doc: &mut Value) {
     if !dropped.is_empty()
         && let Some(obj) = doc.as_object_mut()
     {
-        obj.insert("x-normalise-dropped".into(), Value::Array(dropped));
+        let (list, kept): (Vec<Value>, Map<String, Value>) =
+            dropped.into_iter().map(|(line, key, op)| (line, (key, op))).unzip();
+        obj.insert("x-normalise-dropped".into(), Value::Array(list));
+        // Kept whole, so a hand-made call still finds the types its answers
+        // have (their schemas stay reachable, and renamed as the rest).
+        obj.insert(DROPPED_OPERATIONS.into(), Value::Object(kept));
     }
 }
+
+/// Where [`request_content_types`] keeps the operations it drops, by
+/// `"METHOD /path"`.
+pub const DROPPED_OPERATIONS: &str = "x-normalise-dropped-operations";
 
 /// Media types of an answer that can be an event stream.
 const EVENT_STREAM: &str = "text/event-stream";
@@ -873,22 +906,49 @@ pub fn readable_names(doc: &mut Value) {
         });
     }
 
-    let all_ids: BTreeSet<String> = operations(doc)
-        .filter_map(|(_, _, op)| Some(op.get("operationId")?.as_str()?.to_string()))
+    // Operations set aside (multipart uploads) are named as the others: a hand-made call bears the name.
+    let set_aside: Vec<(String, String, String, String)> = doc
+        .get(DROPPED_OPERATIONS)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, op)| {
+            let (method, path) = key.split_once(' ')?;
+            let pointer = format!("/{}/{}/operationId", escape(DROPPED_OPERATIONS), escape(key));
+            Some((
+                pointer,
+                path.to_string(),
+                method.to_lowercase(),
+                op.get("operationId")?.as_str()?.to_string(),
+            ))
+        })
         .collect();
-    let mut keys: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let items: Vec<(String, String, Vec<String>)> = operations(doc)
+    let located: Vec<(String, String, String, String)> = operations(doc)
         .filter_map(|(path, method, op)| {
-            let id = op.get("operationId")?.as_str()?;
+            let pointer = format!("/paths/{}/{method}/operationId", escape(path));
+            Some((
+                pointer,
+                path.to_string(),
+                method.to_string(),
+                op.get("operationId")?.as_str()?.to_string(),
+            ))
+        })
+        .chain(set_aside)
+        .collect();
+    let all_ids: BTreeSet<String> = located.iter().map(|(_, _, _, id)| id.clone()).collect();
+    let mut pointers: BTreeMap<String, String> = BTreeMap::new();
+    let items: Vec<(String, String, Vec<String>)> = located
+        .iter()
+        .filter_map(|(pointer, path, method, id)| {
             let short = short_operation_id(id, path, method)?;
-            keys.insert(id.to_string(), (path.to_string(), method.to_string()));
+            pointers.insert(id.clone(), pointer.clone());
             let literal = path
                 .trim_start_matches("/api/v1/")
                 .split('/')
                 .filter(|s| !s.is_empty() && !s.starts_with('{'))
                 .map(|s| s.replace('-', "_"))
                 .collect();
-            Some((id.to_string(), short, literal))
+            Some((id.clone(), short, literal))
         })
         .collect();
     let chosen = choose_names(items, &all_ids, |q, short| match q.first() {
@@ -896,12 +956,8 @@ pub fn readable_names(doc: &mut Value) {
         None => short.to_string(),
     });
     for (id, short) in chosen {
-        let Some((path, method)) = keys.get(&id) else { continue };
-        if let Some(op) = doc
-            .pointer_mut(&format!("/paths/{}/{method}", escape(path)))
-            .and_then(Value::as_object_mut)
-        {
-            op.insert("operationId".into(), Value::String(short));
+        if let Some(slot) = pointers.get(&id).and_then(|p| doc.pointer_mut(p)) {
+            *slot = Value::String(short);
         }
     }
 }

@@ -48,8 +48,12 @@ pub fn request_body(doc: &Value, method: &str, path: &str) -> Option<Value> {
     Some(sample(doc, m.get("schema")?))
 }
 
+/// The operation, among the paths or those the normaliser set aside.
 fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<&'a Value> {
-    doc.get("paths")?.get(path)?.get(method.to_lowercase())
+    let key = format!("{} {path}", method.to_uppercase());
+    doc.get("paths")
+        .and_then(|p| p.get(path)?.get(method.to_lowercase()))
+        .or_else(|| doc.get(crate::normalise::DROPPED_OPERATIONS)?.get(key))
 }
 
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::normalise::DROPPED_OPERATIONS;
 use crate::walk::{for_each_ref, reachable_schemas, schema_ref_name, unescape};
 use crate::{HTTP_METHODS, SpecError};
 
@@ -18,19 +19,26 @@ pub fn group_feature(tag: &str) -> String {
     tag.trim().to_lowercase().replace([' ', '_'], "-")
 }
 
-/// `(METHOD, /path, group)` of every operation, where the group is
-/// [`group_feature`] of its first tag (`None` when it has no tag).
+/// `(METHOD, /path, group)` of every operation, those the normaliser set
+/// aside included, where the group is [`group_feature`] of its first tag
+/// (`None` when it has no tag).
 pub fn operation_groups(doc: &Value) -> Vec<(String, String, Option<String>)> {
+    let group = |op: &Value| {
+        op.get("tags")
+            .and_then(Value::as_array)
+            .and_then(|t| t.first())
+            .and_then(Value::as_str)
+            .map(group_feature)
+    };
+    let dropped = doc
+        .get(DROPPED_OPERATIONS)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, op)| parse_operation(key).ok().map(|(m, p)| (m, p, group(op))));
     crate::operations(doc)
-        .map(|(p, m, op)| {
-            let group = op
-                .get("tags")
-                .and_then(Value::as_array)
-                .and_then(|t| t.first())
-                .and_then(Value::as_str)
-                .map(group_feature);
-            (m.to_uppercase(), p.to_string(), group)
-        })
+        .map(|(p, m, op)| (m.to_uppercase(), p.to_string(), group(op)))
+        .chain(dropped)
         .collect()
 }
 
@@ -70,8 +78,19 @@ pub fn subset(doc: &Value, ops: &[(String, String)]) -> Result<Value, SpecError>
             .collect();
         paths.insert(path.clone(), Value::Object(kept));
     }
+    // Operations the normaliser set aside (multipart bodies) stay beside the
+    // paths when wanted, and so do the schemas they reach.
+    let dropped: Map<String, Value> = doc
+        .get(DROPPED_OPERATIONS)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| parse_operation(key).is_ok_and(|op| ops.contains(&op)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (m, p) in ops {
-        let found = paths.get(p).and_then(|i| i.get(m.to_lowercase())).is_some();
+        let found =
+            paths.get(p).and_then(|i| i.get(m.to_lowercase())).is_some() || dropped.contains_key(&format!("{m} {p}"));
         if !found {
             return Err(SpecError::NotOpenApi {
                 origin: "upstream".into(),
@@ -80,9 +99,11 @@ pub fn subset(doc: &Value, ops: &[(String, String)]) -> Result<Value, SpecError>
         }
     }
     let mut roots = Vec::new();
-    for_each_ref(&Value::Object(paths.clone()), &mut |r| {
-        roots.extend(schema_ref_name(r).map(unescape))
-    });
+    for kept in [&paths, &dropped] {
+        for_each_ref(&Value::Object(kept.clone()), &mut |r| {
+            roots.extend(schema_ref_name(r).map(unescape))
+        });
+    }
     let keep = reachable_schemas(doc, roots);
     let mut out = doc.as_object().cloned().unwrap_or_default();
     out.insert("paths".into(), Value::Object(paths));
@@ -104,6 +125,19 @@ pub fn subset(doc: &Value, ops: &[(String, String)]) -> Result<Value, SpecError>
         }
     }
     out.shift_remove("webhooks");
+    if out.contains_key(DROPPED_OPERATIONS) {
+        let lines = out.get("x-normalise-dropped").and_then(Value::as_array).cloned();
+        let kept_lines: Vec<Value> = lines
+            .into_iter()
+            .flatten()
+            .filter(|l| {
+                l.as_str()
+                    .is_some_and(|l| dropped.keys().any(|k| l.starts_with(&format!("{k}:"))))
+            })
+            .collect();
+        out.insert("x-normalise-dropped".into(), Value::Array(kept_lines));
+        out.insert(DROPPED_OPERATIONS.into(), Value::Object(dropped));
+    }
     Ok(Value::Object(out))
 }
 
