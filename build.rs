@@ -101,6 +101,12 @@ fn generate() -> Result<(), String> {
     let table = codegen::generated_operations(&code).map_err(|e| format!("{name}: {e}"))?;
     write("operations.rs", operation_table(&prepared, &table))?;
     write("codegen.rs", code)?;
+    if feature("cli") {
+        write(
+            "cli.rs",
+            codegen::generate_cli(&prepared, &settings, "crate").map_err(|e| format!("{name}: {e}"))?,
+        )?;
+    }
     if feature("HTTPMOCK") {
         let mock = codegen::generate_httpmock(&prepared, &settings, "crate").map_err(|e| format!("{name}: {e}"))?;
         write("mock.rs", mock)?;

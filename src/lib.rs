@@ -55,6 +55,15 @@ mod generated {
 
 pub use generated::*;
 
+/// progenitor's CLI for every generated operation (feature `cli`): a clap
+/// command per operation and `Cli::execute` to run one, printing through
+/// your `CliConfig`. `phala-cvm api` mounts it.
+#[cfg(feature = "cli")]
+#[allow(clippy::all, missing_docs, rustdoc::all, unused)]
+pub mod cli {
+    include!(concat!(env!("OUT_DIR"), "/cli.rs"));
+}
+
 /// One operation of the generated client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -38,7 +38,7 @@ mod stats;
 
 pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
 pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};
-pub use server::OPERATION_IN_PROGRESS;
+pub use server::{IMPLEMENTED as IMPLEMENTED_OPERATIONS, OPERATION_IN_PROGRESS};
 pub use stats::Stats;
 
 /// The bundled OpenAPI document, served at `/openapi.json`: the generated

@@ -9,6 +9,10 @@ use phala_cloud_sim::{Faults, Simulator};
 #[derive(Parser, Debug)]
 #[command(name = "phala-cloud-sim", version)]
 struct Args {
+    /// Print the operations the simulator implements (`METHOD /path`, one
+    /// per line) and exit; the others answer 501.
+    #[arg(long)]
+    list_operations: bool,
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     port: u16,
@@ -59,6 +63,12 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.list_operations {
+        for op in phala_cloud_sim::IMPLEMENTED_OPERATIONS {
+            println!("{op}");
+        }
+        return;
+    }
     let faults = Faults::default()
         .with_latency(
             Duration::from_millis(args.latency_ms),

@@ -1099,6 +1099,39 @@ fn action_route(action: Action) -> axum::routing::MethodRouter<Arc<Shared>> {
     )
 }
 
+/// The operations the simulator answers, `METHOD /path` as the document
+/// writes them. Every other operation the document publishes answers 501
+/// naming itself (tests/api.rs checks both halves); `phala-cloud-sim
+/// --list-operations` prints this list (the conformance run tests these).
+pub const IMPLEMENTED: &[&str] = &[
+    "POST /api/v1/status/batch",
+    "POST /api/v1/cvms/batch-stop",
+    "GET /api/v1/cvms",
+    "POST /api/v1/cvms",
+    "POST /api/v1/cvms/provision",
+    "GET /api/v1/cvms/{cvm_id}/compose_file",
+    "PATCH /api/v1/cvms/{cvm_id}/compose_file",
+    "POST /api/v1/cvms/{cvm_id}/compose_file/provision",
+    "POST /api/v1/cvms/{cvm_id}/replicas",
+    "POST /api/v1/cvms/{cvm_id}/commit-update",
+    "GET /api/v1/apps/{app_id}/revisions",
+    "GET /api/v1/apps/{app_id}/revisions/{revision_id}",
+    "POST /api/v1/apps/{app_id}/revisions/{revision_id}/redeploy",
+    "GET /api/v1/kms/{kms_id}",
+    "GET /api/v1/kms/{kms_id}/pubkey/{app_id}",
+    "GET /api/v1/cvms/paginated",
+    "GET /api/v1/cvms/{cvm_id}/operations",
+    "POST /api/v1/cvms/{cvm_id}/operations/cancel",
+    "GET /api/v1/cvms/{cvm_id}",
+    "DELETE /api/v1/cvms/{cvm_id}",
+    "POST /api/v1/cvms/{cvm_id}/start",
+    "POST /api/v1/cvms/{cvm_id}/stop",
+    "POST /api/v1/cvms/{cvm_id}/shutdown",
+    "POST /api/v1/cvms/{cvm_id}/restart",
+    "GET /api/v1/cvms/{cvm_id}/state",
+    "GET /api/v1/apps/{app_id}/cvms",
+];
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v1/status/batch", post(status_batch))
@@ -1152,9 +1185,58 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::BUNDLED_OPENAPI) }),
         )
-        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))) })
+        .fallback(unimplemented)
+        .method_not_allowed_fallback(unimplemented)
         .layer(middleware::from_fn_with_state(shared.clone(), around))
         .with_state(shared)
+}
+
+/// What the simulator does not answer: an operation the document publishes
+/// gets 501 naming it (so a caller knows the simulator, not the API, lacks
+/// it), anything else the service's 404.
+async fn unimplemented(method: Method, uri: axum::http::Uri) -> Response {
+    match documented_operation(method.as_str(), uri.path()) {
+        Some((template, id)) => (
+            StatusCode::NOT_IMPLEMENTED,
+            axum::Json(json!({
+                "detail": format!("the simulator does not implement {method} {template} ({id})"),
+                "error_code": "SIM-501",
+                "operation": {"method": method.as_str(), "path": template, "operation_id": id},
+            })),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response(),
+    }
+}
+
+/// The document's `(path template, operationId)` that `method path` is, if any.
+fn documented_operation(method: &str, path: &str) -> Option<(String, String)> {
+    static OPERATIONS: std::sync::OnceLock<Vec<(String, String, String)>> = std::sync::OnceLock::new();
+    let operations = OPERATIONS.get_or_init(|| {
+        let doc: Value = serde_json::from_str(crate::BUNDLED_OPENAPI).unwrap_or_default();
+        let mut out = Vec::new();
+        for (template, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (m, op) in item.as_object().into_iter().flatten() {
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    out.push((m.to_uppercase(), template.clone(), id.to_string()));
+                }
+            }
+        }
+        out
+    });
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    operations
+        .iter()
+        .find(|(m, template, _)| {
+            let pattern: Vec<&str> = template.split('/').collect();
+            m.eq_ignore_ascii_case(method)
+                && pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+        })
+        .map(|(_, template, id)| (template.clone(), id.clone()))
 }
 
 /// The socket a simulator listens on.

@@ -87,6 +87,8 @@ enum Output<'a> {
     Client,
     /// The typed httpmock extension, referring to the client at this path.
     Mock(&'a str),
+    /// progenitor's clap CLI (a command per operation), referring to the client at this path.
+    Cli(&'a str),
 }
 
 /// One generation attempt: the token stream, or the error or panic message.
@@ -98,6 +100,7 @@ fn attempt(doc: &Value, settings: &GenerationSettings, output: Output) -> Result
         match output {
             Output::Client => generator.generate_tokens(&spec),
             Output::Mock(crate_path) => generator.httpmock(&spec, crate_path),
+            Output::Cli(crate_path) => generator.cli(&spec, crate_path),
         }
     }))
     .map_err(panic_message)?
@@ -129,17 +132,23 @@ pub fn generate_httpmock(doc: &Value, settings: &GenerationSettings, crate_path:
     pretty(&mockable(doc), settings, Output::Mock(crate_path))
 }
 
+/// progenitor's CLI for the client generated from `doc`: a clap command
+/// per operation (path, query and header parameters as flags, the body from
+/// flags or `--json-body FILE`) of [`cli_ready`]'s document, a `CliConfig` trait through which the
+/// caller prints answers, and `execute` to run one. The types must derive
+/// `schemars::JsonSchema` ([`Derives::schemars`]); `crate_path` is where the
+/// client lives.
+pub fn generate_cli(doc: &Value, settings: &GenerationSettings, crate_path: &str) -> Result<String, SpecError> {
+    pretty(&cli_ready(doc), settings, Output::Cli(crate_path))
+}
+
 /// `doc` without its array-valued query parameters, and with every request
 /// body required and not nullable.
 fn mockable(doc: &Value) -> Value {
-    let mut doc = doc.clone();
-    let is_array_query = |p: &Value| {
-        p.get("in").and_then(Value::as_str) == Some("query")
-            && p.pointer("/schema/type").and_then(Value::as_str) == Some("array")
-    };
+    let mut doc = without_array_queries(doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
-            for (key, value) in item.iter_mut() {
+            for value in item.values_mut() {
                 if let Some(body) = value.get_mut("requestBody").and_then(Value::as_object_mut) {
                     body.insert("required".into(), Value::Bool(true));
                     let media = body.get_mut("content").and_then(Value::as_object_mut);
@@ -153,6 +162,64 @@ fn mockable(doc: &Value) -> Value {
                         }
                     }
                 }
+            }
+        }
+    }
+    doc
+}
+
+/// What progenitor's CLI generator can serve: array query parameters go
+/// (clap has no parser for a `Vec` flag; as in the mocks) and so do the
+/// operations that answer a byte stream (it emits `todo!()` for them): a
+/// caller mounts its own commands for those, see [`cli_left_out`].
+pub fn cli_ready(doc: &Value) -> Value {
+    let mut doc = without_array_queries(doc);
+    let left_out = cli_left_out(&doc);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            if let Some(item) = item.as_object_mut() {
+                item.retain(|m, _| !left_out.contains(&(m.to_uppercase(), path.clone())));
+            }
+        }
+        paths.retain(|_, item| {
+            item.as_object()
+                .is_none_or(|i| crate::HTTP_METHODS.iter().any(|m| i.contains_key(*m)))
+        });
+    }
+    doc
+}
+
+/// `(METHOD, /path)` of the operations [`cli_ready`] leaves out: a success
+/// answer with neither JSON nor text.
+pub fn cli_left_out(doc: &Value) -> Vec<(String, String)> {
+    operations(doc)
+        .filter(|(_, _, op)| {
+            op.get("responses").and_then(Value::as_object).is_some_and(|responses| {
+                responses
+                    .iter()
+                    .filter(|(code, _)| code.starts_with('2'))
+                    .filter_map(|(_, r)| r.get("content").and_then(Value::as_object))
+                    .any(|content| {
+                        !content
+                            .keys()
+                            .any(|m| m.contains("json") || m.starts_with("text/plain"))
+                    })
+            })
+        })
+        .map(|(p, m, _)| (m.to_uppercase(), p.to_string()))
+        .collect()
+}
+
+/// `doc` without its array-valued query parameters.
+fn without_array_queries(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let is_array_query = |p: &Value| {
+        p.get("in").and_then(Value::as_str) == Some("query")
+            && p.pointer("/schema/type").and_then(Value::as_str) == Some("array")
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for (key, value) in item.iter_mut() {
                 let params = if key == "parameters" {
                     Some(value)
                 } else {

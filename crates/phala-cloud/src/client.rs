@@ -154,6 +154,14 @@ impl Client {
         &self.inner.raw
     }
 
+    /// An error of a [`raw`](Self::raw) call as this crate's [`Error`]:
+    /// status, error code, message, request id and a bounded body snippet
+    /// (an unexpected answer's body is read, at most 64 KiB, within the
+    /// request timeout).
+    pub async fn error_from_raw<E: serde::Serialize>(&self, e: phala_cloud_api::Error<E>) -> Error {
+        Error::from_raw(e, self.inner.request_timeout, self.inner.max_body_bytes).await
+    }
+
     /// The origin requests go to (without `/api/v1`).
     pub fn base_url(&self) -> &str {
         &self.inner.base

@@ -102,6 +102,10 @@ fn family(s: &str) -> Result<ListCvmsPaginatedFamily, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Any operation of the API, generated from its document: a command per
+    /// operation, its parameters as flags, a body from flags or --json-body FILE.
+    #[command(subcommand_value_name = "OPERATION", subcommand_help_heading = "Operations")]
+    Api(crate::api::ApiArgs),
     /// List CVMs (both API response shapes, one table).
     List {
         /// Only the CVMs (replicas) of this app.

@@ -35,7 +35,16 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = execute(&client, &args.command, &out, interval).await;
+    let result = match &args.command {
+        Command::Api(api) => {
+            let code = crate::api::run(&client, api, &out).await;
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            return ExitCode::from(code);
+        }
+        command => execute(&client, command, &out, interval).await,
+    };
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
@@ -126,6 +135,8 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Cancel { cvm_id } => cancel(client, out, cvm_id).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
+        // Answered in `run`.
+        Command::Api(_) => Ok(Outcome::Done),
         Command::CommitUpdate {
             cvm_id,
             token,

@@ -16,6 +16,7 @@ macro_rules! outln {
     }};
 }
 
+mod api;
 mod cli;
 mod commands;
 mod deploy;

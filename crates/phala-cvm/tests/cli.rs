@@ -729,3 +729,59 @@ fn list_streams_json_lines_and_history_follows_cancel() {
     assert_eq!(code(&bad), 2, "{}", text(&bad));
     drop(sim);
 }
+
+#[test]
+fn api_commands_cover_the_document_and_run_against_the_simulator() {
+    // A command per operation: the help lists every one.
+    let help = text(&run(&["api", "--help"], &[]));
+    for name in [
+        "list-cvms",
+        "get-cvm",
+        "list-webhooks",
+        "update-cvm-docker-compose",
+        "get-cvm-state",
+        "upload-and-verify",
+    ] {
+        assert!(help.contains(&format!("  {name}\n")), "{name} missing from:\n{help}");
+    }
+
+    // A generated command, typed answer printed as JSON.
+    let got = sim(&["api", "get-cvm", "--cvm-id", "web-1-0", "-o", "json"]);
+    assert_eq!(code(&got), 0, "{}", text(&got));
+    assert_eq!(stdout_json(&got)["name"], "web-1-0");
+    // A query flag and the table form.
+    let page = sim(&["api", "list-cvms-paginated", "--page-size", "2", "-o", "jsonl"]);
+    assert_eq!(code(&page), 0, "{}", text(&page));
+    assert!(text(&page).contains("\"page_size\":2"), "{}", text(&page));
+
+    // What the simulator does not implement: 501 naming the operation, exit 1.
+    let missing = sim(&["api", "list-webhooks"]);
+    assert_eq!(code(&missing), 1);
+    let err = String::from_utf8_lossy(&missing.stderr).to_string();
+    assert!(
+        err.contains("501") && err.contains("GET /api/v1/workspace/webhooks"),
+        "{err}"
+    );
+
+    // The API's error keeps its code; a body file that cannot be read is a usage error.
+    let absent = sim(&["api", "get-cvm", "--cvm-id", "nope", "-o", "json"]);
+    assert_eq!(code(&absent), 1);
+    let err: Value = serde_json::from_slice(&absent.stderr).unwrap();
+    assert_eq!(err["error"]["status"], 404);
+    let bad = sim(&["api", "create-webhook", "--json-body", "/nonexistent/body.json"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+
+    // Hand-made commands: the state, and an upload the simulator does not take.
+    let state = sim(&["api", "get-cvm-state", "--cvm-id", "web-1-0"]);
+    assert_eq!(code(&state), 0, "{}", text(&state));
+    assert!(text(&state).contains("\"status\""), "{}", text(&state));
+    let upload = sim(&[
+        "api",
+        "update-cvm-docker-compose",
+        "--cvm-id",
+        "web-1-0",
+        "--file",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli.rs"),
+    ]);
+    assert_eq!(code(&upload), 1, "{}", text(&upload));
+}
