@@ -113,6 +113,21 @@ for version in SUPPORTED_API_VERSIONS:
             expect(version, "instance_types selects those types",
                    small.total > 0 and all(c.resource.instance_type in ("tdx.small", "tdx.medium") for c in small.items))
     check(version, "get_cvm_info", lambda: client.get_cvm_info({"id": running["id"]}))
+    # The reads the simulator answers about what it holds.
+    compose = check(version, "get_cvm_docker_compose", lambda: client.get_cvm_docker_compose({"id": running["id"]}))
+    if compose is not None:
+        expect(version, "the docker-compose file is YAML text", "services:" in compose)
+    check(version, "get_cvm_pre_launch_script", lambda: client.get_cvm_pre_launch_script({"id": running["id"]}))
+    network = check(version, "get_cvm_network", lambda: client.get_cvm_network({"id": running["id"]}))
+    if network is not None:
+        expect(version, "a running CVM is online", getattr(network, "is_online", None) is True)
+    check(version, "get_cvm_stats", lambda: client.get_cvm_stats({"id": running["id"]}))
+    config = check(version, "get_cvm_user_config", lambda: client.get_cvm_user_config({"id": running["id"]}))
+    if config is not None:
+        expect(version, "the user config names the host", getattr(config, "hostname", None) == running["name"])
+    keys = check(version, "list_ssh_keys", lambda: client.list_ssh_keys())
+    if keys is not None:
+        expect(version, "no SSH key is registered", keys == [])
     check(version, "get_cvm_state", lambda: client.get_cvm_state({"id": running["id"]}))
     check(version, "get_cvm_state", lambda: client.get_cvm_state({"id": stopped["id"]}), "get_cvm_state of a stopped CVM")
     statuses = check(version, "get_cvm_status_batch",

@@ -297,7 +297,7 @@ pub(crate) async fn kms_pubkey(
 
 /// The compose a CVM holds: what it was deployed or updated with, or for the
 /// generated fleet one like it would have been deployed with.
-fn held_compose(inner: &crate::server::Inner, idx: usize) -> Map<String, Value> {
+pub(crate) fn held_compose(inner: &crate::server::Inner, idx: usize) -> Map<String, Value> {
     if let Some(d) = inner.deployments.deployed.get(&idx) {
         return d.compose.clone();
     }

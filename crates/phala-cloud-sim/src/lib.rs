@@ -31,6 +31,7 @@ mod deploy;
 mod deploy_routes;
 mod fleet;
 mod handle;
+mod reads;
 mod rng;
 mod server;
 mod sse;

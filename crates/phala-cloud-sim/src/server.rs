@@ -1130,6 +1130,14 @@ pub const IMPLEMENTED: &[&str] = &[
     "POST /api/v1/cvms/{cvm_id}/restart",
     "GET /api/v1/cvms/{cvm_id}/state",
     "GET /api/v1/apps/{app_id}/cvms",
+    "GET /api/v1/cvms/{cvm_id}/docker-compose.yml",
+    "GET /api/v1/cvms/{cvm_id}/pre-launch-script",
+    "GET /api/v1/cvms/{cvm_id}/user_config",
+    "GET /api/v1/cvms/{cvm_id}/network",
+    "GET /api/v1/cvms/{cvm_id}/stats",
+    "GET /api/v1/cvms/{cvm_id}/ports",
+    "GET /api/v1/user/ssh-keys",
+    "GET /api/v1/workspace/webhooks",
 ];
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -1182,6 +1190,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/cvms/{cvm_id}/state", get(cvm_state))
         .route("/api/v1/apps/{app_id}/cvms", get(app_cvms))
         .route(
+            "/api/v1/cvms/{cvm_id}/docker-compose.yml",
+            get(crate::reads::docker_compose),
+        )
+        .route(
+            "/api/v1/cvms/{cvm_id}/pre-launch-script",
+            get(crate::reads::pre_launch_script),
+        )
+        .route("/api/v1/cvms/{cvm_id}/user_config", get(crate::reads::user_config))
+        .route("/api/v1/cvms/{cvm_id}/network", get(crate::reads::network))
+        .route("/api/v1/cvms/{cvm_id}/stats", get(crate::reads::stats))
+        .route("/api/v1/cvms/{cvm_id}/ports", get(crate::reads::ports))
+        .route("/api/v1/user/ssh-keys", get(crate::reads::none_registered))
+        .route("/api/v1/workspace/webhooks", get(crate::reads::none_registered))
+        .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::BUNDLED_OPENAPI) }),
         )
@@ -1193,10 +1215,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// What the simulator does not answer: an operation the document publishes
 /// gets 501 naming it (so a caller knows the simulator, not the API, lacks
-/// it), anything else the service's 404.
+/// it); a method the document does not publish for a path it does, 405
+/// with every method it publishes there in `Allow`; anything else the
+/// service's 404.
 async fn unimplemented(method: Method, uri: axum::http::Uri) -> Response {
-    match documented_operation(method.as_str(), uri.path()) {
-        Some((template, id)) => (
+    // A literal segment beats a parameter (`/cvms/batch-stop` is not `/cvms/{cvm_id}`).
+    let params = |template: &str| template.matches('{').count();
+    let candidates = documented()
+        .iter()
+        .filter(|(_, template, _)| template_matches(template, uri.path()));
+    let fewest = candidates.clone().map(|(_, t, _)| params(t)).min();
+    let matching: Vec<&(String, String, String)> = candidates.filter(|(_, t, _)| Some(params(t)) == fewest).collect();
+    if let Some((_, template, id)) = matching
+        .iter()
+        .find(|(m, _, _)| m.eq_ignore_ascii_case(method.as_str()))
+    {
+        return (
             StatusCode::NOT_IMPLEMENTED,
             axum::Json(json!({
                 "detail": format!("the simulator does not implement {method} {template} ({id})"),
@@ -1204,15 +1238,24 @@ async fn unimplemented(method: Method, uri: axum::http::Uri) -> Response {
                 "operation": {"method": method.as_str(), "path": template, "operation_id": id},
             })),
         )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response(),
+            .into_response();
     }
+    if matching.is_empty() {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response();
+    }
+    let allow: Vec<&str> = matching.iter().map(|(m, _, _)| m.as_str()).collect();
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, allow.join(", "))],
+        axum::Json(json!({"detail": "Method Not Allowed"})),
+    )
+        .into_response()
 }
 
-/// The document's `(path template, operationId)` that `method path` is, if any.
-fn documented_operation(method: &str, path: &str) -> Option<(String, String)> {
+/// Every operation of the bundled document: `(METHOD, path template, operationId)`.
+fn documented() -> &'static [(String, String, String)] {
     static OPERATIONS: std::sync::OnceLock<Vec<(String, String, String)>> = std::sync::OnceLock::new();
-    let operations = OPERATIONS.get_or_init(|| {
+    OPERATIONS.get_or_init(|| {
         let doc: Value = serde_json::from_str(crate::BUNDLED_OPENAPI).unwrap_or_default();
         let mut out = Vec::new();
         for (template, item) in doc["paths"].as_object().into_iter().flatten() {
@@ -1223,20 +1266,18 @@ fn documented_operation(method: &str, path: &str) -> Option<(String, String)> {
             }
         }
         out
-    });
+    })
+}
+
+/// Whether `path` is an instance of `template` (`{name}` takes one segment).
+fn template_matches(template: &str, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    operations
-        .iter()
-        .find(|(m, template, _)| {
-            let pattern: Vec<&str> = template.split('/').collect();
-            m.eq_ignore_ascii_case(method)
-                && pattern.len() == segments.len()
-                && pattern
-                    .iter()
-                    .zip(&segments)
-                    .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
-        })
-        .map(|(_, template, id)| (template.clone(), id.clone()))
+    let pattern: Vec<&str> = template.split('/').collect();
+    pattern.len() == segments.len()
+        && pattern
+            .iter()
+            .zip(&segments)
+            .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
 }
 
 /// The socket a simulator listens on.

@@ -219,6 +219,42 @@ async fn every_simulated_answer_fits_the_overlaid_document() {
 }
 
 #[tokio::test]
+async fn the_reads_fit_the_overlaid_document_in_every_version() {
+    let doc = document();
+    let sim = Simulator::builder().cvms(12).apps(3).seed(5).start().await.unwrap();
+    let mine: Vec<_> = sim.cvms().into_iter().filter(|c| c.in_main_workspace).collect();
+    let running = mine.iter().find(|c| c.status == "running").unwrap();
+    let stopped = mine.iter().find(|c| c.status == "stopped").unwrap();
+    for version in phala_cloud_api::versions::supported() {
+        let v = version.as_str();
+        for cvm in [running, stopped] {
+            for read in [
+                "docker-compose.yml",
+                "pre-launch-script",
+                "user_config",
+                "network",
+                "stats",
+                "ports",
+            ] {
+                let template: &'static str = Box::leak(format!("/api/v1/cvms/{{cvm_id}}/{read}").into_boxed_str());
+                let path = format!("/api/v1/cvms/{}/{read}", cvm.id);
+                let answer = answer_fits(&sim, &doc, (Method::GET, template, path), v, None).await;
+                if read == "docker-compose.yml" {
+                    assert!(answer.as_str().unwrap().contains("services:"), "{answer}");
+                }
+                if read == "network" {
+                    assert_eq!(answer["is_online"], cvm.status == "running", "{answer}");
+                }
+            }
+        }
+        for listing in ["/api/v1/user/ssh-keys", "/api/v1/workspace/webhooks"] {
+            answer_fits(&sim, &doc, (Method::GET, listing, listing.to_string()), v, None).await;
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn deploy_answers_fit_the_overlaid_document_in_every_version() {
     let doc = document();
     // Real time: an idle CVM stays idle for the test, whatever the load.
