@@ -101,6 +101,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
     results["scale"] = bench(&["--only", "scale"])?["scale"].take();
     if opts.build_times {
         results["build"] = build_times()?;
+        results["features"] = feature_build_times()?;
     }
     let report = markdown(&results);
     print!("{report}");
@@ -144,6 +145,76 @@ fn build_times() -> Result<Value, String> {
     });
     let _ = std::fs::remove_dir_all(&dir);
     Ok(json!({"clean_s": round1(clean), "facade_edit_s": round1(rebuild), "codegen_reran": regenerated}))
+}
+
+/// The bundled document before every operation was generated (27
+/// operations, all of them the facade's): "today" in the features scenario.
+const BASELINE_REV: &str = "153ae38";
+
+/// Scenario 7: what the features buy. Clean debug builds, each in a target
+/// directory of its own, side by side in one run: the facade with default
+/// features against the facade built from the baseline document, and the
+/// raw crate alone with default features against `full` (build and `cargo
+/// check`), with the lines of code generated for each.
+pub fn feature_build_times() -> Result<Value, String> {
+    let root = workspace_root();
+    let scratch = root.join("target/bench-features");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let baseline = scratch.join("baseline.openapi.json");
+    let shown = Command::new("git")
+        .current_dir(&root)
+        .args(["show", &format!("{BASELINE_REV}:openapi.json")])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !shown.status.success() {
+        return Err(format!("git show {BASELINE_REV}:openapi.json failed"));
+    }
+    std::fs::write(&baseline, &shown.stdout).map_err(|e| format!("{}: {e}", baseline.display()))?;
+    let baseline = baseline.display().to_string();
+    let configs: [(&str, &str, &[&str], bool); 4] = [
+        ("facade_before", "phala-cloud", &[], true),
+        ("facade_default", "phala-cloud", &[], false),
+        ("api_default", "phala-cloud-api", &[], false),
+        ("api_full", "phala-cloud-api", &["--features", "full"], false),
+    ];
+    let mut out = json!({});
+    for (name, package, features, before) in configs {
+        let mut timed = json!({});
+        for command in ["build", "check"] {
+            let dir = scratch.join(format!("{name}-{command}"));
+            let dir_arg = dir.display().to_string();
+            let mut args = vec![command, "--locked", "-p", package, "--target-dir", &dir_arg];
+            args.extend_from_slice(features);
+            let env: Vec<(&str, &std::ffi::OsStr)> = if before {
+                vec![("PHALA_CLOUD_API_DOCUMENT", std::ffi::OsStr::new(baseline.as_str()))]
+            } else {
+                Vec::new()
+            };
+            let started = Instant::now();
+            cargo_with(&args, &env)?;
+            timed[format!("{command}_s")] = json!(round1(started.elapsed().as_secs_f64()));
+            if command == "build" {
+                timed["generated_lines"] = json!(generated_lines(&dir));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        out[name] = timed;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(out)
+}
+
+/// Lines of the client generated under `target_dir` (codegen.rs), if found.
+fn generated_lines(target_dir: &Path) -> Option<usize> {
+    let build = target_dir.join("debug/build");
+    std::fs::read_dir(build)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("out/codegen.rs"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|code| code.lines().count())
 }
 
 fn round1(x: f64) -> f64 {
@@ -293,6 +364,52 @@ fn markdown(r: &Value) -> String {
     }
     md.push_str(TLS_CHOICE);
     md.push_str(&scale_section(&r["scale"]));
+    md.push_str(&features_section(r.get("features")));
+    md
+}
+
+/// Scenario 7, the features: see [`feature_build_times`].
+pub fn features_section(f: Option<&Value>) -> String {
+    let mut md = String::from(
+        "\n## 7. Features: what a user compiles (clean debug builds, each in its own target directory, one run)\n\n",
+    );
+    let Some(f) = f else {
+        md.push_str("Not run (`--quick` or `--no-build`).\n");
+        return md;
+    };
+    md.push_str("| crate | features | operations generated | lines generated | clean build | `cargo check` |\n|---|---|---|---|---|---|\n");
+    let rows = [
+        (
+            "facade_before",
+            "`phala-cloud`",
+            "default, before (27 operations bundled)",
+            "27",
+        ),
+        ("facade_default", "`phala-cloud`", "default (`core`)", "27 of 102"),
+        ("api_default", "`phala-cloud-api`", "default (`core`)", "27 of 102"),
+        ("api_full", "`phala-cloud-api`", "`full`", "99 + 3 multipart"),
+    ];
+    for (key, krate, features, ops) in rows {
+        let c = &f[key];
+        md.push_str(&row(&[
+            krate.into(),
+            features.into(),
+            ops.into(),
+            text(&c["generated_lines"]),
+            format!("{} s", c["build_s"]),
+            format!("{} s", c["check_s"]),
+        ]));
+    }
+    let ratio = |a: &str, b: &str, k: &str| {
+        let (a, b) = (f[a][k].as_f64().unwrap_or(0.0), f[b][k].as_f64().unwrap_or(0.0));
+        if b > 0.0 { format!("{:.2}", a / b) } else { "-".into() }
+    };
+    md.push_str(&format!(
+        "\nThe facade with default features against before: {}x the clean build. `full` against default, the raw crate alone: {}x the clean build, {}x `cargo check`.\n",
+        ratio("facade_default", "facade_before", "build_s"),
+        ratio("api_full", "api_default", "build_s"),
+        ratio("api_full", "api_default", "check_s"),
+    ));
     md
 }
 

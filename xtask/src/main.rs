@@ -39,9 +39,13 @@ enum Command {
         /// A short run that checks the harness works; writes nothing.
         #[arg(long)]
         quick: bool,
-        /// Skip scenario 5 (a clean build of the workspace: minutes).
+        /// Skip scenarios 5 and 7 (clean builds: minutes).
         #[arg(long)]
         no_build: bool,
+        /// Only scenario 7 (the features' clean builds); prints its table
+        /// and writes nothing.
+        #[arg(long, conflicts_with_all = ["quick", "no_build"])]
+        features_only: bool,
     },
 }
 
@@ -136,7 +140,16 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(message) => fail(message),
         },
-        Command::Bench { quick, no_build } => {
+        Command::Bench {
+            features_only: true, ..
+        } => match bench::feature_build_times() {
+            Ok(f) => {
+                print!("{}", bench::features_section(Some(&f)));
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(message),
+        },
+        Command::Bench { quick, no_build, .. } => {
             let opts = bench::Options {
                 quick,
                 release: true,

@@ -64,6 +64,7 @@ mod history;
 mod kms_key;
 mod lifecycle;
 mod listing;
+mod paging;
 mod replicate;
 mod report;
 mod retry;

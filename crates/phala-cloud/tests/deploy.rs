@@ -379,17 +379,12 @@ async fn a_revision_redeploys_after_its_compose_is_checked() {
         )
         .await
         .unwrap();
-    // Back to the first revision (the deploy's), read from the raw list.
-    let revisions = client
-        .raw()
-        .get_app_revisions()
-        .app_id(&deployed.app_id)
-        .send()
+    // Back to the first revision (the deploy's), from the revisions stream.
+    let revisions: Vec<_> = futures::TryStreamExt::try_collect(client.app_revisions(&deployed.app_id))
         .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(revisions.total, 2);
-    let first = revisions.revisions.last().unwrap();
+        .unwrap();
+    assert_eq!(revisions.len(), 2);
+    let first = revisions.last().unwrap();
     assert_eq!(first.compose_hash, deployed.compose_hash.to_string());
     let redeployed = client
         .redeploy_revision(&deployed.app_id, &first.revision_id, &[])
