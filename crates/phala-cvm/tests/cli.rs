@@ -755,13 +755,17 @@ fn api_commands_cover_the_document_and_run_against_the_simulator() {
     assert!(text(&page).contains("\"page_size\":2"), "{}", text(&page));
 
     // What the simulator does not implement: 501 naming the operation, exit 1.
-    let missing = sim(&["api", "list-webhooks"]);
+    let missing = sim(&["api", "list-deliveries", "--webhook-id", "wh_1"]);
     assert_eq!(code(&missing), 1);
     let err = String::from_utf8_lossy(&missing.stderr).to_string();
     assert!(
-        err.contains("501") && err.contains("GET /api/v1/workspace/webhooks"),
+        err.contains("501") && err.contains("GET /api/v1/workspace/webhooks/{webhook_id}/deliveries"),
         "{err}"
     );
+    // One the simulator answers: no webhook registered.
+    let none = sim(&["api", "list-webhooks", "-o", "json"]);
+    assert_eq!(code(&none), 0, "{}", text(&none));
+    assert_eq!(stdout_json(&none), json!([]));
 
     // The API's error keeps its code; a body file that cannot be read is a usage error.
     let absent = sim(&["api", "get-cvm", "--cvm-id", "nope", "-o", "json"]);
