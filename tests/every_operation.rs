@@ -419,3 +419,49 @@ fn concrete_paths() {
     );
     assert_eq!(concrete("/api/v1/cvms"), "/api/v1/cvms");
 }
+
+/// The overlay records why each answer the client leaves untyped is so, and
+/// that record is complete: every success answer still without a schema is
+/// listed, and everything listed is an operation of the document.
+#[test]
+fn every_untyped_answer_is_accounted_for_in_the_overlay() {
+    let doc = prepared();
+    let listed = doc["info"]["x-untyped-answers"].as_object().unwrap();
+    let mut untyped = Vec::new();
+    let set_aside = doc[phala_cloud_spec::normalise::DROPPED_OPERATIONS]
+        .as_object()
+        .unwrap();
+    let mut all: Vec<(String, &Value)> = phala_cloud_spec::operations(doc)
+        .map(|(p, m, op)| (format!("{} {p}", m.to_uppercase()), op))
+        .collect();
+    all.extend(set_aside.iter().map(|(k, op)| (k.clone(), op)));
+    for (key, op) in &all {
+        for (code, response) in op["responses"].as_object().unwrap() {
+            let schema = response.pointer("/content/application~1json/schema");
+            let bare = schema.and_then(Value::as_object).is_some_and(|s| {
+                s.keys()
+                    .all(|k| k.starts_with("x-") || k == "title" || k == "description")
+            });
+            if code.starts_with('2') && bare && !key.starts_with("HEAD ") {
+                untyped.push(key.clone());
+            }
+        }
+    }
+    for key in &untyped {
+        assert!(
+            listed.contains_key(key),
+            "{key} answers untyped and the overlay does not say why"
+        );
+    }
+    for key in listed.keys() {
+        assert!(
+            all.iter().any(|(k, _)| k == key),
+            "{key} is listed but not an operation"
+        );
+        assert!(
+            untyped.contains(key),
+            "{key} is listed as untyped but has a type now: drop it from the list"
+        );
+    }
+    assert_eq!(untyped.len(), listed.len());
+}
