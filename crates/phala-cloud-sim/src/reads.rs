@@ -12,17 +12,20 @@ use serde_json::{Value, json};
 
 use crate::server::{RequestId, Shared, authenticate, locate};
 
-/// What a handler answers about the located CVM, built under the fleet's lock.
-fn about_cvm(
-    shared: &Shared,
-    headers: &HeaderMap,
-    rid: &str,
-    cvm_id: &str,
-    answer: impl FnOnce(&crate::server::Inner, usize) -> Value,
-) -> Response {
-    match locate(shared, headers, rid, cvm_id) {
-        Ok(at) => axum::Json(answer(&at.inner, at.idx)).into_response(),
-        Err(r) => r,
+/// A handler answering `GET /cvms/{cvm_id}/...` with `answer(fleet, index)`
+/// for the CVM the caller may see, built under the fleet's lock.
+pub(crate) fn cvm_read(
+    answer: fn(&crate::server::Inner, usize) -> Value,
+) -> impl Fn(State<Arc<Shared>>, axum::Extension<RequestId>, HeaderMap, Path<String>) -> std::future::Ready<Response>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(shared), axum::Extension(RequestId(rid)), headers, Path(cvm_id)| {
+        std::future::ready(match locate(&shared, &headers, &rid, &cvm_id) {
+            Ok(at) => axum::Json(answer(&at.inner, at.idx)).into_response(),
+            Err(r) => r,
+        })
     }
 }
 
@@ -33,26 +36,12 @@ fn compose_text(inner: &crate::server::Inner, idx: usize, key: &str) -> Value {
     Value::String(compose.get(key).and_then(Value::as_str).unwrap_or_default().to_string())
 }
 
-pub(crate) async fn docker_compose(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |inner, idx| {
-        compose_text(inner, idx, "docker_compose_file")
-    })
+pub(crate) fn docker_compose(inner: &crate::server::Inner, idx: usize) -> Value {
+    compose_text(inner, idx, "docker_compose_file")
 }
 
-pub(crate) async fn pre_launch_script(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |inner, idx| {
-        compose_text(inner, idx, "pre_launch_script")
-    })
+pub(crate) fn pre_launch_script(inner: &crate::server::Inner, idx: usize) -> Value {
+    compose_text(inner, idx, "pre_launch_script")
 }
 
 /// The node's gateway domain, as the CVM detail names it.
@@ -62,74 +51,48 @@ fn gateway_domain(inner: &crate::server::Inner, idx: usize) -> String {
     format!("dstack-{region}.phala.network")
 }
 
-pub(crate) async fn user_config(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |inner, idx| {
-        json!({
-            "hostname": inner.fleet.cvms[idx].name,
-            "ssh_authorized_keys": [],
-            "default_gateway_domain": gateway_domain(inner, idx),
-        })
+pub(crate) fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
+    json!({
+        "hostname": inner.fleet.cvms[idx].name,
+        "ssh_authorized_keys": [],
+        "default_gateway_domain": gateway_domain(inner, idx),
     })
 }
 
-pub(crate) async fn network(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |inner, idx| {
-        let cvm = &inner.fleet.cvms[idx];
-        let online = cvm.status == "running";
-        let domain = gateway_domain(inner, idx);
-        json!({
-            "is_online": online,
-            "is_public": true,
-            "error": (!online).then(|| format!("CVM is {}", cvm.status)),
-            "internal_ip": online.then(|| format!("10.0.{}.{}", cvm.node % 256, idx % 254 + 1)),
-            "latest_handshake": None::<String>,
-            "public_urls": online.then(|| json!([{
-                "app": format!("https://{}.{domain}", cvm.app_id),
-                "instance": format!("https://{}.{domain}", cvm.instance_id),
-            }])),
-        })
+pub(crate) fn network(inner: &crate::server::Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let online = cvm.status == "running";
+    let domain = gateway_domain(inner, idx);
+    json!({
+        "is_online": online,
+        "is_public": true,
+        "error": (!online).then(|| format!("CVM is {}", cvm.status)),
+        "internal_ip": online.then(|| format!("10.0.{}.{}", cvm.node % 256, idx % 254 + 1)),
+        "latest_handshake": None::<String>,
+        "public_urls": online.then(|| json!([{
+            "app": format!("https://{}.{domain}", cvm.app_id),
+            "instance": format!("https://{}.{domain}", cvm.instance_id),
+        }])),
     })
 }
 
-pub(crate) async fn stats(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |inner, idx| {
-        let cvm = &inner.fleet.cvms[idx];
-        json!({
-            "is_online": cvm.status == "running",
-            "is_public": true,
-            "error": None::<String>,
-            "sysinfo": None::<Value>,
-            "status": cvm.status,
-            "in_progress": cvm.operation.is_some(),
-            "boot_progress": None::<String>,
-            "boot_error": cvm.boot_error,
-        })
+pub(crate) fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    json!({
+        "is_online": cvm.status == "running",
+        "is_public": true,
+        "error": None::<String>,
+        "sysinfo": None::<Value>,
+        "status": cvm.status,
+        "in_progress": cvm.operation.is_some(),
+        "boot_progress": None::<String>,
+        "boot_error": cvm.boot_error,
     })
 }
 
 /// No port is mapped: the simulator's CVMs are reached through the gateway.
-pub(crate) async fn ports(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-) -> Response {
-    about_cvm(&shared, &headers, &rid, &cvm_id, |_, _| json!([]))
+pub(crate) fn ports(_: &crate::server::Inner, _: usize) -> Value {
+    json!([])
 }
 
 /// The caller's SSH keys, or workspace's webhooks: none registered.
