@@ -100,8 +100,16 @@ fn code_that_does_not_compile_is_refused_before_it_lands() {
 #[test]
 #[ignore = "slow: run by .ci/run with --ignored"]
 fn the_whole_published_document_compiles() {
+    // Starting from one operation, so that the update writes (and first
+    // compiles) the whole document even though the bundled one is whole now.
     let target = scratch("full.openapi.json");
-    std::fs::copy(root().join("openapi.json"), &target).unwrap();
+    let mut start: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("openapi.json")).unwrap()).unwrap();
+    start["paths"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|path, _| path == "/api/v1/cvms");
+    std::fs::write(&target, serde_json::to_vec_pretty(&start).unwrap()).unwrap();
     let updated = xtask(&[
         "spec",
         "update",
