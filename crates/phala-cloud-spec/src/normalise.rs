@@ -345,14 +345,7 @@ pub fn array_unions(doc: &mut Value) {
                         .flatten()
                 };
                 let (min, max) = (bound("minItems", u64::min), bound("maxItems", u64::max));
-                let mut items: Vec<Value> = Vec::new();
-                for mut arm in arms {
-                    if let Some(item) = arm.get_mut("items").map(Value::take)
-                        && !items.contains(&item)
-                    {
-                        items.push(item);
-                    }
-                }
+                let items = without_repeats(arms.into_iter().filter_map(|mut a| a.get_mut("items").map(Value::take)));
                 obj.insert("type".into(), json!("array"));
                 // Arms of one item type (a tuple of 3 or 4 integers) are one array of it.
                 let item = match <[Value; 1]>::try_from(items) {
@@ -369,6 +362,17 @@ pub fn array_unions(doc: &mut Value) {
             }
         }
     });
+}
+
+/// `values` in order, each one once.
+fn without_repeats(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for value in values {
+        if !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
 }
 
 /// An answer's `anyOf` whose arms are all references becomes `oneOf`: the
@@ -388,13 +392,7 @@ pub fn answer_alternatives(doc: &mut Value) {
             && let Some(Value::Array(arms)) = obj.shift_remove("anyOf")
         {
             // FastAPI repeats an arm two version unions share: once is enough.
-            let mut distinct: Vec<Value> = Vec::new();
-            for arm in arms {
-                if !distinct.contains(&arm) {
-                    distinct.push(arm);
-                }
-            }
-            obj.insert("oneOf".into(), Value::Array(distinct));
+            obj.insert("oneOf".into(), Value::Array(without_repeats(arms)));
         }
     });
 }
@@ -497,19 +495,6 @@ fn encodable(media: &str) -> bool {
 /// operation whose body had none of them is removed, and recorded.
 pub fn request_content_types(doc: &mut Value) {
     let mut dropped = Vec::new();
-    // Each request body's media types before any is dropped.
-    let original: BTreeMap<String, BTreeMap<String, Value>> = operations(doc)
-        .filter_map(|(path, method, op)| {
-            Some((
-                path.to_string(),
-                method.to_string(),
-                op.pointer("/requestBody/content")?.clone(),
-            ))
-        })
-        .fold(BTreeMap::new(), |mut all, (path, method, content)| {
-            all.entry(path).or_default().insert(method, content);
-            all
-        });
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
@@ -521,27 +506,22 @@ pub fn request_content_types(doc: &mut Value) {
                 else {
                     continue;
                 };
-                let types: Vec<String> = content.keys().cloned().collect();
-                content.retain(|media, _| encodable(media));
-                if content.is_empty() {
-                    let mut op = item.shift_remove(method).unwrap_or_default();
-                    if let Some(body) = op.get_mut("requestBody") {
-                        body["content"] = original
-                            .get(path)
-                            .and_then(|o| o.get(method))
-                            .cloned()
-                            .unwrap_or_default();
-                    }
-                    dropped.push((
-                        json!(format!(
-                            "{} {path}: request body {}",
-                            method.to_uppercase(),
-                            types.join(", ")
-                        )),
-                        format!("{} {path}", method.to_uppercase()),
-                        op,
-                    ));
+                if content.keys().any(|media| encodable(media)) {
+                    content.retain(|media, _| encodable(media));
+                    continue;
                 }
+                // Nothing progenitor can send: the operation is set aside whole.
+                let types: Vec<String> = content.keys().cloned().collect();
+                let op = item.shift_remove(method).unwrap_or_default();
+                dropped.push((
+                    json!(format!(
+                        "{} {path}: request body {}",
+                        method.to_uppercase(),
+                        types.join(", ")
+                    )),
+                    format!("{} {path}", method.to_uppercase()),
+                    op,
+                ));
             }
         }
         paths.retain(|_, item| {
