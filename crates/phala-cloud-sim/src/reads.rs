@@ -12,10 +12,32 @@ use serde_json::{Value, json};
 
 use crate::server::{RequestId, Shared, authenticate, locate};
 
+/// What a CVM read answers for the CVM at an index of the fleet.
+type Answer = fn(&crate::server::Inner, usize) -> Value;
+
+/// The routes of this module: each CVM read under its path, then the empty listings.
+pub(crate) fn routes() -> axum::Router<Arc<Shared>> {
+    let reads: [(&str, Answer); 6] = [
+        ("/api/v1/cvms/{cvm_id}/docker-compose.yml", docker_compose),
+        ("/api/v1/cvms/{cvm_id}/pre-launch-script", pre_launch_script),
+        ("/api/v1/cvms/{cvm_id}/user_config", user_config),
+        ("/api/v1/cvms/{cvm_id}/network", network),
+        ("/api/v1/cvms/{cvm_id}/stats", stats),
+        ("/api/v1/cvms/{cvm_id}/ports", ports),
+    ];
+    reads
+        .into_iter()
+        .fold(axum::Router::new(), |router, (path, answer)| {
+            router.route(path, axum::routing::get(cvm_read(answer)))
+        })
+        .route("/api/v1/user/ssh-keys", axum::routing::get(none_registered))
+        .route("/api/v1/workspace/webhooks", axum::routing::get(none_registered))
+}
+
 /// A handler answering `GET /cvms/{cvm_id}/...` with `answer(fleet, index)`
 /// for the CVM the caller may see, built under the fleet's lock.
-pub(crate) fn cvm_read(
-    answer: fn(&crate::server::Inner, usize) -> Value,
+fn cvm_read(
+    answer: Answer,
 ) -> impl Fn(State<Arc<Shared>>, axum::Extension<RequestId>, HeaderMap, Path<String>) -> std::future::Ready<Response>
 + Clone
 + Send
@@ -36,11 +58,11 @@ fn compose_text(inner: &crate::server::Inner, idx: usize, key: &str) -> Value {
     Value::String(compose.get(key).and_then(Value::as_str).unwrap_or_default().to_string())
 }
 
-pub(crate) fn docker_compose(inner: &crate::server::Inner, idx: usize) -> Value {
+fn docker_compose(inner: &crate::server::Inner, idx: usize) -> Value {
     compose_text(inner, idx, "docker_compose_file")
 }
 
-pub(crate) fn pre_launch_script(inner: &crate::server::Inner, idx: usize) -> Value {
+fn pre_launch_script(inner: &crate::server::Inner, idx: usize) -> Value {
     compose_text(inner, idx, "pre_launch_script")
 }
 
@@ -51,7 +73,7 @@ fn gateway_domain(inner: &crate::server::Inner, idx: usize) -> String {
     format!("dstack-{region}.phala.network")
 }
 
-pub(crate) fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
+fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
     json!({
         "hostname": inner.fleet.cvms[idx].name,
         "ssh_authorized_keys": [],
@@ -59,7 +81,7 @@ pub(crate) fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
     })
 }
 
-pub(crate) fn network(inner: &crate::server::Inner, idx: usize) -> Value {
+fn network(inner: &crate::server::Inner, idx: usize) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     let online = cvm.status == "running";
     let domain = gateway_domain(inner, idx);
@@ -76,7 +98,7 @@ pub(crate) fn network(inner: &crate::server::Inner, idx: usize) -> Value {
     })
 }
 
-pub(crate) fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
+fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     json!({
         "is_online": cvm.status == "running",
@@ -91,12 +113,12 @@ pub(crate) fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
 }
 
 /// No port is mapped: the simulator's CVMs are reached through the gateway.
-pub(crate) fn ports(_: &crate::server::Inner, _: usize) -> Value {
+fn ports(_: &crate::server::Inner, _: usize) -> Value {
     json!([])
 }
 
 /// The caller's SSH keys, or workspace's webhooks: none registered.
-pub(crate) async fn none_registered(
+async fn none_registered(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,

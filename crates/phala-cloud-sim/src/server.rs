@@ -1189,32 +1189,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v1/cvms/{cvm_id}/state", get(cvm_state))
         .route("/api/v1/apps/{app_id}/cvms", get(app_cvms))
-        .route(
-            "/api/v1/cvms/{cvm_id}/docker-compose.yml",
-            get(crate::reads::cvm_read(crate::reads::docker_compose)),
-        )
-        .route(
-            "/api/v1/cvms/{cvm_id}/pre-launch-script",
-            get(crate::reads::cvm_read(crate::reads::pre_launch_script)),
-        )
-        .route(
-            "/api/v1/cvms/{cvm_id}/user_config",
-            get(crate::reads::cvm_read(crate::reads::user_config)),
-        )
-        .route(
-            "/api/v1/cvms/{cvm_id}/network",
-            get(crate::reads::cvm_read(crate::reads::network)),
-        )
-        .route(
-            "/api/v1/cvms/{cvm_id}/stats",
-            get(crate::reads::cvm_read(crate::reads::stats)),
-        )
-        .route(
-            "/api/v1/cvms/{cvm_id}/ports",
-            get(crate::reads::cvm_read(crate::reads::ports)),
-        )
-        .route("/api/v1/user/ssh-keys", get(crate::reads::none_registered))
-        .route("/api/v1/workspace/webhooks", get(crate::reads::none_registered))
+        .merge(crate::reads::routes())
         .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::BUNDLED_OPENAPI) }),
