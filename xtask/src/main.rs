@@ -6,6 +6,7 @@
 //! 3 for any failure (network, bad document).
 
 mod bench;
+mod evidence;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,6 +64,13 @@ enum FailOn {
     Never,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum EvidenceFailOn {
+    Error,
+    Warning,
+    Never,
+}
+
 #[derive(Subcommand)]
 enum SpecCommand {
     /// Download the upstream document and check it is OpenAPI.
@@ -114,6 +122,29 @@ enum SpecCommand {
         /// crate compiles (`cargo check` in target/proof).
         #[arg(long)]
         no_compile: bool,
+    },
+    /// Offline: compare the overlaid document with what the official SDKs
+    /// and CLI say (the snapshots in xtask/evidence), per operation and API
+    /// version. Exit 0 clean (or acknowledged only), 1 warnings, 2 errors.
+    Evidence {
+        #[arg(long, default_value = "openapi.json")]
+        path: PathBuf,
+        #[arg(long, default_value = "openapi.overlay.json")]
+        overlay: PathBuf,
+        /// The snapshots (every `*.json` but known.json) and known.json.
+        #[arg(long, default_value = "xtask/evidence")]
+        evidence: PathBuf,
+        /// Only findings at these API versions (repeatable; all by default).
+        #[arg(long = "api-version", value_name = "YYYY-MM-DD")]
+        api_versions: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Which findings make the exit code non-zero.
+        #[arg(long, value_enum, default_value_t = EvidenceFailOn::Warning)]
+        fail_on: EvidenceFailOn,
+        /// Also list what only reflects an SDK's modelling.
+        #[arg(long)]
+        show_hidden: bool,
     },
     /// Offline: the bundled document is valid and self-contained, every overlay
     /// action applies, and the result normalises and generates.
@@ -239,6 +270,29 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             }
             print_report(&report, Format::Text);
             Ok(ExitCode::SUCCESS)
+        }
+        SpecCommand::Evidence {
+            path,
+            overlay,
+            evidence: dir,
+            api_versions,
+            format,
+            fail_on,
+            show_hidden,
+        } => {
+            let report = evidence::run(&path, &overlay, &dir)?.at_versions(&api_versions);
+            match format {
+                Format::Text => print!("{}", report.to_text(show_hidden)),
+                Format::Markdown => print!("{}", report.to_markdown(show_hidden)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+            }
+            let code = report.exit_code();
+            Ok(ExitCode::from(match fail_on {
+                EvidenceFailOn::Never => 0,
+                EvidenceFailOn::Warning => code,
+                EvidenceFailOn::Error if code == 2 => 2,
+                EvidenceFailOn::Error => 0,
+            }))
         }
         SpecCommand::Check {
             path,

@@ -21,6 +21,7 @@
 
 mod check;
 pub mod diff;
+pub mod evidence;
 mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
