@@ -41,6 +41,11 @@ pub mod versions;
 /// publishes it (the overlay is applied at build time, not here).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
+/// The overlay applied to [`OPENAPI_JSON`] before generation: what the live
+/// service does beyond the document, including the operations no document
+/// publishes but Phala's own tools call (each action names its evidence).
+pub const OVERLAY_JSON: &str = include_str!("../openapi.overlay.json");
+
 #[cfg(feature = "cvms")]
 pub use multipart::CvmFileUpload;
 #[cfg(feature = "attestations")]

@@ -356,6 +356,70 @@ async fn every_operation_is_called_and_its_answer_decodes() {
         )));
     answer!(client.sync_github_ssh_keys());
 
+    // Evidence-only operations: no document publishes them, Phala's own tools call them.
+    answer!(client.get_current_user());
+    answer!(client.list_workspaces());
+    answer!(client.get_workspace().team_slug("p-team_slug"));
+    answer!(client
+        .get_workspace_nodes()
+        .team_slug("p-team_slug")
+        .page(1)
+        .page_size(10));
+    answer!(client.get_workspace_quotas().team_slug("p-team_slug"));
+    answer!(client.get_available_nodes());
+    answer!(client.get_cvm_create_resources());
+    answer!(client.list_os_images().is_dev(false).page(1).page_size(10));
+    answer!(client.list_kms_contract_nodes().kms_id("p-kms_id"));
+    answer!(client.get_cvm_composition().cvm_id("p-cvm_id"));
+    answer!(client
+        .update_cvm_visibility()
+        .cvm_id("p-cvm_id")
+        .body(body::<types::CvmVisibilityRequest>(
+            "PATCH",
+            "/api/v1/cvms/{cvm_id}/visibility"
+        )));
+    answer!(client
+        .check_cvm_is_allowed()
+        .cvm_id("p-cvm_id")
+        .body(body::<types::CvmIsAllowedRequest>(
+            "POST",
+            "/api/v1/cvms/{cvm_id}/is-allowed"
+        )));
+    answer!(client
+        .update_cvm_resources()
+        .cvm_id("p-cvm_id")
+        .body(body::<types::CvmResourcesRequest>(
+            "PATCH",
+            "/api/v1/cvms/{cvm_id}/resources"
+        )));
+
+    // Evidence-only operations that only Phala's CLI calls (device login, the legacy deploy).
+    answer!(client
+        .request_device_code()
+        .body(body::<types::DeviceCodeRequest>("POST", "/api/v1/auth/device/code")));
+    answer!(client
+        .poll_device_token()
+        .body(body::<types::DeviceTokenRequest>("POST", "/api/v1/auth/device/token")));
+    answer!(client
+        .get_pubkey_from_cvm_configuration()
+        .body(body::<types::LegacyCvmConfiguration>(
+            "POST",
+            "/api/v1/cvms/pubkey/from_cvm_configuration"
+        )));
+    answer!(client
+        .create_cvm_from_configuration()
+        .body(body::<types::LegacyCvmConfiguration>(
+            "POST",
+            "/api/v1/cvms/from_cvm_configuration"
+        )));
+    answer!(client
+        .upgrade_cvm_compose()
+        .cvm_id("p-cvm_id")
+        .body(body::<types::LegacyComposeUpgrade>(
+            "PUT",
+            "/api/v1/cvms/{cvm_id}/compose"
+        )));
+
     // The uploads progenitor does not encode, made by hand.
     let upload = || Upload::new("file.txt", b"contents".to_vec());
     answer!(client.update_cvm_docker_compose().cvm_id("p-cvm_id").file(upload()));
@@ -376,24 +440,35 @@ async fn every_operation_is_called_and_its_answer_decodes() {
     assert_eq!(mocks.len(), OPERATIONS.len() + MULTIPART_OPERATIONS.len());
 }
 
-/// Every operation of the document has a typed call: generated, or one of
-/// the hand-made uploads for the operations the normaliser sets aside.
+/// Every operation of the document, and every one the overlay adds from
+/// the evidence, has a typed call: generated, or one of the hand-made
+/// uploads for the operations the normaliser sets aside.
 #[test]
 fn every_published_operation_has_a_call() {
     let key = |m: &str, p: &str| format!("{m} {p}");
-    let mut published: Vec<String> = phala_cloud_spec::operations(
-        &phala_cloud_spec::load_bytes(phala_cloud_api::OPENAPI_JSON.as_bytes(), "openapi.json").unwrap(),
+    let operations = |doc: &Value| -> Vec<String> {
+        let mut out: Vec<String> = phala_cloud_spec::operations(doc)
+            .map(|(p, m, _)| key(&m.to_uppercase(), p))
+            .collect();
+        out.sort();
+        out
+    };
+    let bundled = phala_cloud_spec::load_bytes(phala_cloud_api::OPENAPI_JSON.as_bytes(), "openapi.json").unwrap();
+    let published = operations(&bundled);
+    let overlay = phala_cloud_spec::Overlay::load_path(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.overlay.json"),
     )
-    .map(|(p, m, _)| key(&m.to_uppercase(), p))
-    .collect();
+    .unwrap();
+    let all = operations(&phala_cloud_spec::apply_overlay(&bundled, &overlay).unwrap());
     let mut called: Vec<String> = OPERATIONS
         .iter()
         .chain(MULTIPART_OPERATIONS)
         .map(|op| key(op.method, op.path))
         .collect();
-    published.sort();
     called.sort();
-    assert_eq!(called, published);
+    assert_eq!(called, all);
+    let evidence_only = all.iter().filter(|op| !published.contains(op)).count();
+    assert_eq!((published.len(), evidence_only), (102, 18), "published + evidence-only");
     // The hand-made calls are the operations set aside, under their ids.
     let set_aside = prepared()[phala_cloud_spec::normalise::DROPPED_OPERATIONS]
         .as_object()

@@ -38,7 +38,10 @@ pub fn run(document: &Path, overlay: &Path, dir: &Path) -> Result<EvidenceReport
     let known: Known = read(&dir.join(KNOWN))?;
     let snapshots = snapshots(dir)?;
     if let Some(snap) = snapshots.iter().find(|s| s.format != 1) {
-        return Err(format!("{}: snapshot format {} (this tool reads 1)", snap.sdk.name, snap.format));
+        return Err(format!(
+            "{}: snapshot format {} (this tool reads 1)",
+            snap.sdk.name, snap.format
+        ));
     }
     Ok(compare(&doc, &snapshots, &known))
 }

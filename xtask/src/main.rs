@@ -146,6 +146,21 @@ enum SpecCommand {
         #[arg(long)]
         show_hidden: bool,
     },
+    /// The version bump what regeneration changed in the generated crates'
+    /// public API needs, by cargo-semver-checks (a maintained tool: install
+    /// it with `cargo install cargo-semver-checks --locked`) against a git
+    /// revision. Exit 0: no breaking change (minor bump), 2: breaking (major
+    /// bump), 3: the tool could not run.
+    Semver {
+        /// The revision to compare with (the last release, or the base of a PR).
+        #[arg(long, default_value = "HEAD")]
+        baseline_rev: String,
+        /// The crates to check.
+        #[arg(long = "package", default_values = ["phala-cloud-api", "phala-cloud"])]
+        packages: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Offline: the bundled document is valid and self-contained, every overlay
     /// action applies, and the result normalises and generates.
     Check {
@@ -226,6 +241,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             print_report(&report, format);
             let overlay = Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
             eprint!("{}", overlay_report(&overlay, &upstream));
+            eprint!("{}", evidence_only_published(&overlay, &ours, &upstream)?);
             let severity = report.severity();
             Ok(ExitCode::from(match fail_on {
                 FailOn::Never => 0,
@@ -269,6 +285,7 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
                 println!("{}: updated ({} operations)", path.display(), ops.len());
             }
             print_report(&report, Format::Text);
+            println!("next: cargo xtask spec evidence (the SDKs' view), cargo xtask spec semver (the version bump)");
             Ok(ExitCode::SUCCESS)
         }
         SpecCommand::Evidence {
@@ -294,6 +311,11 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
                 EvidenceFailOn::Error => 0,
             }))
         }
+        SpecCommand::Semver {
+            baseline_rev,
+            packages,
+            format,
+        } => semver(&baseline_rev, &packages, format),
         SpecCommand::Check {
             path,
             overlay,
@@ -348,6 +370,66 @@ fn overlay_report(overlay: &Overlay, upstream: &Value) -> String {
         }
     }
     out
+}
+
+/// Runs cargo-semver-checks on `packages` against `baseline`, every feature
+/// on (the generated code of every group is public API).
+fn semver(baseline: &str, packages: &[String], format: Format) -> Result<ExitCode, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["semver-checks", "--baseline-rev", baseline, "--all-features"]);
+    for p in packages {
+        cmd.args(["--package", p]);
+    }
+    let output = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo semver-checks: {e}"))?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if log.contains("no such command") || log.contains("no such subcommand") {
+        return Err("cargo-semver-checks is not installed: cargo install cargo-semver-checks --locked".into());
+    }
+    let (code, verdict) = match output.status.code() {
+        Some(0) => (0, "no breaking change in the public API: a minor version bump"),
+        Some(1) if log.contains("FAIL") || log.contains("major") => (
+            2,
+            "breaking changes in the public API: a major version bump (0.x: a minor one)",
+        ),
+        _ => return Err(format!("cargo semver-checks failed:\n{log}")),
+    };
+    match format {
+        Format::Markdown => print!(
+            "## Semver of the regenerated crates\n\n**{verdict}** (against `{baseline}`, cargo-semver-checks).\n\n<details><summary>Report</summary>\n\n```text\n{log}\n```\n</details>\n"
+        ),
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"baseline": baseline, "verdict": verdict, "breaking": code == 2, "report": log})
+        ),
+        Format::Text => print!("{log}\nsemver: {verdict} (against {baseline})\n"),
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The operations the overlay adds from the evidence that upstream now
+/// publishes: each can leave the overlay and be bundled with `spec update --add`.
+fn evidence_only_published(overlay: &Overlay, ours: &Value, upstream: &Value) -> Result<String, String> {
+    let published: std::collections::BTreeSet<String> = phala_cloud_spec::operations(upstream)
+        .map(|(p, m, _)| format!("{} {p}", m.to_uppercase()))
+        .collect();
+    let mut out = String::new();
+    for op in overlay.operations_added(ours).map_err(|e| e.to_string())? {
+        if published.contains(&op) {
+            out.push_str(&format!(
+                "overlay: upstream now publishes {op}, which the overlay adds from the evidence; \
+                 drop it from scripts/evidence/overlay_operations.py and bundle it: spec update --add '{op}'\n"
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The document is self-contained, takes every overlay action, normalises and

@@ -1239,16 +1239,26 @@ async fn unimplemented(method: Method, uri: axum::http::Uri) -> Response {
         .into_response()
 }
 
-/// Every operation of the bundled document: `(METHOD, path template, operationId)`.
+/// Every operation of the bundled document, and those the overlay adds
+/// from the evidence (its `$.paths` actions): `(METHOD, path template, operationId)`.
 fn documented() -> &'static [(String, String, String)] {
     static OPERATIONS: std::sync::OnceLock<Vec<(String, String, String)>> = std::sync::OnceLock::new();
     OPERATIONS.get_or_init(|| {
         let doc: Value = serde_json::from_str(crate::BUNDLED_OPENAPI).unwrap_or_default();
+        let overlay: Value = serde_json::from_str(phala_cloud_api::OVERLAY_JSON).unwrap_or_default();
+        let added = overlay["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["target"] == "$.paths")
+            .filter_map(|a| a["update"].as_object());
         let mut out = Vec::new();
-        for (template, item) in doc["paths"].as_object().into_iter().flatten() {
-            for (m, op) in item.as_object().into_iter().flatten() {
-                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
-                    out.push((m.to_uppercase(), template.clone(), id.to_string()));
+        for paths in doc["paths"].as_object().into_iter().chain(added) {
+            for (template, item) in paths {
+                for (m, op) in item.as_object().into_iter().flatten() {
+                    if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                        out.push((m.to_uppercase(), template.clone(), id.to_string()));
+                    }
                 }
             }
         }

@@ -21,8 +21,8 @@
 
 mod check;
 pub mod diff;
-pub mod evidence;
 mod error;
+pub mod evidence;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 mod load;

@@ -173,6 +173,23 @@ impl Overlay {
     }
 }
 
+impl Overlay {
+    /// The operations (`METHOD /path`) that applying the overlay to `doc`
+    /// adds: those no published document lists, taken from the evidence.
+    pub fn operations_added(&self, doc: &Value) -> Result<Vec<String>, SpecError> {
+        let names = |d: &Value| -> std::collections::BTreeSet<String> {
+            crate::operations(d)
+                .map(|(p, m, _)| format!("{} {p}", m.to_uppercase()))
+                .collect()
+        };
+        let before = names(doc);
+        Ok(names(&self.apply(doc)?.doc)
+            .into_iter()
+            .filter(|op| !before.contains(op))
+            .collect())
+    }
+}
+
 /// Merges `update` into `node` as Overlay 1.0 says.
 fn merge(node: &mut Value, update: &Value) {
     match (node, update) {

@@ -5,7 +5,8 @@ use phala_cloud_spec::evidence::{EvidenceReport, Known, Severity, Snapshot, comp
 use serde_json::{Value, json};
 
 fn doc() -> Value {
-    let answer = |schema: Value| json!({"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}});
+    let answer =
+        |schema: Value| json!({"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1"},
@@ -90,15 +91,42 @@ fn severities_follow_what_breaks_a_client() {
     );
     let r = compare(&doc(), &[snap], &Known::default());
     let l = all_lines(&r);
-    assert!(l.contains(&"Error GET /api/v1/cvms/{cvm_id} response.gpu: a field the SDK requires is missing here".to_string()), "{l:#?}");
-    assert!(l.contains(&"Warning GET /api/v1/cvms/{cvm_id} response.disk: an optional field of the SDK is missing here".to_string()), "{l:#?}");
-    assert!(l.iter().any(|x| x.starts_with("Error GET /api/v1/cvms/{cvm_id} response.vcpu: type conflict")), "{l:#?}");
-    assert!(l.iter().any(|x| x.starts_with("Error GET /api/v1/cvms/{cvm_id} response.status: values the SDK accepts that our enum lacks: paused")), "{l:#?}");
+    assert!(
+        l.contains(
+            &"Error GET /api/v1/cvms/{cvm_id} response.gpu: a field the SDK requires is missing here".to_string()
+        ),
+        "{l:#?}"
+    );
+    assert!(
+        l.contains(
+            &"Warning GET /api/v1/cvms/{cvm_id} response.disk: an optional field of the SDK is missing here"
+                .to_string()
+        ),
+        "{l:#?}"
+    );
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("Error GET /api/v1/cvms/{cvm_id} response.vcpu: type conflict")),
+        "{l:#?}"
+    );
+    assert!(
+        l.iter().any(|x| x.starts_with(
+            "Warning GET /api/v1/cvms/{cvm_id} response.status: values the SDK accepts that our enum lacks: paused"
+        )),
+        "{l:#?}"
+    );
     // A string id fits our string-or-integer; an optional, nullable name is modelling.
     assert!(!l.iter().any(|x| x.contains("response.id")), "{l:#?}");
-    assert!(l.iter().any(|x| x.starts_with("Hidden GET /api/v1/cvms/{cvm_id} response.name")), "{l:#?}");
-    assert_eq!((r.errors(), r.warnings(), r.exit_code()), (3, 1, 2));
-    assert!(r.to_text(false).contains("[error] GET /api/v1/cvms/{cvm_id} response.gpu"));
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("Hidden GET /api/v1/cvms/{cvm_id} response.name")),
+        "{l:#?}"
+    );
+    assert_eq!((r.errors(), r.warnings(), r.exit_code()), (2, 2, 2));
+    assert!(
+        r.to_text(false)
+            .contains("[error] GET /api/v1/cvms/{cvm_id} response.gpu")
+    );
     assert!(!r.to_text(false).contains("[hidden]"));
     assert!(r.to_markdown(true).contains("| hidden | `response.name`"));
 }
@@ -115,7 +143,9 @@ fn literal_segments_beat_parameters_and_requests_are_checked() {
     let r = compare(&doc(), &[snap], &Known::default());
     assert_eq!(
         lines(&r),
-        ["Warning GET /api/v1/cvms/paginated query parameter family: the SDK sends a query parameter we do not declare"]
+        [
+            "Warning GET /api/v1/cvms/paginated query parameter family: the SDK sends a query parameter we do not declare"
+        ]
     );
     assert_eq!(r.exit_code(), 1);
 }
@@ -123,7 +153,10 @@ fn literal_segments_beat_parameters_and_requests_are_checked() {
 #[test]
 fn union_arms_are_chosen_per_version_and_pinned_by_known() {
     let snap = snapshot(
-        json!([call("GET", "/kms", "2026-05-22", Some("Nodes")), call("GET", "/kms", "2026-06-23", Some("Contracts"))]),
+        json!([
+            call("GET", "/kms", "2026-05-22", Some("Nodes")),
+            call("GET", "/kms", "2026-06-23", Some("Contracts"))
+        ]),
         json!({
             "Nodes": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object",
                 "required": ["id"], "properties": {"id": {"type": "integer"}}}}}},
@@ -135,8 +168,10 @@ fn union_arms_are_chosen_per_version_and_pinned_by_known() {
     let r = compare(&doc(), std::slice::from_ref(&snap), &Known::default());
     assert_eq!(lines(&r), Vec::<String>::new());
     // Pinned to the wrong arm, the 2026-06-23 answer does not fit.
-    let pinned = known(json!({"union_arms": [{"operation": "GET /api/v1/kms", "api_versions": ["2026-06-23"],
-        "arm": "NodeList", "reason": "test"}]}));
+    let pinned = known(
+        json!({"union_arms": [{"operation": "GET /api/v1/kms", "api_versions": ["2026-06-23"],
+        "arm": "NodeList", "reason": "test"}]}),
+    );
     let r = compare(&doc(), &[snap], &pinned);
     assert_eq!(
         lines(&r),

@@ -84,6 +84,9 @@ pub struct Snapshot {
 pub struct Package {
     pub name: String,
     pub version: String,
+    /// `python`, `typescript`, ...
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// The API versions an SDK supports, and its default.
@@ -96,6 +99,8 @@ pub struct Versions {
 /// One request an SDK method sends.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Call {
+    /// The SDK method (for a CLI call: the SDK action behind it, if any).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub sdk_method: String,
     pub method: String,
     /// Relative to the API prefix (`/api/v1`), parameters as `{name}`.
@@ -114,6 +119,10 @@ pub struct Call {
     /// A key of [`Snapshot::schemas`]; `None`: the SDK validates nothing.
     #[serde(default)]
     pub response: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A CLI command and the requests it sends.
@@ -177,8 +186,10 @@ pub struct Acknowledged {
     /// Versions it holds at; empty: every version.
     #[serde(default)]
     pub api_versions: Vec<String>,
+    /// Where: the finding's location, or one that contains it
+    /// (`response<sdk 1>` covers `response<sdk 1>.app_id`).
     pub location: String,
-    /// A part of the finding's change text.
+    /// A part of the finding's change text (empty: any change there).
     pub change: String,
     pub reason: String,
 }
@@ -219,14 +230,22 @@ impl Known {
 /// Our operation a call reaches: `METHOD /api/v1/...` as in the document.
 fn find_operation(doc: &Value, method: &str, path: &str) -> Option<(String, String)> {
     let method = method.to_ascii_lowercase();
-    let wanted: Vec<&str> = path.split('?').next().unwrap_or(path).trim_matches('/').split('/').collect();
+    let wanted: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or(path)
+        .trim_matches('/')
+        .split('/')
+        .collect();
     let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
     let mut best: Option<(usize, String)> = None;
     for (template, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         if item.get(&method).is_none() {
             continue;
         }
-        let Some(rest) = template.strip_prefix("/api/v1") else { continue };
+        let Some(rest) = template.strip_prefix("/api/v1") else {
+            continue;
+        };
         let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
         if segments.len() != wanted.len() {
             continue;
@@ -250,11 +269,13 @@ fn find_operation(doc: &Value, method: &str, path: &str) -> Option<(String, Stri
 }
 
 /// The JSON schemas of an operation's answers: successes first.
-fn answers<'a>(op: &'a Value) -> (Vec<&'a Value>, Vec<&'a Value>) {
+fn answers(op: &Value) -> (Vec<&Value>, Vec<&Value>) {
     let mut ok = Vec::new();
     let mut other = Vec::new();
     for (code, resp) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
-        let Some(schema) = resp.pointer("/content/application~1json/schema") else { continue };
+        let Some(schema) = resp.pointer("/content/application~1json/schema") else {
+            continue;
+        };
         if code.starts_with('2') {
             ok.push(schema);
         } else {
@@ -283,7 +304,10 @@ pub fn compare(doc: &Value, snapshots: &[Snapshot], known: &Known) -> EvidenceRe
         let command_calls = snap.commands.iter().flat_map(|c| {
             c.calls.iter().map(move |call| {
                 let mut call = call.clone();
-                call.sdk_method = format!("{} ({})", c.command, call.sdk_method);
+                call.sdk_method = match call.sdk_method.as_str() {
+                    "" => c.command.clone(),
+                    action => format!("{} ({action})", c.command),
+                };
                 call
             })
         });
@@ -296,7 +320,9 @@ pub fn compare(doc: &Value, snapshots: &[Snapshot], known: &Known) -> EvidenceRe
                 .unwrap_or_else(|| "default".into());
             let configured = call.api_version.as_deref().unwrap_or(&version);
             if let Some(m) = known.mistaken(&sdk, configured) {
-                report.not_evidence.insert(format!("{sdk} at {configured}: {}", m.reason));
+                report
+                    .not_evidence
+                    .insert(format!("{sdk} at {configured}: {}", m.reason));
                 continue;
             }
             let mut push = |operation: &str, diff: Difference| {
@@ -349,7 +375,8 @@ pub fn compare(doc: &Value, snapshots: &[Snapshot], known: &Known) -> EvidenceRe
                 report.unvalidated += 1;
                 continue;
             };
-            for d in response(doc, op, &schema, known.arm(&operation, &version)) {
+            let any_number = snap.sdk.language.as_deref() == Some("typescript");
+            for d in response(doc, op, &schema, known.arm(&operation, &version), any_number) {
                 push(&operation, d);
             }
         }
@@ -379,14 +406,12 @@ fn request(doc: &Value, item: &Value, op: &Value, call: &Call) -> Vec<Difference
     }
     let content = op.pointer("/requestBody/content");
     match &call.body {
-        Value::String(s) if s == "multipart" => {
-            if content.and_then(|c| c.get("multipart/form-data")).is_none() {
-                out.push(Difference {
-                    location: "request body".into(),
-                    change: "the SDK sends a multipart form we do not declare".into(),
-                    severity: Severity::Warning,
-                });
-            }
+        Value::String(s) if s == "multipart" && content.and_then(|c| c.get("multipart/form-data")).is_none() => {
+            out.push(Difference {
+                location: "request body".into(),
+                change: "the SDK sends a multipart form we do not declare".into(),
+                severity: Severity::Warning,
+            });
         }
         Value::Array(keys) => match content.and_then(|c| c.pointer("/application~1json/schema")) {
             None => out.push(Difference {
@@ -427,7 +452,13 @@ fn body_fields(doc: &Value, schema: &Value) -> BTreeSet<String> {
                 None => break,
             }
         }
-        out.extend(s.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()));
+        out.extend(
+            s.get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
         for key in ["allOf", "anyOf", "oneOf"] {
             stack.extend(s.get(key).and_then(Value::as_array).into_iter().flatten());
         }
@@ -436,7 +467,13 @@ fn body_fields(doc: &Value, schema: &Value) -> BTreeSet<String> {
 }
 
 /// How the SDK's model of the answer fits ours.
-fn response(doc: &Value, op: &Value, snapshot_schema: &Value, pinned: Option<&str>) -> Vec<Difference> {
+fn response(
+    doc: &Value,
+    op: &Value,
+    snapshot_schema: &Value,
+    pinned: Option<&str>,
+    any_number: bool,
+) -> Vec<Difference> {
     if let Some(name) = snapshot_schema.get("x-missing") {
         return vec![Difference {
             location: "response".into(),
@@ -476,11 +513,15 @@ fn response(doc: &Value, op: &Value, snapshot_schema: &Value, pinned: Option<&st
         };
         // A union the SDK accepts may include an error answer (a 465 body):
         // each of its shapes fits the closest of our answers.
-        let candidates = if several { ok.iter().chain(&other).collect::<Vec<_>>() } else { vec![first] };
+        let candidates = if several {
+            ok.iter().chain(&other).collect::<Vec<_>>()
+        } else {
+            vec![first]
+        };
         let best = candidates
             .into_iter()
             .map(|ours| {
-                let mut c = Comparison::new(snapshot_schema, doc, pinned);
+                let mut c = Comparison::new(snapshot_schema, doc, pinned, any_number);
                 c.compare(&loc, arm, ours);
                 c.out
             })

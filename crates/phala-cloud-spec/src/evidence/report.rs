@@ -60,7 +60,7 @@ impl EvidenceReport {
             let ack = known.acknowledged.iter().enumerate().find(|(_, a)| {
                 a.sdk == sdk
                     && a.operation == operation
-                    && a.location == location
+                    && within(&location, &a.location)
                     && change.contains(&a.change)
                     && (a.api_versions.is_empty() || api_versions.iter().all(|v| a.api_versions.contains(v)))
             });
@@ -99,9 +99,8 @@ impl EvidenceReport {
     /// Keeps only findings seen at one of `versions` (all when empty).
     pub fn at_versions(mut self, versions: &[String]) -> Self {
         if !versions.is_empty() {
-            self.findings.retain(|f| {
-                f.api_versions.is_empty() || f.api_versions.iter().any(|v| versions.contains(v))
-            });
+            self.findings
+                .retain(|f| f.api_versions.is_empty() || f.api_versions.iter().any(|v| versions.contains(v)));
         }
         self
     }
@@ -226,6 +225,13 @@ impl EvidenceReport {
         }
         out
     }
+}
+
+/// `location` is `under`, or somewhere inside it (`under.field`, `under[]`, ...).
+fn within(location: &str, under: &str) -> bool {
+    location
+        .strip_prefix(under)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[', '{', '<']))
 }
 
 fn join(set: &BTreeSet<String>) -> String {

@@ -42,7 +42,9 @@ struct Shape<'a> {
 fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> (&'a Value, Option<String>) {
     let mut name = None;
     for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else { break };
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
         name = r.rsplit('/').next().map(|n| n.replace("~1", "/").replace("~0", "~"));
         match r.strip_prefix('#').and_then(|p| root.pointer(p)) {
             Some(next) => v = next,
@@ -171,16 +173,20 @@ pub(crate) struct Comparison<'a> {
     /// For a union at the top of our answer: the arm (by component name)
     /// this version answers with.
     pub pinned_arm: Option<&'a str>,
+    /// The SDK's `number` is any number, integers included (zod's
+    /// `z.number()`): reading one where we decode integers is modelling.
+    pub any_number: bool,
     pub out: Vec<Difference>,
     stack: Vec<(String, String)>,
 }
 
 impl<'a> Comparison<'a> {
-    pub fn new(sdk_root: &'a Value, doc: &'a Value, pinned_arm: Option<&'a str>) -> Self {
+    pub fn new(sdk_root: &'a Value, doc: &'a Value, pinned_arm: Option<&'a str>, any_number: bool) -> Self {
         Comparison {
             sdk_root,
             doc,
             pinned_arm,
+            any_number,
             out: Vec::new(),
             stack: Vec::new(),
         }
@@ -198,10 +204,7 @@ impl<'a> Comparison<'a> {
     pub fn compare(&mut self, loc: &str, sdk: &'a Value, ours: &'a Value) {
         let s = shape(self.sdk_root, sdk);
         let d = shape(self.doc, ours);
-        let key = (
-            s.name.clone().unwrap_or_default(),
-            d.name.clone().unwrap_or_default(),
-        );
+        let key = (s.name.clone().unwrap_or_default(), d.name.clone().unwrap_or_default());
         if !key.0.is_empty() && !key.1.is_empty() {
             if self.stack.contains(&key) || self.stack.len() > 24 {
                 return;
@@ -220,6 +223,7 @@ impl<'a> Comparison<'a> {
             sdk_root: self.sdk_root,
             doc: self.doc,
             pinned_arm: pinned,
+            any_number: self.any_number,
             out: Vec::new(),
             stack: self.stack.clone(),
         };
@@ -269,10 +273,15 @@ impl<'a> Comparison<'a> {
         if !s.types.is_empty() && !d.types.is_empty() {
             let accepted = |t: &String| d.types.contains(t) || (t == "integer" && d.types.contains("number"));
             let shown = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join("|");
-            if !s.types.iter().any(accepted) {
+            let any_number = self.any_number && s.types.contains("number") && d.types.contains("integer");
+            if !s.types.iter().any(accepted) && !any_number {
                 self.push(
                     loc,
-                    format!("type conflict: the SDK reads {}, we decode {}", shown(&s.types), shown(&d.types)),
+                    format!(
+                        "type conflict: the SDK reads {}, we decode {}",
+                        shown(&s.types),
+                        shown(&d.types)
+                    ),
                     Severity::Error,
                 );
                 return;
@@ -280,7 +289,11 @@ impl<'a> Comparison<'a> {
             if !s.types.iter().all(accepted) {
                 self.push(
                     loc,
-                    format!("the SDK also accepts {}, we decode {}", shown(&s.types), shown(&d.types)),
+                    format!(
+                        "the SDK also accepts {}, we decode {}",
+                        shown(&s.types),
+                        shown(&d.types)
+                    ),
                     Severity::Hidden,
                 );
             }
@@ -293,10 +306,12 @@ impl<'a> Comparison<'a> {
                 let extra: Vec<&String> = sv.difference(dv).collect();
                 if !extra.is_empty() {
                     let list = extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                    // The generated enums of answers keep an unknown arm
+                    // (the normaliser's lenient_responses): these decode, unnamed.
                     self.push(
                         loc,
                         format!("values the SDK accepts that our enum lacks: {list}"),
-                        Severity::Error,
+                        Severity::Warning,
                     );
                 }
             }
@@ -319,10 +334,16 @@ impl<'a> Comparison<'a> {
                 None => match d.additional {
                     Some(values) => self.compare(&child, sv, values),
                     None if d.properties.is_empty() && d.items.is_none() => {}
-                    None if s.required.contains(k) => {
-                        self.push(&child, "a field the SDK requires is missing here".into(), Severity::Error)
-                    }
-                    None => self.push(&child, "an optional field of the SDK is missing here".into(), Severity::Warning),
+                    None if s.required.contains(k) => self.push(
+                        &child,
+                        "a field the SDK requires is missing here".into(),
+                        Severity::Error,
+                    ),
+                    None => self.push(
+                        &child,
+                        "an optional field of the SDK is missing here".into(),
+                        Severity::Warning,
+                    ),
                 },
             }
         }
@@ -357,9 +378,8 @@ pub(crate) fn alternatives<'a>(root: &'a Value, schema: &'a Value) -> Vec<&'a Va
 pub(crate) fn is_untyped(root: &Value, schema: &Value) -> bool {
     let (s, _) = resolve(root, schema);
     s.as_object().is_none_or(|o| {
-        o.keys().all(|k| {
-            matches!(k.as_str(), "title" | "description" | "default" | "examples") || k.starts_with("x-")
-        })
+        o.keys()
+            .all(|k| matches!(k.as_str(), "title" | "description" | "default" | "examples") || k.starts_with("x-"))
     })
 }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Evidence snapshot of Phala's official TypeScript SDK (npm @phala/cloud):
+# every SDK action that sends a Phala Cloud API request, in every API version
+# the SDK supports, with the request it sends and the zod schema it validates
+# the answer with (as JSON Schema). Writes xtask/evidence/sdk-typescript.json
+# by running the SDK's own code against a recording server on 127.0.0.1
+# (scripts/evidence/extract_typescript_sdk.mjs says how).
+#
+# Needs the npm registry (it installs exact pinned versions into
+# target/evidence-npm with npm itself), so it runs only when asked; CI
+# compares the committed snapshot offline. Running it twice gives the same
+# bytes.
+#
+#   scripts/evidence/typescript-sdk.sh [OUTPUT]   (default xtask/evidence/sdk-typescript.json)
+#
+# Versions: @phala/cloud 0.2.9 is the newest on the registry and the one the
+# CLI phala 1.1.18 depends on (^0.2.9). zod is pinned to the version npm
+# resolves the SDK's ^3.24.1 to; the SDK's schemas are zod v3 ones, so they
+# are converted with zod-to-json-schema (zod's own toJSONSchema is for v4).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+sdk_version="0.2.9"
+cli_version="1.1.18"
+zod_version="3.25.76"
+converter_version="3.25.2"
+out="${1:-xtask/evidence/sdk-typescript.json}"
+dir=target/evidence-npm
+want="@phala/cloud@$sdk_version phala@$cli_version zod@$zod_version zod-to-json-schema@$converter_version"
+# Install (again) unless exactly these versions are there.
+if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$dir" && echo '{"private":true,"type":"module"}' > package.json \
+        && npm install --no-audit --no-fund --ignore-scripts --save-exact $want >/dev/null)
+    echo "$want" > "$dir/.installed"
+fi
+cp scripts/evidence/extract_typescript_sdk.mjs "$dir/extract_typescript_sdk.mjs"
+mkdir -p "$(dirname "$out")"
+out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
+node "$dir/extract_typescript_sdk.mjs" "$out_abs"
