@@ -22,24 +22,10 @@
 # registry) and bundles the SDK's code into its dist/index.js.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# The same pins and install as scripts/evidence/typescript-sdk.sh.
-sdk_version="0.2.9"
-cli_version="1.1.18"
-zod_version="3.25.76"
-converter_version="3.25.2"
 out="${1:-xtask/evidence/cli-phala.json}"
 sdk_snapshot=xtask/evidence/sdk-typescript.json
-dir=target/evidence-npm
-want="@phala/cloud@$sdk_version phala@$cli_version zod@$zod_version zod-to-json-schema@$converter_version"
-if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    (cd "$dir" && echo '{"private":true,"type":"module"}' > package.json \
-        && npm install --no-audit --no-fund --ignore-scripts --save-exact $want >/dev/null)
-    echo "$want" > "$dir/.installed"
-fi
+# The same pins and install as scripts/evidence/typescript-sdk.sh.
+. scripts/evidence/npm-install.sh
 [ -f "$sdk_snapshot" ] || { echo "missing $sdk_snapshot: run scripts/evidence/typescript-sdk.sh first" >&2; exit 1; }
 cp scripts/evidence/extract_phala_cli.mjs "$dir/extract_phala_cli.mjs"
-mkdir -p "$(dirname "$out")"
-out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 node "$dir/extract_phala_cli.mjs" "$(pwd)/$sdk_snapshot" "$out_abs"

@@ -19,22 +19,7 @@
 # are converted with zod-to-json-schema (zod's own toJSONSchema is for v4).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sdk_version="0.2.9"
-cli_version="1.1.18"
-zod_version="3.25.76"
-converter_version="3.25.2"
 out="${1:-xtask/evidence/sdk-typescript.json}"
-dir=target/evidence-npm
-want="@phala/cloud@$sdk_version phala@$cli_version zod@$zod_version zod-to-json-schema@$converter_version"
-# Install (again) unless exactly these versions are there.
-if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    (cd "$dir" && echo '{"private":true,"type":"module"}' > package.json \
-        && npm install --no-audit --no-fund --ignore-scripts --save-exact $want >/dev/null)
-    echo "$want" > "$dir/.installed"
-fi
+. scripts/evidence/npm-install.sh
 cp scripts/evidence/extract_typescript_sdk.mjs "$dir/extract_typescript_sdk.mjs"
-mkdir -p "$(dirname "$out")"
-out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 node "$dir/extract_typescript_sdk.mjs" "$out_abs"

@@ -161,30 +161,20 @@ pub fn feature_build_times() -> Result<Value, String> {
     let scratch = root.join("target/bench-features");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let baseline = scratch.join("baseline.openapi.json");
-    let shown = Command::new("git")
-        .current_dir(&root)
-        .args(["show", &format!("{BASELINE_REV}:openapi.json")])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !shown.status.success() {
-        return Err(format!("git show {BASELINE_REV}:openapi.json failed"));
-    }
-    std::fs::write(&baseline, &shown.stdout).map_err(|e| format!("{}: {e}", baseline.display()))?;
-    let baseline = baseline.display().to_string();
-    // The overlay of the same revision: today's names schemas and paths that
-    // document does not have.
-    let baseline_overlay = scratch.join("baseline.openapi.overlay.json");
-    let shown = Command::new("git")
-        .current_dir(&root)
-        .args(["show", &format!("{BASELINE_REV}:openapi.overlay.json")])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !shown.status.success() {
-        return Err(format!("git show {BASELINE_REV}:openapi.overlay.json failed"));
-    }
-    std::fs::write(&baseline_overlay, &shown.stdout).map_err(|e| format!("{}: {e}", baseline_overlay.display()))?;
-    let baseline_overlay = baseline_overlay.display().to_string();
+    // The document and its overlay as of the baseline revision (today's
+    // overlay targets schemas and paths that document does not have).
+    let baseline = file_at(
+        &root,
+        BASELINE_REV,
+        "openapi.json",
+        &scratch.join("baseline.openapi.json"),
+    )?;
+    let baseline_overlay = file_at(
+        &root,
+        BASELINE_REV,
+        "openapi.overlay.json",
+        &scratch.join("baseline.openapi.overlay.json"),
+    )?;
     let configs: [(&str, &str, &[&str], bool); 4] = [
         ("facade_before", "phala-cloud", &[], true),
         ("facade_default", "phala-cloud", &[], false),
@@ -222,6 +212,20 @@ pub fn feature_build_times() -> Result<Value, String> {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(out)
+}
+
+/// Writes `path` as of git revision `rev` to `to`; `to` as a string.
+fn file_at(root: &Path, rev: &str, path: &str, to: &Path) -> Result<String, String> {
+    let shown = Command::new("git")
+        .current_dir(root)
+        .args(["show", &format!("{rev}:{path}")])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !shown.status.success() {
+        return Err(format!("git show {rev}:{path} failed"));
+    }
+    std::fs::write(to, &shown.stdout).map_err(|e| format!("{}: {e}", to.display()))?;
+    Ok(to.display().to_string())
 }
 
 /// Lines of the client generated under `target_dir` (codegen.rs), if found.

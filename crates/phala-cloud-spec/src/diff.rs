@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::walk::{HTTP_METHODS, schema_ref_name, unescape};
+use crate::walk::{HTTP_METHODS, declared_types, schema_ref_name, unescape};
 
 /// How a finding affects a client generated from the old document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -254,23 +254,7 @@ impl<'a> Flattener<'a> {
         let mut items: Option<&Value> = None;
         let mut additional: Option<&Value> = None;
         for s in &merged {
-            match s.get("type") {
-                Some(Value::String(t)) if t == "null" => facts.nullable = true,
-                Some(Value::String(t)) => {
-                    facts.types.insert(t.clone());
-                }
-                Some(Value::Array(ts)) => {
-                    for t in ts.iter().filter_map(Value::as_str) {
-                        if t == "null" {
-                            facts.nullable = true;
-                        } else {
-                            facts.types.insert(t.to_string());
-                        }
-                    }
-                }
-                _ => {}
-            }
-            if s.get("nullable").and_then(Value::as_bool) == Some(true) {
+            if declared_types(s, &mut facts.types) {
                 facts.nullable = true;
             }
             let values: Option<Vec<&Value>> = s

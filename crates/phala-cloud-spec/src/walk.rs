@@ -338,3 +338,22 @@ fn side_schemas(doc: &Value, op_keys: &[&str], component_keys: &[&str]) -> std::
     }
     reachable_schemas(doc, roots)
 }
+
+/// Adds the JSON types `schema` declares (`type` as a string or a list,
+/// OpenAPI 3.0's `nullable`) to `types`, `null` aside; whether it allows null.
+pub(crate) fn declared_types(schema: &Value, types: &mut std::collections::BTreeSet<String>) -> bool {
+    let mut nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
+    let named: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    for t in named {
+        if t == "null" {
+            nullable = true;
+        } else {
+            types.insert(t.to_string());
+        }
+    }
+    nullable
+}

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::Severity;
+use crate::walk::declared_types;
 
 /// One raw difference at a location of a schema.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,23 +86,7 @@ fn fold<'a>(root: &'a Value, schema: &'a Value, out: &mut Shape<'a>, depth: usiz
     if out.name.is_none() {
         out.name = name;
     }
-    match s.get("type") {
-        Some(Value::String(t)) if t == "null" => out.nullable = true,
-        Some(Value::String(t)) => {
-            out.types.insert(t.clone());
-        }
-        Some(Value::Array(ts)) => {
-            for t in ts.iter().filter_map(Value::as_str) {
-                if t == "null" {
-                    out.nullable = true;
-                } else {
-                    out.types.insert(t.to_string());
-                }
-            }
-        }
-        _ => {}
-    }
-    if s.get("nullable").and_then(Value::as_bool) == Some(true) {
+    if declared_types(s, &mut out.types) {
         out.nullable = true;
     }
     let values = s
