@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -187,6 +188,27 @@ CLI_OPERATIONS = [
      None, None,
      f"{CLI} cvms upgrade: puts compose_manifest (and encrypted_env, env_keys, allow_restart), reads no field of the answer"),
 ]
+
+
+# Published schemas that lack fields an SDK's model names: each field is
+# added as optional, its schema from the model. (component, snapshot model,
+# its $defs entry or None for the model itself, fields, evidence)
+FIELDS = [
+    ("teehouse__api__routes__cvms__v20260121__schemas__CVMInfo", "PaginatedCvmInfosV20260522", "CvmInfoV20260522",
+     ["app_url", "base_image", "billing_interval", "features", "gpu_rental_order", "hourly_rate",
+      "manifest_version", "runner", "updated_at"],
+     f"{PY} models/cvms.py CvmInfoV20260522 (the items of GET /cvms/paginated and GET /apps/{{id}}/cvms)"),
+    ("CVMKmsInfo", "PaginatedCvmInfosV20260522", "CvmKmsInfoV20260121", ["k256_pubkey"],
+     f"{PY} models/cvms.py CvmKmsInfoV20260121"),
+    ("NodeRef", "PaginatedCvmInfosV20260522", "NodeRef", ["device_ids"], f"{PY} models/base.py NodeRef"),
+    ("OnChainKmsContractOut", "GetKmsOnChainDetailResponse", "OnChainKmsContract",
+     ["ca_pubkey", "gateway_contract_address", "k256_pubkey"], f"{PY} models/kms.py (GET /kms/on-chain/{{chain}})"),
+]
+# Where the SDKs disagree on a field's type, what both accept.
+FIELD_TYPES = {
+    # Python reads a string, @phala/cloud 0.2.9 a number (its composition schema).
+    "manifest_version": {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+}
 
 
 def strip(schema):
@@ -402,6 +424,23 @@ def main():
             "responses": {"200": answer},
         }
 
+    fields_update = {}
+    fields_why = []
+    for target, model, def_name, names, why in FIELDS:
+        root = snap["schemas"][model]
+        defs = root.get("$defs", {})
+        source = defs[def_name] if def_name in defs else root
+        renames = {d: RENAME.get(d, d) for d in defs}
+        props = {}
+        for name in names:
+            prop = FIELD_TYPES.get(name) or rename_refs(strip(source["properties"][name]), renames)
+            props[name] = prop
+            for ref in set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(prop))):
+                original = next(d for d, r in renames.items() if r == ref)
+                add(ref, rename_refs(strip(defs[original]), renames))
+        fields_update[target] = {"properties": props}
+        fields_why.append(f"{target}: {', '.join(names)} ({why})")
+
     actions = [
         {
             "target": "$.components.schemas",
@@ -421,6 +460,13 @@ def main():
             "update": paths,
         },
     ]
+    actions.append({
+        "target": "$.components.schemas",
+        "description": f"{MARK} fields: what the SDKs' models name that published schemas lack, added as optional "
+        "(`cargo xtask spec evidence` reported each as a warning). " + "; ".join(fields_why) + ". Written by "
+        "scripts/evidence/overlay_operations.py.",
+        "update": fields_update,
+    })
     overlay = json.loads(OVERLAY.read_text())
     kept = [a for a in overlay["actions"] if not a["description"].startswith(MARK)]
     overlay["actions"] = kept + actions
