@@ -393,13 +393,16 @@ fn semver(baseline: &str, packages: &[String], format: Format) -> Result<ExitCod
     if log.contains("no such command") || log.contains("no such subcommand") {
         return Err("cargo-semver-checks is not installed: cargo install cargo-semver-checks --locked".into());
     }
-    let (code, verdict) = match output.status.code() {
-        Some(0) => (0, "no breaking change in the public API: a minor version bump"),
-        Some(1) if log.contains("FAIL") || log.contains("major") => (
+    // Its summary line says which bump the changes need.
+    let (code, verdict) = if log.contains("semver requires new major version") {
+        (
             2,
             "breaking changes in the public API: a major version bump (0.x: a minor one)",
-        ),
-        _ => return Err(format!("cargo semver-checks failed:\n{log}")),
+        )
+    } else if output.status.success() {
+        (0, "no breaking change in the public API: a minor version bump at most")
+    } else {
+        return Err(format!("cargo semver-checks failed ({}):\n{log}", output.status));
     };
     match format {
         Format::Markdown => print!(
