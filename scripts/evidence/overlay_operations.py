@@ -195,8 +195,9 @@ CLI_OPERATIONS = [
 # its $defs entry or None for the model itself, fields, evidence)
 FIELDS = [
     ("teehouse__api__routes__cvms__v20260121__schemas__CVMInfo", "PaginatedCvmInfosV20260522", "CvmInfoV20260522",
-     ["app_url", "base_image", "billing_interval", "features", "gpu_rental_order", "hourly_rate",
-      "manifest_version", "runner", "updated_at"],
+     # Not `gpu_rental_order` and `hourly_rate`: nested records that would
+     # add about 450 bytes to every listed CVM (`Cvm` holds one inline).
+     ["app_url", "base_image", "billing_interval", "features", "manifest_version", "runner", "updated_at"],
      f"{PY} models/cvms.py CvmInfoV20260522 (the items of GET /cvms/paginated and GET /apps/{{id}}/cvms)"),
     ("CVMKmsInfo", "PaginatedCvmInfosV20260522", "CvmKmsInfoV20260121", ["k256_pubkey"],
      f"{PY} models/cvms.py CvmKmsInfoV20260121"),
