@@ -159,17 +159,20 @@ pub fn is_body_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// `response` with its body limited to `cap` bytes. A declared length over
-/// the cap fails at the first byte instead of after `cap` of them.
+/// the cap fails at the first byte instead of after `cap` of them; one
+/// within it is left as it is: HTTP/1.1 framing (hyper) reads exactly the
+/// declared length, so such a body cannot exceed the cap, and wrapping it
+/// would only add a boxed body and a check per frame to every answer.
 fn capped(response: reqwest::Response, cap: usize) -> reqwest::Response {
     let declared = response
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let limit = if declared.is_some_and(|n| n > cap as u64) {
-        0
-    } else {
-        cap
+    let limit = match declared {
+        Some(n) if n > cap as u64 => 0,
+        Some(_) if response.version() <= http::Version::HTTP_11 => return response,
+        _ => cap,
     };
     let response: http::Response<reqwest::Body> = response.into();
     let (parts, body) = response.into_parts();
@@ -184,6 +187,8 @@ impl ClientHooks<Transport> for Client {
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         let transport = self.inner();
+        // Room for ours at once, instead of the map growing as they arrive.
+        request.headers_mut().reserve(transport.headers.len());
         for (name, value) in &transport.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }
