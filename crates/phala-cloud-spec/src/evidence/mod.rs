@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use report::{EvidenceReport, Finding};
-use shape::{Comparison, Difference, alternatives, is_null, is_untyped};
+use shape::{Comparison, Difference, alternatives, is_null, is_untyped, resolve, score};
 
 /// How much a finding matters to a client generated from our document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -442,16 +442,8 @@ fn request(doc: &Value, item: &Value, op: &Value, call: &Call) -> Vec<Difference
 fn body_fields(doc: &Value, schema: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut stack = vec![schema];
-    while let Some(mut s) = stack.pop() {
-        for _ in 0..32 {
-            match s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
-                Some(p) => match doc.pointer(p) {
-                    Some(next) => s = next,
-                    None => break,
-                },
-                None => break,
-            }
-        }
+    while let Some(s) = stack.pop() {
+        let (s, _) = resolve(doc, s);
         out.extend(
             s.get("properties")
                 .and_then(Value::as_object)
@@ -525,10 +517,7 @@ fn response(
                 c.compare(&loc, arm, ours);
                 c.out
             })
-            .min_by_key(|found| {
-                let count = |s| found.iter().filter(|d| d.severity == s).count();
-                (count(Severity::Error), count(Severity::Warning))
-            })
+            .min_by_key(|found| score(found))
             .unwrap_or_default();
         out.extend(best);
     }

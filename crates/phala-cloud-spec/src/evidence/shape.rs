@@ -40,7 +40,7 @@ struct Shape<'a> {
 }
 
 /// Follows `$ref` chains inside `root`; the last name seen.
-fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> (&'a Value, Option<String>) {
+pub(crate) fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> (&'a Value, Option<String>) {
     let mut name = None;
     for _ in 0..32 {
         let Some(r) = v.get("$ref").and_then(Value::as_str) else {
@@ -347,7 +347,7 @@ impl<'a> Comparison<'a> {
 }
 
 /// Fewer errors first, then fewer warnings.
-fn score(found: &[Difference]) -> (usize, usize) {
+pub(crate) fn score(found: &[Difference]) -> (usize, usize) {
     let count = |sev| found.iter().filter(|d| d.severity == sev).count();
     (count(Severity::Error), count(Severity::Warning))
 }
