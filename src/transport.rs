@@ -192,9 +192,6 @@ impl ClientHooks<Transport> for Client {
         for (name, value) in &transport.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        // progenitor sends the document's `info.version` as `api-version`;
-        // the service versions by `X-Phala-Version` and ignores it.
-        request.headers_mut().remove("api-version");
         Ok(())
     }
 

@@ -38,7 +38,12 @@ async fn batch_status_sends_uuids_and_decodes_every_field() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(POST).path("/api/v1/status/batch").json_body(json!({"vm_uuids": ["u1", "u2"]}));
+            // No `api-version`: progenitor's header, which the service
+            // ignores, is trimmed at generation.
+            when.method(POST)
+                .path("/api/v1/status/batch")
+                .header_missing("api-version")
+                .json_body(json!({"vm_uuids": ["u1", "u2"]}));
             then.status(200).json_body(json!({
                 "u1": {"vm_uuid": "u1", "status": "stopping", "uptime": "1h", "in_progress": true,
                        "boot_progress": "done", "boot_error": null, "shutdown_progress": "50%",

@@ -34,6 +34,8 @@ mod walk;
 
 #[cfg(feature = "codegen")]
 pub mod codegen;
+#[cfg(feature = "codegen")]
+mod codegen_trim;
 
 pub use check::check_document;
 pub use error::SpecError;

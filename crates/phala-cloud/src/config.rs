@@ -258,9 +258,12 @@ impl ClientBuilder {
             Some(client) => client,
             None => {
                 phala_cloud_api::install_crypto_provider();
+                // No client-wide read timeout: a JSON answer is bounded by
+                // the request timeout and an event stream by the idle timer
+                // of its reader (watch.rs); reqwest's would add a boxed timer
+                // and a body wrapper to every request (BENCHMARKS.md, 1).
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
-                    .read_timeout(self.idle_timeout)
                     .build()
                     .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?
             }

@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::client::{ListFilter, Replay};
 use crate::cvm::Cvm;
-use crate::raw::types::ListCvmsPaginatedResponse;
+use crate::raw::types::{CvmId, ListCvmsPaginatedResponse};
 use crate::{Client, Error};
 
 /// CVMs per page: the most the API gives.
@@ -36,13 +36,24 @@ struct Listing {
 }
 
 impl Listing {
-    /// The key a CVM is told apart by: its id, else its VM UUID, else its name.
+    /// The key a CVM is told apart by: its id, else its VM UUID, else its
+    /// name. A listed CVM's id is hashed where it lies (no copy per CVM;
+    /// one listing has one id form, so integer and text ids never meet).
     fn first_time(&mut self, cvm: &Cvm) -> bool {
-        let key = cvm
-            .id()
-            .or_else(|| cvm.vm_uuid().map(str::to_string))
-            .unwrap_or_else(|| cvm.name().to_string());
-        self.seen.insert(self.hasher.hash_one(key))
+        let hash = match cvm {
+            Cvm::Info(c) => match &c.id {
+                CvmId::String(s) => self.hasher.hash_one(s.as_str()),
+                CvmId::Integer(n) => self.hasher.hash_one(n),
+            },
+            other => {
+                let key = other
+                    .id()
+                    .or_else(|| other.vm_uuid().map(str::to_string))
+                    .unwrap_or_else(|| other.name().to_string());
+                self.hasher.hash_one(key)
+            }
+        };
+        self.seen.insert(hash)
     }
 }
 
@@ -91,21 +102,25 @@ impl Client {
             let fetched =
                 futures::future::join_all((at.next..at.next + window).map(|n| self.page(&at.filter, n))).await;
             at.next += window;
-            let mut out = Vec::new();
+            // CVMs are moved once, into `out`, and wrapped in `Ok` as they
+            // are yielded (about 1.8 KB each: every move shows, bench 1).
+            let (mut out, mut failed) = (Vec::new(), None);
             for page in fetched {
                 match page {
                     Ok(page) => {
                         at.pages = Some(at.pages.unwrap_or(0).max(page.pages));
-                        out.extend(page.items.into_iter().filter(|c| at.first_time(c)).map(Ok));
+                        out.reserve(page.items.len());
+                        out.extend(page.items.into_iter().filter(|c| at.first_time(c)));
                     }
                     Err(e) => {
-                        out.push(Err(e));
+                        failed = Some(Err(e));
                         at.done = true;
                         break;
                     }
                 }
             }
-            Some((futures::stream::iter(out), at))
+            let items = futures::stream::iter(out).map(Ok).chain(futures::stream::iter(failed));
+            Some((items, at))
         })
         .flatten()
     }

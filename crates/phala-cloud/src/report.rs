@@ -1,6 +1,8 @@
 //! What the API does not define: the accounts of batch calls over many
 //! requests. Their entries are the generated types.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::raw::types::{BatchStopErrorEntry, CvmStatus};
@@ -74,10 +76,14 @@ impl StatusMap {
     pub fn into_vec(self) -> Vec<CvmStatus> {
         self.entries
     }
-    /// Entries as received (a decoded JSON object): where a key and its
-    /// entry's `vm_uuid` differ, the key wins (it is what was asked about).
-    pub(crate) fn from_answer(answer: impl IntoIterator<Item = (String, CvmStatus)>) -> Self {
-        answer.into_iter().map(|(key, status)| keyed(key, status)).collect()
+    /// The generated client's answer: where a key and its entry's
+    /// `vm_uuid` differ, the key wins (it is what was asked about). The
+    /// map's keys are sorted and distinct, so after `keyed` the entries are
+    /// too: moved in order, with no sort.
+    pub(crate) fn from_answer(answer: BTreeMap<String, CvmStatus>) -> Self {
+        let entries: Vec<CvmStatus> = answer.into_iter().map(|(key, status)| keyed(key, status)).collect();
+        debug_assert!(entries.windows(2).all(|w| w[0].vm_uuid < w[1].vm_uuid));
+        Self { entries }
     }
 }
 

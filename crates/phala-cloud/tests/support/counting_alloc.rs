@@ -1,21 +1,41 @@
 //! A global allocator that counts live and peak heap bytes, shared by the
 //! benchmark and the body-cap test (each its own binary).
+//!
+//! Counting costs two atomic updates per allocation, which the throughput
+//! benchmarks would pay unevenly (the layer that allocates more pays more,
+//! and contended at 64 in flight): they run inside [`paused`]. Counts are
+//! signed, so a block allocated while paused and freed later only lowers
+//! the live count; measurements are differences from [`start`].
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 pub struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static PAUSED: AtomicBool = AtomicBool::new(false);
+
+fn grow(by: usize) {
+    if !PAUSED.load(Ordering::Relaxed) {
+        let by = by as isize;
+        let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+fn shrink(by: usize) {
+    if !PAUSED.load(Ordering::Relaxed) {
+        LIVE.fetch_sub(by as isize, Ordering::Relaxed);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
+        grow(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        shrink(layout.size());
         unsafe { System.dealloc(ptr, layout) }
     }
     /// Forwarded, so the program allocates as it does without this wrapper
@@ -24,23 +44,37 @@ unsafe impl GlobalAlloc for Counting {
     /// Counted as the block's growth; a copy glibc has to make is not seen.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size >= layout.size() {
-            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + (new_size - layout.size());
-            PEAK.fetch_max(live, Ordering::Relaxed);
+            grow(new_size - layout.size());
         } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            shrink(layout.size() - new_size);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
 /// Starts a measurement: returns the live bytes now and resets the peak to them.
-pub fn start() -> usize {
+pub fn start() -> isize {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     base
 }
 
 /// The peak since `start`, above what was live then.
-pub fn peak_since(base: usize) -> usize {
-    PEAK.load(Ordering::Relaxed).saturating_sub(base)
+pub fn peak_since(base: isize) -> usize {
+    usize::try_from(PEAK.load(Ordering::Relaxed) - base).unwrap_or(0)
+}
+
+/// Live bytes now, above `base`.
+#[allow(dead_code)]
+pub fn retained_since(base: isize) -> usize {
+    usize::try_from(LIVE.load(Ordering::Relaxed) - base).unwrap_or(0)
+}
+
+/// Runs `work` with counting off (a benchmark of speed, not of memory).
+#[allow(dead_code)]
+pub async fn paused<T>(work: impl std::future::Future<Output = T>) -> T {
+    PAUSED.store(true, Ordering::Relaxed);
+    let out = work.await;
+    PAUSED.store(false, Ordering::Relaxed);
+    out
 }

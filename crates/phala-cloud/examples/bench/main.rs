@@ -14,7 +14,9 @@ use phala_cloud_sim::{Faults, Simulator};
 use serde_json::{Value, json};
 
 /// Counts live and peak heap bytes, for the decode scenario.
-#[path = "../tests/support/counting_alloc.rs"]
+mod layers;
+
+#[path = "../../tests/support/counting_alloc.rs"]
 mod counting_alloc;
 
 #[global_allocator]
@@ -22,133 +24,7 @@ static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// A server that answers every status batch with the same 50 entries.
-async fn fixed_server() -> (String, Vec<String>) {
-    let uuids: Vec<String> = (0..50).map(|i| format!("00000000-0000-4000-a000-{i:012}")).collect();
-    let body: serde_json::Map<String, Value> = uuids
-        .iter()
-        .map(|u| {
-            (
-                u.clone(),
-                json!({"vm_uuid": u, "status": "running", "uptime": "1h", "in_progress": false, "events": []}),
-            )
-        })
-        .collect();
-    let body = Value::Object(body).to_string();
-    let app = axum::Router::new().route(
-        "/api/v1/status/batch",
-        axum::routing::post(move || {
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), uuids)
-}
-
-/// Calls per second of `call`, `concurrency` tasks each making `per` calls.
-async fn rate<F, Fut>(concurrency: usize, per: usize, call: F) -> f64
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = usize> + Send,
-{
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                for _ in 0..per {
-                    assert_eq!(call().await, 50);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    (per * concurrency) as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Per-call cost of the three layers against a fixed-answer server, where
-/// client cost shows: the facade, the generated client (with its hooks),
-/// and a hand-written reqwest call decoding into the same generated type.
-async fn overhead(quick: bool) -> Value {
-    let (base, uuids) = fixed_server().await;
-    let client = Client::builder().base_url(&base).api_key("bench").build().unwrap();
-    phala_cloud_api::install_crypto_provider();
-    let http = reqwest::Client::new();
-    let url = format!("{base}/api/v1/status/batch");
-    let body = json!({ "vm_uuids": uuids });
-    let n = if quick { 300 } else { 3000 };
-    let mut results = Vec::new();
-    for (label, concurrency) in [("sequential", 1usize), ("64 in flight", 64)] {
-        let (mut facade, mut raw, mut manual) = (Vec::new(), Vec::new(), Vec::new());
-        let per = n / concurrency;
-        // The three run in turn, each round starting with the next one, so
-        // that none always runs first (warm-up) or last.
-        for round in 0..if quick { 3 } else { 6 } {
-            for variant in (0..3).map(|i| (i + round) % 3) {
-                match variant {
-                    0 => {
-                        // The ids come from a shared list: the facade takes them
-                        // by reference, the generated client as the owned list
-                        // its body needs.
-                        let (c, u) = (client.clone(), std::sync::Arc::new(uuids.clone()));
-                        facade.push(
-                            rate(concurrency, per, move || {
-                                let (c, u) = (c.clone(), u.clone());
-                                async move { c.status_many(u.iter()).await.unwrap().len() }
-                            })
-                            .await,
-                        );
-                    }
-                    1 => {
-                        let (c, u) = (client.clone(), std::sync::Arc::new(uuids.clone()));
-                        raw.push(
-                            rate(concurrency, per, move || {
-                                let (c, u) = (c.clone(), u.clone());
-                                async move {
-                                    let request = phala_cloud::raw::types::BatchStatusRequest { vm_uuids: u.to_vec() };
-                                    c.raw().batch_cvm_status().body(request).send().await.unwrap().len()
-                                }
-                            })
-                            .await,
-                        );
-                    }
-                    _ => {
-                        let (h, url, body) = (http.clone(), url.clone(), body.clone());
-                        manual.push(
-                            rate(concurrency, per, move || {
-                                let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                                async move {
-                                    let resp = h
-                                        .post(&url)
-                                        .header("X-API-Key", "bench")
-                                        .header("X-Phala-Version", "2026-01-21")
-                                        .json(&body)
-                                        .send()
-                                        .await
-                                        .unwrap();
-                                    let bytes = resp.bytes().await.unwrap();
-                                    serde_json::from_slice::<StatusMap>(&bytes).unwrap().len()
-                                }
-                            })
-                            .await,
-                        );
-                    }
-                }
-            }
-        }
-        let (f, r, m) = (median(facade), median(raw), median(manual));
-        results.push(json!({"mode": label, "facade_rps": f.round() as u64, "raw_rps": r.round() as u64, "hand_written_rps": m.round() as u64,
-                            "facade_vs_raw": round2(f / r), "raw_vs_hand_written": round2(r / m), "facade_vs_hand_written": round2(f / m)}));
-    }
-    json!(results)
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 async fn fleet_stop(quick: bool) -> Value {
@@ -408,7 +284,7 @@ fn decode(quick: bool) -> Value {
     let retained = |form: &str, keep: &dyn Fn(&[u8]) -> Box<dyn std::any::Any>| {
         let base = counting_alloc::start();
         let kept = keep(&status);
-        let bytes = counting_alloc::start().saturating_sub(base);
+        let bytes = counting_alloc::retained_since(base);
         drop(kept);
         json!({"form": form, "entries": entries, "json_bytes_per_entry": round2(status.len() as f64 / entries as f64),
             "retained_bytes_per_entry": round2(bytes as f64 / entries as f64),
@@ -595,7 +471,7 @@ fn scale(quick: bool) -> Value {
     let map = rt.block_on(c.status_many(&uuids)).unwrap();
     let status = json!({"s": round2(started.elapsed().as_secs_f64()), "answered": map.len(),
         "requests": request_count::take("status_batch"), "goal": uuids.len().div_ceil(100),
-        "peak_heap_bytes": counting_alloc::peak_since(base), "retained_bytes": counting_alloc::start().saturating_sub(base),
+        "peak_heap_bytes": counting_alloc::peak_since(base), "retained_bytes": counting_alloc::retained_since(base),
         "rss_after": peak_rss()});
     drop(map);
 
@@ -645,7 +521,7 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    // `--only NAME` runs one scenario (overhead, fleet_stop, fleet_wait, decode, scale).
+    // `--only NAME` runs one scenario (overhead, sse, listing, fleet_stop, fleet_wait, decode, scale).
     let only = value_of("--only");
     // `--skip NAME` runs every scenario but that one.
     let skip = value_of("--skip");
@@ -658,7 +534,19 @@ fn main() {
     let mut out = serde_json::Map::new();
     out.insert("quick".into(), json!(quick));
     if wanted("overhead") {
-        out.insert("overhead".into(), rt.block_on(overhead(quick)));
+        out.insert(
+            "overhead".into(),
+            rt.block_on(counting_alloc::paused(layers::overhead(quick))),
+        );
+    }
+    if wanted("sse") {
+        out.insert("sse".into(), rt.block_on(counting_alloc::paused(layers::sse(quick))));
+    }
+    if wanted("listing") {
+        out.insert(
+            "listing".into(),
+            rt.block_on(counting_alloc::paused(layers::listing(quick))),
+        );
     }
     if wanted("fleet_stop") {
         out.insert("fleet_stop".into(), rt.block_on(fleet_stop(quick)));
