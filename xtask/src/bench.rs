@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::md::{row, text};
+
 /// What to run.
 pub struct Options {
     /// Small sizes, one repetition, nothing written.
@@ -103,13 +105,57 @@ pub fn run(opts: &Options) -> Result<String, String> {
         results["build"] = build_times()?;
         results["features"] = feature_build_times()?;
     }
-    let report = markdown(&results);
-    print!("{report}");
+    let mut report = markdown(&results);
+    let path = workspace_root().join("BENCHMARKS.md");
     if !opts.quick {
-        let path = workspace_root().join("BENCHMARKS.md");
+        // Sections this run did not measure (`--no-build`) keep their last figures.
+        if let Ok(previous) = std::fs::read_to_string(&path) {
+            report = keep_unmeasured(&report, &previous);
+        }
         std::fs::write(&path, &report).map_err(|e| format!("{}: {e}", path.display()))?;
     }
+    print!("{report}");
     Ok(report)
+}
+
+/// `report` with each section it did not run ("Not run (...)") taken from
+/// `previous`, where that one has figures, marked with the commit they
+/// were measured at.
+fn keep_unmeasured(report: &str, previous: &str) -> String {
+    const NOT_RUN: &str = "Not run (";
+    const KEPT: &str = "Not re-run by this run";
+    let commit = previous
+        .lines()
+        .find_map(|l| l.strip_prefix("- commit: "))
+        .unwrap_or("an earlier commit");
+    // A section: from its "## N." heading to the next "## " heading or the end.
+    let section = |doc: &str, heading: &str| -> Option<(usize, usize)> {
+        let start = doc.find(heading)?;
+        let end = doc[start + 1..].find("\n## ").map_or(doc.len(), |e| start + 1 + e);
+        Some((start, end))
+    };
+    let mut out = report.to_string();
+    for heading in ["\n## 5.", "\n## 7."] {
+        let (Some((s, e)), Some((ps, pe))) = (section(&out, heading), section(previous, heading)) else {
+            continue;
+        };
+        let old = &previous[ps..pe];
+        if !out[s..e].contains(NOT_RUN) || old.contains(NOT_RUN) {
+            continue;
+        }
+        if old.contains(KEPT) {
+            // Kept once already: it names the commit it was measured at.
+            out.replace_range(s..e, old);
+        } else {
+            let kept = old.trim_end_matches('\n');
+            let (head, body) = kept.split_once("\n\n").unwrap_or((kept, ""));
+            let note = format!(
+                "{head}\n\n{KEPT} (`--no-build`): as the previous report had it (that report's commit: {commit}).\n\n{body}\n"
+            );
+            out.replace_range(s..e, &note);
+        }
+    }
+    out
 }
 
 /// Scenario 5: a clean debug build of the workspace in its own target
@@ -253,19 +299,6 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// One table row.
-fn row(cells: &[String]) -> String {
-    format!("| {} |\n", cells.join(" | "))
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
 fn markdown(r: &Value) -> String {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mut md = String::from(
@@ -282,23 +315,7 @@ fn markdown(r: &Value) -> String {
         md.push_str("- **quick run**: small sizes, one repetition; not for comparison\n");
     }
 
-    md.push_str(
-        "\n## 1. Per-call overhead: `status_many` of 50 ids, three layers, against a fixed-answer server\n\n\
-         The facade; the generated raw client (`raw().batch_cvm_status()`, with its transport hooks); a hand-written \
-         reqwest call decoding into the same generated type. The three run in turn, each round starting with the next. \
-         Goals: facade >= 0.95x the raw client; raw client >= 0.9x the hand-written call.\n\n\
-         | mode | facade req/s | raw client req/s | hand-written req/s | facade / raw | raw / hand-written |\n|---|---|---|---|---|---|\n",
-    );
-    for o in r["overhead"].as_array().into_iter().flatten() {
-        md.push_str(&row(&[
-            text(&o["mode"]),
-            text(&o["facade_rps"]),
-            text(&o["raw_rps"]),
-            text(&o["hand_written_rps"]),
-            format!("{}x", o["facade_vs_raw"]),
-            format!("{}x", o["raw_vs_hand_written"]),
-        ]));
-    }
+    md.push_str(&crate::bench_layers::section(r));
 
     let f = &r["fleet_stop"];
     md.push_str(&format!(
@@ -559,6 +576,23 @@ with aws-lc (3 runs of 300 each against one local HTTPS server). We use ring.
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sections_not_run_keep_their_last_figures() {
+        let previous = "# B\n\n- commit: abc123\n\n## 5. Build\n\n| a |\n| 1 s |\n\n## 6. Scale\n\nold\n\n## 7. Features\n\n| f |\n";
+        let report = "# B\n\n- commit: def456\n\n## 5. Build\n\nNot run (`--quick` or `--no-build`).\n\n## 6. Scale\n\nnew\n\n## 7. Features\n\nNot run (`--quick` or `--no-build`).\n";
+        let out = super::keep_unmeasured(report, previous);
+        assert!(out.contains("## 5. Build\n\nNot re-run by this run (`--no-build`): as the previous report had it (that report's commit: abc123).\n\n| a |\n| 1 s |\n"), "{out}");
+        assert!(out.contains("## 6. Scale\n\nnew"), "{out}");
+        assert!(out.ends_with("(that report's commit: abc123).\n\n| f |\n"), "{out}");
+        assert!(!out.contains("Not run ("), "{out}");
+        // Kept again by the next run: still the commit that measured them.
+        let again = super::keep_unmeasured(&report.replace("def456", "0f0f0f"), &out);
+        assert_eq!(again.matches("abc123").count(), 2, "{again}");
+        // A run that measured them replaces them.
+        let measured = "# B\n\n## 5. Build\n\n| 2 s |\n";
+        assert_eq!(super::keep_unmeasured(measured, previous), measured);
+    }
+
     use super::*;
 
     /// Keeps `cargo xtask bench --quick` from rotting: the harness runs
@@ -583,6 +617,8 @@ mod tests {
             "| retained bytes / entry |",
             "`statuses()` stream",
             "| peak RSS so far |",
+            "### 1b. Event stream",
+            "### 1c. Listing",
         ] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }

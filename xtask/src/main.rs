@@ -6,7 +6,9 @@
 //! 3 for any failure (network, bad document).
 
 mod bench;
+mod bench_layers;
 mod evidence;
+mod md;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
