@@ -242,6 +242,32 @@ pub(crate) fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// The KMS a provision names, as the CVM detail and the 465 carry it.
+pub(crate) fn kms_info_json() -> Value {
+    json!({"id": KMS_ID, "slug": KMS_SLUG, "url": "https://kms.phala.network", "version": "0.5.3",
+           "chain_id": null, "kms_contract_address": null, "gateway_app_id": null})
+}
+
+/// Whether `kms_id` (an id or a slug) names the simulated KMS.
+pub(crate) fn known_kms(kms_id: &str) -> bool {
+    kms_id == KMS_ID || kms_id == KMS_SLUG
+}
+
+/// The compose a CVM holds: what it was deployed or updated with, or for the
+/// generated fleet one like it would have been deployed with.
+pub(crate) fn held_compose(deployments: &Deployments, fleet: &crate::fleet::Fleet, idx: usize) -> Map<String, Value> {
+    if let Some(d) = deployments.deployed.get(&idx) {
+        return d.compose.clone();
+    }
+    let cvm = &fleet.cvms[idx];
+    let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
+    let compose = json!({"name": cvm.name, "docker_compose_file": file});
+    match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
+        Ok(Ok(Value::Object(map))) => map,
+        _ => Map::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

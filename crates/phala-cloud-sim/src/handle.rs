@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use crate::config::{Faults, SimConfig};
 use crate::fleet::Fleet;
 use crate::rng::Rng;
-use crate::server::{self, Inner, KeyInfo, Shared};
+use crate::server;
+use crate::state::{Inner, KeyInfo, Shared};
 use crate::stats::Stats;
 
 /// Entry point: `Simulator::builder()...start().await`.

@@ -28,18 +28,19 @@
 
 mod config;
 mod deploy;
-mod deploy_routes;
 mod fleet;
 mod handle;
-mod reads;
 mod rng;
+mod routes;
 mod server;
 mod sse;
+mod state;
 mod stats;
 
 pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
 pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};
-pub use server::{IMPLEMENTED as IMPLEMENTED_OPERATIONS, OPERATION_IN_PROGRESS};
+pub use routes::IMPLEMENTED as IMPLEMENTED_OPERATIONS;
+pub use state::OPERATION_IN_PROGRESS;
 pub use stats::Stats;
 
 /// The bundled OpenAPI document, served at `/openapi.json`: the generated

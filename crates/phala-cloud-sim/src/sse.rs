@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::server::{Shared, api_error};
+use crate::state::{Shared, api_error};
 
 /// Holds one of a key's stream slots; frees it when the stream ends or is dropped.
 struct Slot {

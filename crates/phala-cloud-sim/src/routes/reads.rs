@@ -10,33 +10,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::server::{RequestId, Shared, authenticate, locate};
+use crate::state::{Inner, RequestId, Shared, authenticate, locate};
 
 /// What a CVM read answers for the CVM at an index of the fleet.
-type Answer = fn(&crate::server::Inner, usize) -> Value;
-
-/// The routes of this module: each CVM read under its path, then the empty listings.
-pub(crate) fn routes() -> axum::Router<Arc<Shared>> {
-    let reads: [(&str, Answer); 6] = [
-        ("/api/v1/cvms/{cvm_id}/docker-compose.yml", docker_compose),
-        ("/api/v1/cvms/{cvm_id}/pre-launch-script", pre_launch_script),
-        ("/api/v1/cvms/{cvm_id}/user_config", user_config),
-        ("/api/v1/cvms/{cvm_id}/network", network),
-        ("/api/v1/cvms/{cvm_id}/stats", stats),
-        ("/api/v1/cvms/{cvm_id}/ports", ports),
-    ];
-    reads
-        .into_iter()
-        .fold(axum::Router::new(), |router, (path, answer)| {
-            router.route(path, axum::routing::get(cvm_read(answer)))
-        })
-        .route("/api/v1/user/ssh-keys", axum::routing::get(none_registered))
-        .route("/api/v1/workspace/webhooks", axum::routing::get(none_registered))
-}
+pub(crate) type Answer = fn(&Inner, usize) -> Value;
 
 /// A handler answering `GET /cvms/{cvm_id}/...` with `answer(fleet, index)`
 /// for the CVM the caller may see, built under the fleet's lock.
-fn cvm_read(
+pub(crate) fn cvm_read(
     answer: Answer,
 ) -> impl Fn(State<Arc<Shared>>, axum::Extension<RequestId>, HeaderMap, Path<String>) -> std::future::Ready<Response>
 + Clone
@@ -53,27 +34,27 @@ fn cvm_read(
 
 /// One of the strings of the held app compose (`docker_compose_file`,
 /// `pre_launch_script`), empty when it has none.
-fn compose_text(inner: &crate::server::Inner, idx: usize, key: &str) -> Value {
-    let compose = crate::deploy_routes::held_compose(inner, idx);
+fn compose_text(inner: &Inner, idx: usize, key: &str) -> Value {
+    let compose = crate::deploy::held_compose(&inner.deployments, &inner.fleet, idx);
     Value::String(compose.get(key).and_then(Value::as_str).unwrap_or_default().to_string())
 }
 
-fn docker_compose(inner: &crate::server::Inner, idx: usize) -> Value {
+pub(crate) fn docker_compose(inner: &Inner, idx: usize) -> Value {
     compose_text(inner, idx, "docker_compose_file")
 }
 
-fn pre_launch_script(inner: &crate::server::Inner, idx: usize) -> Value {
+pub(crate) fn pre_launch_script(inner: &Inner, idx: usize) -> Value {
     compose_text(inner, idx, "pre_launch_script")
 }
 
 /// The node's gateway domain, as the CVM detail names it.
-fn gateway_domain(inner: &crate::server::Inner, idx: usize) -> String {
+fn gateway_domain(inner: &Inner, idx: usize) -> String {
     let cvm = &inner.fleet.cvms[idx];
     let region = inner.fleet.nodes.get(cvm.node).map_or("us-west", |n| n.region.as_str());
     format!("dstack-{region}.phala.network")
 }
 
-fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
+pub(crate) fn user_config(inner: &Inner, idx: usize) -> Value {
     json!({
         "hostname": inner.fleet.cvms[idx].name,
         "ssh_authorized_keys": [],
@@ -81,7 +62,7 @@ fn user_config(inner: &crate::server::Inner, idx: usize) -> Value {
     })
 }
 
-fn network(inner: &crate::server::Inner, idx: usize) -> Value {
+pub(crate) fn network(inner: &Inner, idx: usize) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     let online = cvm.status == "running";
     let domain = gateway_domain(inner, idx);
@@ -98,7 +79,7 @@ fn network(inner: &crate::server::Inner, idx: usize) -> Value {
     })
 }
 
-fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
+pub(crate) fn stats(inner: &Inner, idx: usize) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     json!({
         "is_online": cvm.status == "running",
@@ -113,12 +94,12 @@ fn stats(inner: &crate::server::Inner, idx: usize) -> Value {
 }
 
 /// No port is mapped: the simulator's CVMs are reached through the gateway.
-fn ports(_: &crate::server::Inner, _: usize) -> Value {
+pub(crate) fn ports(_: &Inner, _: usize) -> Value {
     json!([])
 }
 
 /// The caller's SSH keys, or workspace's webhooks: none registered.
-async fn none_registered(
+pub(crate) async fn none_registered(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,

@@ -1,8 +1,9 @@
-//! The deploy endpoints: `POST /cvms/provision`, `POST /cvms` (commit),
-//! `GET /kms/{kms_id}`, `GET /kms/{kms_id}/pubkey/{app_id}` and
-//! `GET /cvms/{cvm_id}/compose_file`. The state and crypto live in
+//! Deploying and updating: `POST /cvms/provision`, `POST /cvms` (commit),
+//! the compose a CVM holds, its update (provision, apply, commit after an
+//! on-chain registration) and replicas. The state and crypto live in
 //! [`crate::deploy`].
 
+// Handlers return a ready `Response` as their error; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
@@ -11,45 +12,19 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::deploy::{self, Deployed, KMS_ID, KMS_SLUG, Provisioned};
-use crate::server::{RequestId, Shared, api_error, authenticate, locate, validation_error};
+use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 
-fn body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        validation_error(
-            &["body"],
-            &format!("Invalid request body: {e}"),
-            "value_error",
-            Value::Null,
-        )
-    })
-}
-
-/// A body the document makes optional: empty (or blank) is `None`.
-fn optional_body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<Option<T>, Response> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(None)
-    } else {
-        body_of(body)
-    }
-}
-
-fn kms_info_json() -> Value {
-    json!({"id": KMS_ID, "slug": KMS_SLUG, "url": "https://kms.phala.network", "version": "0.5.3",
-           "chain_id": null, "kms_contract_address": null, "gateway_app_id": null})
-}
-
-fn known_kms(kms_id: &str) -> bool {
-    kms_id == KMS_ID || kms_id == KMS_SLUG
-}
+use crate::deploy::{self, Deployed, KMS_ID, Provisioned, held_compose, kms_info_json, known_kms};
+use crate::state::{
+    Inner, RequestId, Shared, api_error, authenticate, body_of, locate, optional_body_of, validation_error,
+};
 
 /// The compose hash a provision answers: the true one, or (fault
 /// `wrong_compose_hash`) another.
-fn answered_hash(inner: &crate::server::Inner, hash: String) -> String {
+fn answered_hash(inner: &Inner, hash: String) -> String {
     if inner.faults.wrong_compose_hash {
         hex::encode(Sha256::digest(format!("not {hash}")))
     } else {
@@ -58,7 +33,7 @@ fn answered_hash(inner: &crate::server::Inner, hash: String) -> String {
 }
 
 /// The device id of a simulated node.
-fn device_of(inner: &crate::server::Inner, node: usize) -> String {
+fn device_of(inner: &Inner, node: usize) -> String {
     hex::encode(Sha256::digest(format!("device {}", inner.fleet.nodes[node].id)))
 }
 
@@ -249,67 +224,6 @@ pub(crate) async fn commit(
     axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response()
 }
 
-pub(crate) async fn kms_info(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(kms_id): Path<String>,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !known_kms(&kms_id) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
-    }
-    if caller.kms_contracts {
-        return axum::Json(json!({
-            "id": KMS_ID, "slug": KMS_SLUG, "label": "Phala KMS", "contract_address": "phala", "chain_id": 0,
-            "k256_pubkey": shared.kms.signer_hex(), "ca_pubkey": null, "node_count": 1,
-        }))
-        .into_response();
-    }
-    axum::Json(kms_info_json()).into_response()
-}
-
-pub(crate) async fn kms_pubkey(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path((kms_id, app_id)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
-    if !known_kms(&kms_id) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
-    }
-    let bare = app_id.strip_prefix("0x").unwrap_or(&app_id);
-    if bare.len() != 40 || !bare.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-014", "app_id is 40 hex digits", &rid);
-    }
-    let foreign = shared.lock().faults.foreign_kms_signer;
-    match shared.kms.pubkey_answer(&bare.to_ascii_lowercase(), foreign) {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(why) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "ERR-00-500", &why, &rid),
-    }
-}
-
-/// The compose a CVM holds: what it was deployed or updated with, or for the
-/// generated fleet one like it would have been deployed with.
-pub(crate) fn held_compose(inner: &crate::server::Inner, idx: usize) -> Map<String, Value> {
-    if let Some(d) = inner.deployments.deployed.get(&idx) {
-        return d.compose.clone();
-    }
-    let cvm = &inner.fleet.cvms[idx];
-    let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
-    let compose = json!({"name": cvm.name, "docker_compose_file": file});
-    match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
-        Ok(Ok(Value::Object(map))) => map,
-        _ => Map::new(),
-    }
-}
-
 /// `POST /cvms/{cvm_id}/compose_file/provision`: the new compose cached for
 /// the update, hashed.
 pub(crate) async fn provision_update(
@@ -430,8 +344,8 @@ pub(crate) async fn apply_update(
 }
 
 /// Applies a compose and env to a CVM and restarts it: 202, or 409 when busy.
-fn apply(
-    inner: &mut crate::server::Inner,
+pub(crate) fn apply(
+    inner: &mut Inner,
     shared: &Shared,
     idx: usize,
     compose: Map<String, Value>,
@@ -443,7 +357,7 @@ fn apply(
     if let crate::fleet::Acted::Busy = inner.fleet.act(idx, restart, now, shared.origin) {
         return api_error(
             StatusCode::CONFLICT,
-            crate::server::OPERATION_IN_PROGRESS,
+            crate::state::OPERATION_IN_PROGRESS,
             "Another operation is in progress on this CVM",
             rid,
         );
@@ -548,7 +462,7 @@ pub(crate) async fn replicate(
         Err(r) => return r,
     };
     let source = at.idx;
-    let compose = held_compose(&at.inner, source);
+    let compose = held_compose(&at.inner.deployments, &at.inner.fleet, source);
     let hash = deploy::compose_hash(&compose);
     let request = request.unwrap_or_default();
     if request
@@ -614,12 +528,17 @@ pub(crate) async fn compose_file(
         Ok(at) => at,
         Err(r) => return r,
     };
-    axum::Json(Value::Object(held_compose(&at.inner, at.idx))).into_response()
+    axum::Json(Value::Object(held_compose(
+        &at.inner.deployments,
+        &at.inner.fleet,
+        at.idx,
+    )))
+    .into_response()
 }
 
 /// Records the compose a CVM now runs as a revision of its app.
 fn record_revision(
-    inner: &mut crate::server::Inner,
+    inner: &mut Inner,
     idx: usize,
     compose: &Map<String, Value>,
     operation: &'static str,
@@ -641,157 +560,4 @@ fn record_revision(
         created_at,
     };
     inner.deployments.revisions.push(revision);
-}
-
-fn revision_json(inner: &crate::server::Inner, r: &crate::deploy::Revision) -> Value {
-    let cvm = &inner.fleet.cvms[r.idx];
-    json!({
-        "revision_id": r.id, "app_id": r.app_id, "vm_uuid": cvm.vm_uuid, "compose_hash": r.compose_hash,
-        "created_at": r.created_at, "trace_id": null, "operation_type": r.operation,
-    })
-}
-
-/// `GET /apps/{app_id}/revisions`: newest first, paged.
-pub(crate) async fn app_revisions(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(app_id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    // The document's bounds: page >= 1, 1 <= page_size <= 1000 (default 50).
-    let page = match crate::server::bounded(&query, "page", 1, 1, u64::MAX) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
-    let page_size = match crate::server::bounded(&query, "page_size", 50, 1, 1000) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
-    let inner = shared.lock();
-    let mine: Vec<&crate::deploy::Revision> = inner
-        .deployments
-        .revisions
-        .iter()
-        .rev()
-        .filter(|r| r.app_id == app_id && caller.sees(&inner.fleet, r.idx))
-        .collect();
-    let items: Vec<Value> = mine
-        .iter()
-        .skip((page - 1).saturating_mul(page_size))
-        .take(page_size)
-        .map(|r| revision_json(&inner, r))
-        .collect();
-    axum::Json(json!({
-        "revisions": items, "total": mine.len(), "page": page, "page_size": page_size,
-        "total_pages": mine.len().div_ceil(page_size),
-    }))
-    .into_response()
-}
-
-fn find_revision<'a>(
-    inner: &'a crate::server::Inner,
-    caller: &crate::server::Caller,
-    app_id: &str,
-    revision_id: &str,
-) -> Option<&'a crate::deploy::Revision> {
-    inner
-        .deployments
-        .revisions
-        .iter()
-        .find(|r| r.id == revision_id && r.app_id == app_id && caller.sees(&inner.fleet, r.idx))
-}
-
-/// `GET /apps/{app_id}/revisions/{revision_id}`: with the compose, as an
-/// object or (`raw_compose_file=true`) the exact JSON text hashed.
-pub(crate) async fn app_revision(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path((app_id, revision_id)): Path<(String, String)>,
-    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let inner = shared.lock();
-    let Some(r) = find_revision(&inner, &caller, &app_id, &revision_id) else {
-        return api_error(StatusCode::NOT_FOUND, "ERR-02-020", "Revision not found", &rid);
-    };
-    let raw = query.get("raw_compose_file").is_some_and(|v| v == "true");
-    let compose = if raw {
-        Value::String(deploy::canonical_json(&r.compose))
-    } else {
-        Value::Object(r.compose.clone())
-    };
-    let mut detail = revision_json(&inner, r);
-    if let Value::Object(map) = &mut detail {
-        map.insert("compose_file".into(), compose);
-        map.insert("encrypted_env".into(), json!(""));
-        map.insert("user_config".into(), json!(""));
-    }
-    axum::Json(detail).into_response()
-}
-
-/// `POST /apps/{app_id}/revisions/{revision_id}/redeploy`: the revision's
-/// compose applied again to the CVMs asked for (its own CVM by default).
-pub(crate) async fn redeploy_revision(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path((app_id, revision_id)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let request: Option<phala_cloud_api::types::RedeployRevisionRequest> = match optional_body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (mut inner, now) = shared.now();
-    let Some(revision) = find_revision(&inner, &caller, &app_id, &revision_id).cloned() else {
-        return api_error(StatusCode::NOT_FOUND, "ERR-02-020", "Revision not found", &rid);
-    };
-    let targets: Vec<usize> = match request.and_then(|r| r.vm_uuids) {
-        None => vec![revision.idx],
-        Some(uuids) => {
-            let mut found = Vec::new();
-            for uuid in &uuids {
-                match inner
-                    .fleet
-                    .index_of_uuid(uuid)
-                    .filter(|&i| inner.fleet.cvms[i].app_id == app_id)
-                {
-                    Some(i) => found.push(i),
-                    None => {
-                        let msg = format!("CVM {uuid} is not a CVM of app {app_id}");
-                        return api_error(StatusCode::BAD_REQUEST, "ERR-02-021", &msg, &rid);
-                    }
-                }
-            }
-            found
-        }
-    };
-    let mut last = None;
-    for idx in targets {
-        let env = inner
-            .deployments
-            .deployed
-            .get(&idx)
-            .map(|d| d.env.clone())
-            .unwrap_or_default();
-        let response = apply(&mut inner, &shared, idx, revision.compose.clone(), env, now, &rid);
-        if response.status() != StatusCode::ACCEPTED {
-            return response;
-        }
-        last = Some(response);
-    }
-    last.unwrap_or_else(|| api_error(StatusCode::BAD_REQUEST, "ERR-02-021", "No CVM to redeploy", &rid))
 }

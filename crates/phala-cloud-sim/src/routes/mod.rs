@@ -1,0 +1,165 @@
+//! The one table of routes: each operation the simulator serves, as the
+//! document writes it (`METHOD /path`), with the handler that serves it.
+//! The router, [`IMPLEMENTED`] (`phala-cloud-sim --list-operations`, the
+//! conformance run's list) and the 501 of every other documented operation
+//! all derive from [`ROUTES`], so they cannot disagree.
+//!
+//! The handlers are grouped by resource, one module each; they depend on
+//! [`crate::state`] (and [`crate::deploy`], [`crate::fleet`]), never on
+//! this module or the server.
+
+use std::sync::Arc;
+
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+use crate::fleet::Action;
+use crate::state::Shared;
+
+pub(crate) mod apps;
+pub(crate) mod deploy;
+pub(crate) mod fleet;
+pub(crate) mod kms;
+pub(crate) mod lifecycle;
+pub(crate) mod reads;
+
+/// Mounts a handler for the route's method.
+pub(crate) type Mount = fn(MethodFilter) -> MethodRouter<Arc<Shared>>;
+
+/// One operation served: `METHOD /path` as the document writes it, and its handler.
+pub(crate) struct Route {
+    pub op: &'static str,
+    pub mount: Mount,
+}
+
+const fn route(op: &'static str, mount: Mount) -> Route {
+    Route { op, mount }
+}
+
+/// Every operation the simulator serves.
+pub(crate) const ROUTES: &[Route] = &[
+    // The fleet: batch calls and listings.
+    route("POST /api/v1/status/batch", |m| on(m, fleet::status_batch)),
+    route("POST /api/v1/cvms/batch-stop", |m| on(m, fleet::batch_stop)),
+    route("GET /api/v1/cvms", |m| on(m, fleet::list_cvms)),
+    route("GET /api/v1/cvms/paginated", |m| on(m, fleet::list_cvms_paginated)),
+    route("GET /api/v1/apps/{app_id}/cvms", |m| on(m, fleet::app_cvms)),
+    // Deploying and updating.
+    route("POST /api/v1/cvms", |m| on(m, deploy::commit)),
+    route("POST /api/v1/cvms/provision", |m| on(m, deploy::provision)),
+    route("GET /api/v1/cvms/{cvm_id}/compose_file", |m| {
+        on(m, deploy::compose_file)
+    }),
+    route("PATCH /api/v1/cvms/{cvm_id}/compose_file", |m| {
+        on(m, deploy::apply_update)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/compose_file/provision", |m| {
+        on(m, deploy::provision_update)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/replicas", |m| on(m, deploy::replicate)),
+    route("POST /api/v1/cvms/{cvm_id}/commit-update", |m| {
+        on(m, deploy::commit_update)
+    }),
+    // Apps.
+    route("GET /api/v1/apps/{app_id}/revisions", |m| on(m, apps::app_revisions)),
+    route("GET /api/v1/apps/{app_id}/revisions/{revision_id}", |m| {
+        on(m, apps::app_revision)
+    }),
+    route("POST /api/v1/apps/{app_id}/revisions/{revision_id}/redeploy", |m| {
+        on(m, apps::redeploy_revision)
+    }),
+    // KMS.
+    route("GET /api/v1/kms/{kms_id}", |m| on(m, kms::kms_info)),
+    route("GET /api/v1/kms/{kms_id}/pubkey/{app_id}", |m| on(m, kms::kms_pubkey)),
+    // One CVM's lifecycle.
+    route("GET /api/v1/cvms/{cvm_id}/operations", |m| {
+        on(m, lifecycle::cvm_operations)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/operations/cancel", |m| {
+        on(m, lifecycle::cancel_operation)
+    }),
+    route("GET /api/v1/cvms/{cvm_id}", |m| on(m, lifecycle::get_cvm)),
+    route("DELETE /api/v1/cvms/{cvm_id}", |m| on(m, lifecycle::delete_cvm)),
+    route("POST /api/v1/cvms/{cvm_id}/start", |m| {
+        lifecycle::action_route(Action::Start, m)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/stop", |m| {
+        lifecycle::action_route(Action::Stop, m)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/shutdown", |m| {
+        lifecycle::action_route(Action::Shutdown, m)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/restart", |m| {
+        lifecycle::action_route(Action::Restart { force: false }, m)
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/state", |m| on(m, lifecycle::cvm_state)),
+    // A CVM's reads.
+    route("GET /api/v1/cvms/{cvm_id}/docker-compose.yml", |m| {
+        on(m, reads::cvm_read(reads::docker_compose))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/pre-launch-script", |m| {
+        on(m, reads::cvm_read(reads::pre_launch_script))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/user_config", |m| {
+        on(m, reads::cvm_read(reads::user_config))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/network", |m| {
+        on(m, reads::cvm_read(reads::network))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/stats", |m| {
+        on(m, reads::cvm_read(reads::stats))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/ports", |m| {
+        on(m, reads::cvm_read(reads::ports))
+    }),
+    // The account's listings.
+    route("GET /api/v1/user/ssh-keys", |m| on(m, reads::none_registered)),
+    route("GET /api/v1/workspace/webhooks", |m| on(m, reads::none_registered)),
+];
+
+/// `op`'s method and path, and the method as axum filters it (`None`: not one it routes).
+pub(crate) fn split(op: &str) -> Option<(MethodFilter, &str)> {
+    let (method, path) = op.split_once(' ')?;
+    let filter = match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "PATCH" => MethodFilter::PATCH,
+        "DELETE" => MethodFilter::DELETE,
+        "HEAD" => MethodFilter::HEAD,
+        _ => return None,
+    };
+    Some((filter, path))
+}
+
+const fn names<const N: usize>() -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = ROUTES[i].op;
+        i += 1;
+    }
+    out
+}
+
+/// The operations the simulator answers, `METHOD /path` as the document
+/// writes them: the operations of [`ROUTES`], in its order. Every other
+/// operation of the overlaid document answers 501 naming itself
+/// (tests/api.rs checks both halves); `phala-cloud-sim --list-operations`
+/// prints this list (the conformance run tests these).
+pub const IMPLEMENTED: &[&str] = &names::<{ ROUTES.len() }>();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_names_a_method_and_a_path_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in ROUTES {
+            let (_, path) = split(r.op).unwrap_or_else(|| panic!("{}: no method", r.op));
+            assert!(path.starts_with("/api/v1/"), "{}", r.op);
+            assert!(seen.insert(r.op), "{} twice", r.op);
+        }
+        assert_eq!(IMPLEMENTED.len(), ROUTES.len());
+    }
+}
