@@ -223,15 +223,38 @@ pub(crate) struct Deployments {
     pub next_app: u64,
 }
 
+/// The simulated instance types (all of the `cpu` family): name, vCPUs,
+/// hourly rate in USD. Memory is 2 GiB a vCPU, disk 40 GB by default.
+pub(crate) const INSTANCE_TYPES: [(&str, i64, &str); 4] = [
+    ("tdx.small", 1, "0.058"),
+    ("tdx.medium", 2, "0.116"),
+    ("tdx.large", 4, "0.232"),
+    ("tdx.xlarge", 8, "0.464"),
+];
+
 /// The vCPUs of a simulated instance type.
 pub(crate) fn vcpus_of(instance_type: &str) -> Option<i64> {
-    match instance_type {
-        "tdx.small" => Some(1),
-        "tdx.medium" => Some(2),
-        "tdx.large" => Some(4),
-        "tdx.xlarge" => Some(8),
-        _ => None,
-    }
+    INSTANCE_TYPES
+        .iter()
+        .find(|(name, _, _)| *name == instance_type)
+        .map(|&(_, vcpu, _)| vcpu)
+}
+
+/// The simulated OS images: name, version, development build.
+pub(crate) const OS_IMAGES: [(&str, [u8; 3], bool); 3] = [
+    ("dstack-0.5.3", [0, 5, 3], false),
+    ("dstack-dev-0.5.3", [0, 5, 3], true),
+    ("dstack-0.4.2", [0, 4, 2], false),
+];
+
+/// The measurement of an OS image, as a provision reports it.
+pub(crate) fn os_image_hash(name: &str) -> String {
+    hex::encode(Sha256::digest(name.as_bytes()))
+}
+
+/// The device id of the simulated node with id `node_id`.
+pub(crate) fn device_id(node_id: i64) -> String {
+    hex::encode(Sha256::digest(format!("device {node_id}")))
 }
 
 /// A CVM name as the service accepts it: 5-63 characters, a letter first,

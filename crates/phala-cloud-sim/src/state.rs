@@ -70,6 +70,8 @@ pub(crate) struct RequestId(pub String);
 pub(crate) struct Caller {
     pub label: &'static str,
     pub workspace: usize,
+    /// The workspaces the key may act in (an admin's: any).
+    pub workspaces: Vec<usize>,
     pub admin: bool,
     pub cvminfo: bool,
     /// Lifecycle records carry the hashed id (2026-05-22 on), not the integer.
@@ -161,6 +163,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
     Ok(Caller {
         label: info.label,
         workspace,
+        workspaces: info.workspaces.clone(),
         admin: info.admin,
         cvminfo: version >= CVMINFO_SINCE,
         hashed_ids: phala_cloud_api::versions::ApiVersion::parse(version).is_ok_and(|v| v.hashed_ids_everywhere()),
@@ -335,4 +338,39 @@ pub(crate) fn optional_body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> 
     } else {
         body_of(body)
     }
+}
+
+/// A query string's pairs in order (repeated keys kept), and the last value of each key.
+pub(crate) fn query_pairs(raw: Option<&str>) -> (Vec<(String, String)>, BTreeMap<String, String>) {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let single = pairs.iter().cloned().collect();
+    (pairs, single)
+}
+
+/// An optional boolean query parameter, read as the service (pydantic) reads one.
+pub(crate) fn boolean(query: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, Response> {
+    let Some(raw) = query.get(name) else { return Ok(None) };
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Ok(Some(true)),
+        "false" | "0" | "no" | "off" | "f" | "n" => Ok(Some(false)),
+        _ => Err(validation_error(
+            &["query", name],
+            "Input should be a valid boolean, unable to interpret input",
+            "bool_parsing",
+            Value::String(raw.clone()),
+        )),
+    }
+}
+
+/// One page of `items` (`page` from 1) and the page count, for `page_size` items a page.
+pub(crate) fn page_of<T: Clone>(items: &[T], page: u64, page_size: u64) -> (Vec<T>, u64) {
+    let size = usize::try_from(page_size).unwrap_or(usize::MAX).max(1);
+    let start = usize::try_from(page.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(size)
+        .min(items.len());
+    let end = start.saturating_add(size).min(items.len());
+    (items[start..end].to_vec(), items.len().div_ceil(size) as u64)
 }

@@ -954,3 +954,146 @@ async fn implemented_operations_are_answered_and_the_rest_say_501() {
     }
     sim.shutdown().await;
 }
+
+/// `GET /apps` lists the workspace's apps (those with a live CVM there), a
+/// page at a time, filtered by their CVMs; one app holds every CVM of it;
+/// an unknown app is the service's 404; bad query values are 422s.
+#[tokio::test]
+async fn apps_are_listed_paged_filtered_and_found_from_the_fleet() {
+    let sim = sim(40).await;
+    let key = sim.api_key().to_string();
+    let v = Some("2026-01-21");
+    let mine = main_cvms(&sim);
+    let apps: std::collections::BTreeSet<&str> = mine.iter().map(|c| c.app_id.as_str()).collect();
+    let (s, _, all) = get(&sim, "/api/v1/apps?page_size=100", &key, v).await;
+    assert_eq!(s, 200, "{all}");
+    assert_eq!(all["total"], apps.len(), "{all}");
+    let listed: std::collections::BTreeSet<&str> = all["dstack_apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["app_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, apps);
+    let (_, _, page) = get(&sim, "/api/v1/apps?page=2&page_size=3", &key, v).await;
+    assert_eq!(
+        page["dstack_apps"].as_array().unwrap().len(),
+        3.min(apps.len().saturating_sub(3))
+    );
+    assert_eq!(page["total_pages"], apps.len().div_ceil(3));
+    let (_, _, none) = get(&sim, "/api/v1/apps?status=no-such-status", &key, v).await;
+    assert_eq!(none["total"], 0, "{none}");
+    let (_, _, found) = get(&sim, &format!("/api/v1/apps?search={}", mine[0].vm_uuid), &key, v).await;
+    assert_eq!(found["dstack_apps"][0]["app_id"], mine[0].app_id.as_str(), "{found}");
+    for bad in ["listed=maybe", "page=0", "page_size=101", "page=x"] {
+        let (s, _, body) = get(&sim, &format!("/api/v1/apps?{bad}"), &key, v).await;
+        assert_eq!(s, 422, "{bad}: {body}");
+    }
+    for (version, cvm_id) in [("2025-10-28", "vm_uuid"), ("2026-01-21", "id")] {
+        let (s, _, app) = get(&sim, &format!("/api/v1/apps/{}", mine[0].app_id), &key, Some(version)).await;
+        assert_eq!(s, 200, "{app}");
+        let expected: std::collections::BTreeSet<String> = mine
+            .iter()
+            .filter(|c| c.app_id == mine[0].app_id)
+            .map(|c| {
+                if cvm_id == "id" {
+                    c.id.clone()
+                } else {
+                    c.vm_uuid.clone()
+                }
+            })
+            .collect();
+        let got: std::collections::BTreeSet<String> = app["cvms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[cvm_id].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, expected, "{version}");
+        assert_eq!(app["cvm_count"], expected.len());
+    }
+    let (s, _, body) = get(&sim, &format!("/api/v1/apps/{}", "0".repeat(40)), &key, v).await;
+    assert_eq!(
+        (s, body["detail"]["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("ERR-02-001"))
+    );
+    // The partner's app is not the workspace key's to see.
+    let partner = sim
+        .cvms()
+        .into_iter()
+        .find(|c| !c.in_main_workspace && !apps.contains(c.app_id.as_str()));
+    if let Some(partner) = partner {
+        let (s, _, _) = get(&sim, &format!("/api/v1/apps/{}", partner.app_id), &key, v).await;
+        assert_eq!(s, 404);
+    }
+    let (_, _, options) = get(&sim, "/api/v1/apps/filter-options", &key, v).await;
+    let statuses = options["statuses"].as_array().unwrap();
+    assert!(statuses.iter().any(|s| s == "running"), "{options}");
+    assert!(
+        options["regions"].as_array().is_some_and(|r| !r.is_empty()),
+        "{options}"
+    );
+    sim.shutdown().await;
+}
+
+/// The KMS list, the catalog, the nodes and the account answer from the
+/// simulated world, the same for a seed; unknown names are 404s, bad
+/// booleans 422s.
+#[tokio::test]
+async fn catalog_nodes_and_account_reads_answer_from_the_simulated_world() {
+    let sim = sim(20).await;
+    let key = sim.api_key().to_string();
+    let v = Some("2026-05-22");
+    let (_, _, kms) = get(&sim, "/api/v1/kms", &key, v).await;
+    assert_eq!(kms["total"], 1, "{kms}");
+    let kms_id = kms["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, _, _) = get(&sim, &format!("/api/v1/kms/{kms_id}"), &key, v).await;
+    assert_eq!(s, 200, "the listed KMS is found");
+    let (_, _, onchain) = get(&sim, "/api/v1/kms?is_onchain=true", &key, v).await;
+    assert_eq!(onchain["total"], 0, "{onchain}");
+    let (_, _, types) = get(&sim, "/api/v1/instance-types", &key, v).await;
+    let names: Vec<&str> = types["result"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"tdx.small"), "{types}");
+    let (s, _, _) = get(&sim, "/api/v1/instance-types/gpu", &key, v).await;
+    assert_eq!(s, 404);
+    let (_, _, images) = get(&sim, "/api/v1/os-images?is_dev=true", &key, v).await;
+    assert!(
+        images["items"].as_array().unwrap().iter().all(|i| i["is_dev"] == true),
+        "{images}"
+    );
+    let (_, _, nodes) = get(&sim, "/api/v1/teepods/available", &key, v).await;
+    let (_, _, graph) = get(&sim, "/api/v1/teepods/cvm-create-resources", &key, v).await;
+    assert_eq!(nodes["nodes"], graph["nodes"], "the same nodes either way");
+    assert_eq!(graph["kms_nodes"][0]["id"], kms_id.as_str());
+    let (s, _, _) = get(&sim, "/api/v1/teepods/available?v03x_only=perhaps", &key, v).await;
+    assert_eq!(s, 422);
+    let (_, _, me) = get(&sim, "/api/v1/auth/me", &key, v).await;
+    let (_, _, old_me) = get(&sim, "/api/v1/auth/me", &key, Some("2025-10-28")).await;
+    assert_eq!(me["user"]["username"], old_me["username"], "{me} {old_me}");
+    let (_, _, workspaces) = get(&sim, "/api/v1/workspaces", &key, v).await;
+    let slugs: Vec<&str> = workspaces["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["main-team", "staging-team"], "the workspace key's two");
+    assert_eq!(me["workspace"]["slug"], "main-team");
+    let (s, _, _) = get(&sim, "/api/v1/workspaces/partner-team", &key, v).await;
+    assert_eq!(s, 404, "not the workspace key's");
+    let (_, _, quotas) = get(&sim, "/api/v1/workspaces/main-team/quotas", &key, v).await;
+    let slots = &quotas["quotas"]["vm_slots"];
+    assert_eq!(
+        slots["limit"].as_i64().unwrap() - slots["remaining"].as_i64().unwrap(),
+        main_cvms(&sim).len() as i64,
+        "{quotas}"
+    );
+    let (_, _, again) = get(&sim, "/api/v1/teepods/available", &key, v).await;
+    assert_eq!(nodes, again, "deterministic");
+    sim.shutdown().await;
+}

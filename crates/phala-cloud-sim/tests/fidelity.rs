@@ -369,3 +369,67 @@ fn the_check_catches_nulls_unknown_fields_and_missing_ones() {
     check(&doc, &status, &json!({"vm_uuid": "u", "status": 3}), "", &mut p);
     assert!(!p.is_empty(), "a number is no status");
 }
+
+/// The apps, KMS, catalog and account reads, in every version, with and
+/// without their query parameters.
+#[tokio::test]
+async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_version() {
+    let doc = document();
+    let sim = Simulator::builder().cvms(30).apps(4).seed(9).start().await.unwrap();
+    let mine: Vec<_> = sim.cvms().into_iter().filter(|c| c.in_main_workspace).collect();
+    let app = &mine[0].app_id;
+    let get = |template: &'static str, path: String| (Method::GET, template, path);
+    for version in phala_cloud_api::versions::supported() {
+        let v = version.as_str();
+        for query in [
+            "",
+            "?page=1&page_size=2",
+            "?page=9",
+            "?status=running&status=stopped&listed=false",
+        ] {
+            let apps = answer_fits(&sim, &doc, get("/api/v1/apps", format!("/api/v1/apps{query}")), v, None).await;
+            assert!(apps["total"].as_u64().unwrap() >= 1, "{v}: {apps}");
+        }
+        let detail = get("/api/v1/apps/{app_id}", format!("/api/v1/apps/{app}"));
+        let detail = answer_fits(&sim, &doc, detail, v, None).await;
+        assert_eq!(detail["app_id"], *app, "{v}: {detail}");
+        assert!(detail["cvm_count"].as_u64().unwrap() >= 1, "{v}: {detail}");
+        let filters = "/api/v1/apps/filter-options";
+        answer_fits(&sim, &doc, get(filters, filters.into()), v, None).await;
+        for query in ["", "?is_onchain=false&page_size=1", "?is_onchain=true"] {
+            let kms = answer_fits(&sim, &doc, get("/api/v1/kms", format!("/api/v1/kms{query}")), v, None).await;
+            assert_eq!(
+                kms["items"].get(0).is_some_and(|k| k.get("contract_address").is_some()),
+                version.kms_contract_centric() && query != "?is_onchain=true",
+                "{v}: {kms}"
+            );
+        }
+        let catalog = [
+            ("/api/v1/instance-types", "/api/v1/instance-types"),
+            ("/api/v1/instance-types/{family}", "/api/v1/instance-types/cpu"),
+            ("/api/v1/os-images", "/api/v1/os-images"),
+            ("/api/v1/os-images", "/api/v1/os-images?is_dev=false&page=1&page_size=1"),
+            ("/api/v1/teepods/available", "/api/v1/teepods/available"),
+            ("/api/v1/teepods/available", "/api/v1/teepods/available?v03x_only=true"),
+            (
+                "/api/v1/teepods/cvm-create-resources",
+                "/api/v1/teepods/cvm-create-resources",
+            ),
+            ("/api/v1/auth/me", "/api/v1/auth/me"),
+            ("/api/v1/workspaces", "/api/v1/workspaces"),
+            ("/api/v1/workspaces/{team_slug}", "/api/v1/workspaces/main-team"),
+            (
+                "/api/v1/workspaces/{team_slug}/nodes",
+                "/api/v1/workspaces/main-team/nodes?page_size=3",
+            ),
+            (
+                "/api/v1/workspaces/{team_slug}/quotas",
+                "/api/v1/workspaces/main-team/quotas",
+            ),
+        ];
+        for (template, path) in catalog {
+            answer_fits(&sim, &doc, get(template, path.to_string()), v, None).await;
+        }
+    }
+    sim.shutdown().await;
+}

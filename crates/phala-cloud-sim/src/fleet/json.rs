@@ -286,4 +286,70 @@ impl Fleet {
             "gateway_domain": format!("dstack-{}.phala.network", node.region),
         })
     }
+
+    /// A CVM as the apps routes show it before 2026-01-21 (their `CvmBasicInfo`).
+    pub fn app_cvm_json(&self, idx: usize) -> Value {
+        let cvm = &self.cvms[idx];
+        let node = &self.nodes[cvm.node];
+        json!({
+            "vm_uuid": cvm.vm_uuid,
+            "app_id": cvm.app_id,
+            "name": cvm.name,
+            "status": cvm.status,
+            "vcpu": cvm.vcpu,
+            "memory": cvm.memory_mb,
+            "disk_size": cvm.disk_gb,
+            "teepod_id": node.id,
+            "teepod_name": node.name,
+            "region_identifier": node.region,
+            "kms_type": "phala",
+            "instance_type": cvm.instance_type(),
+            "listed": false,
+            "base_image": "dstack-0.5.3",
+            "kms_slug": "phala-prod",
+            "kms_id": "kms_phalaprod",
+            "instance_id": cvm.instance_id,
+            "machine_info": None::<Value>,
+            "updated_at": None::<String>,
+        })
+    }
+
+    /// App `app` (an index of `apps`) with its CVMs `members` (fleet
+    /// indices, oldest first): the apps routes' `DstackAppFullResponse`,
+    /// its CVMs as `CVMInfo` from 2026-01-21 (`cvminfo`), before that as
+    /// the apps routes' `CvmBasicInfo`, with the workspace named.
+    pub fn app_json(&self, app: usize, members: &[usize], cvminfo: bool) -> Value {
+        let app_id = &self.apps[app];
+        let cvm = |i: usize| {
+            if cvminfo {
+                self.info_json(i)
+            } else {
+                self.app_cvm_json(i)
+            }
+        };
+        let created = members
+            .iter()
+            .map(|&i| self.cvms[i].created_at)
+            .min()
+            .unwrap_or(self.epoch);
+        let mut out = json!({
+            "id": format!("prj_{}", app_id.get(..10).unwrap_or(app_id)),
+            "name": self.app_names.get(app).cloned().unwrap_or_default(),
+            "app_id": app_id,
+            "app_provision_type": None::<String>,
+            "app_icon_url": None::<String>,
+            "created_at": created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "kms_type": "phala",
+            "profile": None::<Value>,
+            "current_cvm": members.last().map(|&i| cvm(i)),
+            "cvms": members.iter().map(|&i| cvm(i)).collect::<Vec<_>>(),
+            "cvm_count": members.len(),
+        });
+        if !cvminfo && let (Value::Object(map), Some(&first)) = (&mut out, members.first()) {
+            let ws = &self.workspaces[self.cvms[first].workspace];
+            map.insert("team_slug".into(), json!(ws.name));
+            map.insert("team_name".into(), json!(ws.name));
+        }
+        out
+    }
 }

@@ -146,6 +146,8 @@ pub struct Fleet {
     pub users: Vec<User>,
     pub nodes: Vec<Node>,
     pub apps: Vec<String>,
+    /// Each app's name, by the index of its id in `apps`.
+    pub app_names: Vec<String>,
     rng: Rng,
     stop_duration: Duration,
     shutdown_duration: Duration,
@@ -227,6 +229,7 @@ impl Fleet {
             users,
             nodes,
             apps,
+            app_names,
             rng,
             stop_duration: config.stop_duration,
             shutdown_duration: config.shutdown_duration,
@@ -265,7 +268,7 @@ impl Fleet {
                 id: format!("cvm_{}", fleet.rng.alnum(8)),
                 numeric_id: 5000 + i as i64,
                 vm_uuid: fleet.rng.uuid(),
-                name: format!("{}-{}", app_names[app], i / fleet.apps.len()),
+                name: format!("{}-{}", fleet.app_names[app], i / fleet.apps.len()),
                 app_id: fleet.apps[app].clone(),
                 instance_id: fleet.rng.hex(40),
                 workspace,
@@ -391,6 +394,7 @@ impl Fleet {
         }
         if !self.apps.iter().any(|a| a == app_id) {
             self.apps.push(app_id.to_string());
+            self.app_names.push(name.to_string());
         }
         self.cvms.push(cvm);
         self.push_event(idx, "instance.info", "created", at);

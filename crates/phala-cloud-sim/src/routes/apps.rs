@@ -1,18 +1,23 @@
-//! Apps: their revisions (list, detail, redeploy).
+//! Apps: the list (each version's shape, paged and filtered), one app,
+//! the list's filter options, and their revisions (list, detail, redeploy).
 
 // Handlers return a ready `Response` as their error; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::deploy;
-use crate::state::{Caller, Inner, RequestId, Shared, api_error, authenticate, bounded, optional_body_of};
+use crate::fleet::Fleet;
+use crate::state::{
+    Caller, Inner, RequestId, Shared, api_error, authenticate, boolean, bounded, optional_body_of, page_of, query_pairs,
+};
 
 fn revision_json(inner: &Inner, r: &crate::deploy::Revision) -> Value {
     let cvm = &inner.fleet.cvms[r.idx];
@@ -165,4 +170,197 @@ pub(crate) async fn redeploy_revision(
         last = Some(response);
     }
     last.unwrap_or_else(|| api_error(StatusCode::BAD_REQUEST, "ERR-02-021", "No CVM to redeploy", &rid))
+}
+
+/// The apps of workspace `ws`: each app's index in `fleet.apps` with its
+/// live CVMs (fleet indices, oldest first), in the order of `fleet.apps`.
+fn apps_of(fleet: &Fleet, ws: usize) -> Vec<(usize, Vec<usize>)> {
+    let index: BTreeMap<&str, usize> = fleet.apps.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in fleet.in_workspace(ws) {
+        if let Some(&app) = index.get(fleet.cvms[i].app_id.as_str()) {
+            members.entry(app).or_default().push(i);
+        }
+    }
+    members.into_iter().collect()
+}
+
+/// The app `{app_id}` names (bare, `app_`- or `0x`-prefixed, any case) and
+/// its CVMs the caller sees; `None` when it has none.
+fn find_app(fleet: &Fleet, caller: &Caller, app_id: &str) -> Option<(usize, Vec<usize>)> {
+    let bare = app_id
+        .strip_prefix("app_")
+        .or_else(|| app_id.strip_prefix("0x"))
+        .unwrap_or(app_id);
+    let app = fleet.apps.iter().position(|a| a.eq_ignore_ascii_case(bare))?;
+    let members: Vec<usize> = fleet
+        .live()
+        .filter(|&i| fleet.cvms[i].app_id == fleet.apps[app] && caller.sees(fleet, i))
+        .collect();
+    (!members.is_empty()).then_some((app, members))
+}
+
+/// The CVM filters of `GET /apps`: an app is listed when one of its CVMs
+/// passes them all.
+struct AppFilter {
+    search: Option<String>,
+    statuses: Vec<String>,
+    listed: Option<bool>,
+    base_image: Option<String>,
+    instance_type: Option<String>,
+    kms_slug: Option<String>,
+    kms_type: Option<String>,
+    node: Option<String>,
+    region: Option<String>,
+}
+
+impl AppFilter {
+    fn passes(&self, fleet: &Fleet, app: usize, idx: usize) -> bool {
+        let cvm = &fleet.cvms[idx];
+        let node = &fleet.nodes[cvm.node];
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(have));
+        let found = self.search.as_deref().is_none_or(|q| {
+            let q = q.to_lowercase();
+            [
+                fleet.app_names[app].as_str(),
+                &cvm.name,
+                &cvm.app_id,
+                &cvm.vm_uuid,
+                &cvm.instance_id,
+            ]
+            .iter()
+            .any(|f| f.to_lowercase().contains(&q))
+        });
+        found
+            && (self.statuses.is_empty() || self.statuses.contains(&cvm.status))
+            && self.listed.is_none_or(|l| !l)
+            && is(&self.base_image, "dstack-0.5.3")
+            && is(&self.instance_type, &cvm.instance_type())
+            && is(&self.kms_slug, crate::deploy::KMS_SLUG)
+            && is(&self.kms_type, "phala")
+            && self.node.as_deref().is_none_or(|n| node.name.contains(n))
+            && is(&self.region, &node.region)
+    }
+}
+
+/// `GET /apps`: the workspace's apps, a page at a time (`page` from 1,
+/// `page_size` 1-100, default 20), filtered by their CVMs;
+/// `{dstack_apps, page, page_size, total, total_pages}`.
+pub(crate) async fn list_apps(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (pairs, query) = query_pairs(raw.as_deref());
+    let (page, page_size) = match (
+        bounded(&query, "page", 1, 1, u64::MAX),
+        bounded(&query, "page_size", 20, 1, 100),
+    ) {
+        (Ok(p), Ok(s)) => (p, s),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let listed = match boolean(&query, "listed") {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let text = |name: &str| query.get(name).filter(|v| !v.is_empty()).cloned();
+    let filter = AppFilter {
+        search: text("search"),
+        statuses: pairs
+            .iter()
+            .filter(|(k, _)| k == "status")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        listed,
+        base_image: text("base_image"),
+        instance_type: text("instance_type"),
+        kms_slug: text("kms_slug"),
+        kms_type: text("kms_type"),
+        node: text("node"),
+        region: text("region"),
+    };
+    let (inner, _) = shared.now();
+    let fleet = &inner.fleet;
+    let apps: Vec<(usize, Vec<usize>)> = apps_of(fleet, caller.workspace)
+        .into_iter()
+        .filter(|(app, members)| members.iter().any(|&i| filter.passes(fleet, *app, i)))
+        .collect();
+    let (shown, pages) = page_of(&apps, page, page_size);
+    let items: Vec<Value> = shown
+        .iter()
+        .map(|(app, members)| fleet.app_json(*app, members, caller.cvminfo))
+        .collect();
+    axum::Json(json!({
+        "dstack_apps": items, "page": page, "page_size": page_size, "total": apps.len(), "total_pages": pages,
+    }))
+    .into_response()
+}
+
+/// The 404 of an app that does not exist or that the caller may not see.
+fn app_not_found(app_id: &str, rid: &str) -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "ERR-02-001",
+        &format!("App {app_id} not found"),
+        rid,
+    )
+}
+
+/// `GET /apps/{app_id}`: the app with its CVMs, in the caller's version's shape.
+pub(crate) async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    match find_app(&inner.fleet, &caller, &app_id) {
+        Some((app, members)) => axum::Json(inner.fleet.app_json(app, &members, caller.cvminfo)).into_response(),
+        None => app_not_found(&app_id, &rid),
+    }
+}
+
+/// `GET /apps/filter-options`: the values the list's filters can take in
+/// the caller's workspace, each sorted.
+pub(crate) async fn filter_options(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    let fleet = &inner.fleet;
+    let mut seen: [std::collections::BTreeSet<String>; 4] = Default::default();
+    for &i in fleet.in_workspace(caller.workspace) {
+        let cvm = &fleet.cvms[i];
+        let node = &fleet.nodes[cvm.node];
+        for (set, value) in seen.iter_mut().zip([
+            cvm.status.clone(),
+            cvm.instance_type(),
+            node.region.clone(),
+            node.name.clone(),
+        ]) {
+            set.insert(value);
+        }
+    }
+    let [statuses, instance_types, regions, nodes] = seen;
+    let any = !statuses.is_empty();
+    let only = |value: &str| if any { vec![value.to_string()] } else { Vec::new() };
+    axum::Json(json!({
+        "statuses": statuses, "image_versions": only("dstack-0.5.3"), "instance_types": instance_types,
+        "kms_slugs": only(crate::deploy::KMS_SLUG), "kms_types": only("phala"), "regions": regions, "nodes": nodes,
+    }))
+    .into_response()
 }

@@ -34,7 +34,7 @@ fn answered_hash(inner: &Inner, hash: String) -> String {
 
 /// The device id of a simulated node.
 fn device_of(inner: &Inner, node: usize) -> String {
-    hex::encode(Sha256::digest(format!("device {}", inner.fleet.nodes[node].id)))
+    deploy::device_id(inner.fleet.nodes[node].id)
 }
 
 /// The env a CVM gets: `sealed` opened with the app's key as the CVM would
@@ -147,7 +147,7 @@ pub(crate) async fn provision(
         "kms_info": kms_info_json(),
         "fmspc": "B0C06F000000",
         "device_id": device,
-        "os_image_hash": hex::encode(Sha256::digest(b"dstack-0.5.3")),
+        "os_image_hash": deploy::os_image_hash("dstack-0.5.3"),
         "instance_type": instance_type,
         "node_id": node,
         "kms_id": KMS_ID,

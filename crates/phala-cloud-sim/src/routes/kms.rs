@@ -1,18 +1,18 @@
-//! The KMS reads: a KMS (node-keyed, or the contract from 2026-06-23) and
-//! an app's env-encrypt public key, signed by the simulated KMS.
+//! The KMS reads: the list and one KMS (KMS nodes, or from 2026-06-23 KMS
+//! contracts) and an app's env-encrypt public key, signed by the simulated KMS.
 
 // Handlers return a ready `Response` as their error; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::deploy::{KMS_ID, KMS_SLUG, kms_info_json, known_kms};
-use crate::state::{RequestId, Shared, api_error, authenticate};
+use crate::state::{RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
 
 pub(crate) async fn kms_info(
     State(shared): State<Arc<Shared>>,
@@ -28,13 +28,50 @@ pub(crate) async fn kms_info(
         return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
     }
     if caller.kms_contracts {
-        return axum::Json(json!({
-            "id": KMS_ID, "slug": KMS_SLUG, "label": "Phala KMS", "contract_address": "phala", "chain_id": 0,
-            "k256_pubkey": shared.kms.signer_hex(), "ca_pubkey": null, "node_count": 1,
-        }))
-        .into_response();
+        return axum::Json(contract_json(&shared)).into_response();
     }
     axum::Json(kms_info_json()).into_response()
+}
+
+/// The simulated KMS as a contract (`KmsContract`, API versions from 2026-06-23).
+fn contract_json(shared: &Shared) -> Value {
+    json!({
+        "id": KMS_ID, "slug": KMS_SLUG, "label": "Phala KMS", "contract_address": "phala", "chain_id": 0,
+        "k256_pubkey": shared.kms.signer_hex(), "ca_pubkey": null, "node_count": 1,
+    })
+}
+
+/// `GET /kms`: the KMSes, a page at a time (`page` from 1, `page_size`
+/// 1-100, default 20), `is_onchain` filtering: the simulated KMS is not on
+/// chain. KMS nodes (`KmsListResponse`), or from 2026-06-23 contracts
+/// (`KmsContractList`).
+pub(crate) async fn list_kms(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (page, page_size, on_chain) = match (
+        bounded(&query, "page", 1, 1, u64::MAX),
+        bounded(&query, "page_size", 20, 1, 100),
+        boolean(&query, "is_onchain"),
+    ) {
+        (Ok(p), Ok(s), Ok(o)) => (p, s, o),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    let one = if caller.kms_contracts {
+        contract_json(&shared)
+    } else {
+        kms_info_json()
+    };
+    let all: Vec<Value> = if on_chain == Some(true) { Vec::new() } else { vec![one] };
+    let (items, pages) = page_of(&all, page, page_size);
+    axum::Json(json!({"items": items, "total": all.len(), "page": page, "page_size": page_size, "pages": pages}))
+        .into_response()
 }
 
 pub(crate) async fn kms_pubkey(

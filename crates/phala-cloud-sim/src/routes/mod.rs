@@ -15,7 +15,9 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use crate::fleet::Action;
 use crate::state::Shared;
 
+pub(crate) mod account;
 pub(crate) mod apps;
+pub(crate) mod catalog;
 pub(crate) mod deploy;
 pub(crate) mod fleet;
 pub(crate) mod kms;
@@ -60,6 +62,9 @@ pub(crate) const ROUTES: &[Route] = &[
         on(m, deploy::commit_update)
     }),
     // Apps.
+    route("GET /api/v1/apps", |m| on(m, apps::list_apps)),
+    route("GET /api/v1/apps/filter-options", |m| on(m, apps::filter_options)),
+    route("GET /api/v1/apps/{app_id}", |m| on(m, apps::get_app)),
     route("GET /api/v1/apps/{app_id}/revisions", |m| on(m, apps::app_revisions)),
     route("GET /api/v1/apps/{app_id}/revisions/{revision_id}", |m| {
         on(m, apps::app_revision)
@@ -68,8 +73,17 @@ pub(crate) const ROUTES: &[Route] = &[
         on(m, apps::redeploy_revision)
     }),
     // KMS.
+    route("GET /api/v1/kms", |m| on(m, kms::list_kms)),
     route("GET /api/v1/kms/{kms_id}", |m| on(m, kms::kms_info)),
     route("GET /api/v1/kms/{kms_id}/pubkey/{app_id}", |m| on(m, kms::kms_pubkey)),
+    // What a deploy chooses from.
+    route("GET /api/v1/instance-types", |m| on(m, catalog::all_families)),
+    route("GET /api/v1/instance-types/{family}", |m| on(m, catalog::family)),
+    route("GET /api/v1/os-images", |m| on(m, catalog::os_images)),
+    route("GET /api/v1/teepods/available", |m| on(m, catalog::available_nodes)),
+    route("GET /api/v1/teepods/cvm-create-resources", |m| {
+        on(m, catalog::create_resources)
+    }),
     // One CVM's lifecycle.
     route("GET /api/v1/cvms/{cvm_id}/operations", |m| {
         on(m, lifecycle::cvm_operations)
@@ -111,7 +125,16 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/cvms/{cvm_id}/ports", |m| {
         on(m, reads::cvm_read(reads::ports))
     }),
-    // The account's listings.
+    // The account.
+    route("GET /api/v1/auth/me", |m| on(m, account::me)),
+    route("GET /api/v1/workspaces", |m| on(m, account::list_workspaces)),
+    route("GET /api/v1/workspaces/{team_slug}", |m| on(m, account::get_workspace)),
+    route("GET /api/v1/workspaces/{team_slug}/nodes", |m| {
+        on(m, account::workspace_nodes)
+    }),
+    route("GET /api/v1/workspaces/{team_slug}/quotas", |m| {
+        on(m, account::workspace_quotas)
+    }),
     route("GET /api/v1/user/ssh-keys", |m| on(m, reads::none_registered)),
     route("GET /api/v1/workspace/webhooks", |m| on(m, reads::none_registered)),
 ];
