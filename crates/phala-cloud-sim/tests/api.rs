@@ -1097,3 +1097,59 @@ async fn catalog_nodes_and_account_reads_answer_from_the_simulated_world() {
     assert_eq!(nodes, again, "deterministic");
     sim.shutdown().await;
 }
+
+/// A running CVM's attestation holds together: the app compose it shows
+/// hashes to the compose hash its event log records (the CVM's own compose
+/// hash), the log names its app and instance, and RTMR3 replays from the
+/// log. Its composition has a container per service of its compose.
+#[tokio::test]
+async fn attestation_is_internally_consistent_and_composition_follows_the_compose() {
+    use sha2::{Digest, Sha256, Sha384};
+    let sim = sim(12).await;
+    let key = sim.api_key().to_string();
+    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
+    let (s, _, att) = get(&sim, &format!("/api/v1/cvms/{}/attestation", cvm.id), &key, None).await;
+    assert_eq!(s, 200, "{att}");
+    let tcb = &att["tcb_info"];
+    let compose = tcb["app_compose"].as_str().unwrap();
+    let hash = hex::encode(Sha256::digest(compose.as_bytes()));
+    let log = tcb["event_log"].as_array().unwrap();
+    let payload = |name: &str| {
+        log.iter()
+            .find(|e| e["event"] == name)
+            .map(|e| e["event_payload"].as_str().unwrap().to_string())
+    };
+    assert_eq!(payload("compose-hash"), Some(hash.clone()));
+    assert_eq!(payload("app-id").as_deref(), Some(cvm.app_id.as_str()));
+    let (_, _, held) = get(&sim, &format!("/api/v1/cvms/{}/compose_file", cvm.id), &key, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(compose).unwrap(),
+        held,
+        "the compose the CVM holds"
+    );
+    let mut rtmr3 = [0u8; 48].to_vec();
+    for e in log.iter().filter(|e| e["imr"] == 3) {
+        let mut digest = Sha384::new();
+        digest.update((e["event_type"].as_u64().unwrap() as u32).to_le_bytes());
+        digest.update(format!(":{}:", e["event"].as_str().unwrap()));
+        digest.update(hex::decode(e["event_payload"].as_str().unwrap()).unwrap());
+        let digest = digest.finalize();
+        assert_eq!(hex::encode(digest), e["digest"].as_str().unwrap());
+        rtmr3 = Sha384::digest([rtmr3.as_slice(), digest.as_slice()].concat()).to_vec();
+    }
+    assert_eq!(hex::encode(rtmr3), tcb["rtmr3"].as_str().unwrap());
+    let (_, _, composition) = get(&sim, &format!("/api/v1/cvms/{}/composition", cvm.id), &key, None).await;
+    let file = held["docker_compose_file"].as_str().unwrap();
+    assert_eq!(composition["docker_compose_file"], file);
+    assert_eq!(composition["containers"].as_array().unwrap().len(), 1, "{composition}");
+    stop(&sim, &cvm.id).await;
+    let (_, _, off) = get(&sim, &format!("/api/v1/cvms/{}/attestation", cvm.id), &key, None).await;
+    assert_eq!(
+        (off["is_online"].as_bool(), off["tcb_info"].is_null()),
+        (Some(false), true),
+        "{off}"
+    );
+    let (s, _, _) = get(&sim, "/api/v1/cvms/cvm_missing/composition", &key, None).await;
+    assert_eq!(s, 404);
+    sim.shutdown().await;
+}

@@ -17,6 +17,7 @@ use crate::state::Shared;
 
 pub(crate) mod account;
 pub(crate) mod apps;
+pub(crate) mod attestation;
 pub(crate) mod catalog;
 pub(crate) mod deploy;
 pub(crate) mod fleet;
@@ -124,6 +125,12 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     route("GET /api/v1/cvms/{cvm_id}/ports", |m| {
         on(m, reads::cvm_read(reads::ports))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/attestation", |m| {
+        on(m, reads::cvm_read(attestation::attestation))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/composition", |m| {
+        on(m, reads::cvm_read(attestation::composition))
     }),
     // The account.
     route("GET /api/v1/auth/me", |m| on(m, account::me)),

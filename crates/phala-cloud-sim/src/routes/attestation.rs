@@ -1,0 +1,229 @@
+//! What a CVM proves and runs: its attestation (TCB measurements whose
+//! RTMR3 replays from the event log, which records the app id, the compose
+//! hash of the app compose shown beside it and the instance id; the app's
+//! certificate) and its composition (the containers of its compose).
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256, Sha384};
+
+use crate::deploy::{canonical_json, compose_hash, held_compose};
+use crate::state::Inner;
+
+/// The event type dstack records its runtime events under.
+const RUNTIME_EVENT: u32 = 0x0800_0001;
+
+/// A measurement that stands for `what` (48 bytes, hex).
+fn measurement(what: &str) -> String {
+    hex::encode(Sha384::digest(what.as_bytes()))
+}
+
+/// The digest an event is extended into its register with: SHA-384 of its
+/// type (4 bytes, little endian), `:`, its name, `:`, its payload.
+pub(crate) fn event_digest(event_type: u32, event: &str, payload: &[u8]) -> [u8; 48] {
+    let mut h = Sha384::new();
+    h.update(event_type.to_le_bytes());
+    h.update(b":");
+    h.update(event.as_bytes());
+    h.update(b":");
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// A register replayed from zero over `digests`: each extends it as
+/// SHA-384(register || digest).
+pub(crate) fn replay<'a>(digests: impl IntoIterator<Item = &'a [u8; 48]>) -> [u8; 48] {
+    digests.into_iter().fold([0u8; 48], |register, digest| {
+        let mut h = Sha384::new();
+        h.update(register);
+        h.update(digest);
+        h.finalize().into()
+    })
+}
+
+fn tcb_info(inner: &Inner, idx: usize, compose: &Map<String, Value>) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let hash = compose_hash(compose);
+    let events = [
+        ("system-preparing", String::new()),
+        ("app-id", cvm.app_id.clone()),
+        ("compose-hash", hash),
+        ("instance-id", cvm.instance_id.clone()),
+        ("boot-mr-done", String::new()),
+        ("system-ready", String::new()),
+    ];
+    let digests: Vec<[u8; 48]> = events
+        .iter()
+        .map(|(event, payload)| event_digest(RUNTIME_EVENT, event, &hex::decode(payload).unwrap_or_default()))
+        .collect();
+    let log: Vec<Value> = events
+        .iter()
+        .zip(&digests)
+        .map(|((event, payload), digest)| {
+            json!({"imr": 3, "event_type": RUNTIME_EVENT, "digest": hex::encode(digest), "event": event,
+                   "event_payload": payload})
+        })
+        .collect();
+    json!({
+        "mrtd": measurement("mrtd dstack-0.5.3"),
+        "rootfs_hash": hex::encode(Sha256::digest(b"rootfs dstack-0.5.3")),
+        "rtmr0": measurement("rtmr0 dstack-0.5.3"),
+        "rtmr1": measurement("rtmr1 dstack-0.5.3"),
+        "rtmr2": measurement("rtmr2 dstack-0.5.3"),
+        "rtmr3": hex::encode(replay(&digests)),
+        "event_log": log,
+        "app_compose": canonical_json(compose),
+    })
+}
+
+fn certificate(inner: &Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let region = inner.fleet.nodes.get(cvm.node).map_or("us-west", |n| n.region.as_str());
+    let domain = format!("{}.dstack-{region}.phala.network", cvm.app_id);
+    let secs = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let fingerprint = hex::encode(Sha256::digest(format!(
+        "certificate {} {}",
+        cvm.app_id, cvm.instance_id
+    )));
+    json!({
+        "subject": {"common_name": domain, "organization": "Dstack App", "country": null, "state": null, "locality": null},
+        "issuer": {"common_name": "Dstack KMS CA", "organization": "Dstack", "country": null},
+        "serial_number": fingerprint[..32].to_string(),
+        "not_before": secs(cvm.created_at),
+        "not_after": secs(cvm.created_at + chrono::Duration::days(365)),
+        "version": "v3",
+        "fingerprint": fingerprint,
+        "signature_algorithm": "ecdsa-with-SHA256",
+        "sans": [domain],
+        "is_ca": false,
+        "position_in_chain": 0,
+        "quote": null,
+        "app_id": cvm.app_id,
+        "cert_usage": "app",
+    })
+}
+
+/// `GET /cvms/{cvm_id}/attestation`: measured while it runs; an offline
+/// CVM says so, with its compose and nothing measured.
+pub(crate) fn attestation(inner: &Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let compose = held_compose(&inner.deployments, &inner.fleet, idx);
+    let online = cvm.status == "running";
+    json!({
+        "is_online": online,
+        "is_public": true,
+        "error": (!online).then(|| format!("CVM is {}", cvm.status)),
+        "name": cvm.name,
+        "app_certificates": online.then(|| vec![certificate(inner, idx)]),
+        "tcb_info": online.then(|| tcb_info(inner, idx, &compose)),
+        "compose_file": canonical_json(&compose),
+    })
+}
+
+/// The services of a docker compose file, with their images: the keys
+/// indented one level under a top-level `services:` (block style); one
+/// `app` service when none is found that way.
+fn services(file: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut inside = false;
+    for line in file.lines() {
+        let body = line.trim_end();
+        if body.is_empty() || body.trim_start().starts_with('#') {
+            continue;
+        }
+        let indent = body.len() - body.trim_start().len();
+        if indent == 0 {
+            inside = body == "services:";
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let text = body.trim_start();
+        if indent == 2 && text.ends_with(':') {
+            out.push((
+                text.trim_end_matches(':').trim_matches(['"', '\'']).to_string(),
+                String::new(),
+            ));
+        } else if let (Some(last), Some(image)) = (out.last_mut(), text.strip_prefix("image:")) {
+            last.1 = image.trim().trim_matches(['"', '\'']).to_string();
+        }
+    }
+    if out.is_empty() {
+        out.push(("app".into(), String::new()));
+    }
+    out
+}
+
+/// `GET /cvms/{cvm_id}/composition`: the compose the CVM holds and, while
+/// it runs, one container per service, each with its log endpoint.
+pub(crate) fn composition(inner: &Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let compose = held_compose(&inner.deployments, &inner.fleet, idx);
+    let file = compose
+        .get("docker_compose_file")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let online = cvm.status == "running";
+    let region = inner.fleet.nodes.get(cvm.node).map_or("us-west", |n| n.region.as_str());
+    let project = compose.get("name").and_then(Value::as_str).unwrap_or(&cvm.name);
+    let started = cvm.running_since.unwrap_or(cvm.created_at);
+    let containers: Vec<Value> = services(file)
+        .into_iter()
+        .map(|(service, image)| {
+            let name = format!("{project}-{service}-1");
+            let id = hex::encode(Sha256::digest(format!("container {} {name}", cvm.instance_id)));
+            let image = if image.is_empty() { "unknown".to_string() } else { image };
+            json!({
+                "id": id,
+                "names": [format!("/{name}")],
+                "image": image,
+                "image_id": format!("sha256:{}", hex::encode(Sha256::digest(image.as_bytes()))),
+                "command": null,
+                "created": started.timestamp(),
+                "state": "running",
+                "status": "Up",
+                "log_endpoint": format!("https://{}-8090.dstack-{region}.phala.network/logs/{name}", cvm.app_id),
+            })
+        })
+        .collect();
+    json!({
+        "is_online": online,
+        "is_public": true,
+        "error": (!online).then(|| format!("CVM is {}", cvm.status)),
+        "docker_compose_file": file,
+        "manifest_version": compose.get("manifest_version").filter(|v| v.is_number()).cloned().unwrap_or(json!(2)),
+        "version": "0.5.3",
+        "runner": compose.get("runner").and_then(Value::as_str).unwrap_or("docker-compose"),
+        "features": ["kms", "tproxy-net"],
+        "containers": online.then_some(containers),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_are_read_from_a_block_style_compose() {
+        let file = "services:\n  web:\n    image: nginx:1\n  db:\n    image: \"postgres:16\"\n    ports: []\nvolumes:\n  data:\n";
+        assert_eq!(
+            services(file),
+            [
+                ("web".to_string(), "nginx:1".to_string()),
+                ("db".to_string(), "postgres:16".to_string())
+            ]
+        );
+        assert_eq!(services("services: {x: {}}\n"), [("app".to_string(), String::new())]);
+    }
+
+    #[test]
+    fn a_register_replays_from_zero() {
+        let a = event_digest(RUNTIME_EVENT, "app-id", b"\x01");
+        let once = replay([&a]);
+        let mut h = Sha384::new();
+        h.update([0u8; 48]);
+        h.update(a);
+        assert_eq!(once.as_slice(), h.finalize().as_slice());
+        assert_ne!(replay([&a, &a]), once);
+    }
+}
