@@ -369,9 +369,22 @@ fn sse(sim: &SimHandle, id: &str, query: &str) -> reqwest::RequestBuilder {
         .header("X-API-Key", sim.api_key())
 }
 
+/// A simulator whose stops take long enough (0.6 s) for a stream opened
+/// right after one to see it stopping, however loaded the machine.
+async fn slow_sim(cvms: usize) -> SimHandle {
+    Simulator::builder()
+        .cvms(cvms)
+        .apps(10)
+        .seed(42)
+        .time_scale(20.0)
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn sse_streams_state_then_complete() {
-    let sim = sim(20).await;
+    let sim = slow_sim(20).await;
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
     let resp = sse(&sim, &cvm.id, "target=running").send().await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
@@ -501,7 +514,7 @@ async fn dropped_and_truncated_responses_are_recorded_when_applied() {
 
 #[tokio::test]
 async fn sse_streams_can_be_cut_mid_stream() {
-    let sim = sim(20).await;
+    let sim = slow_sim(20).await;
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
     stop(&sim, &cvm.id).await;
     sim.set_faults(Faults::default().with_sse_drops(1.0));
@@ -1150,6 +1163,48 @@ async fn attestation_is_internally_consistent_and_composition_follows_the_compos
         "{off}"
     );
     let (s, _, _) = get(&sim, "/api/v1/cvms/cvm_missing/composition", &key, None).await;
+    assert_eq!(s, 404);
+    sim.shutdown().await;
+}
+
+/// The app's KMS reads and the KMS's: off chain, the app's CVMs by node
+/// (integer ids, then hashed from 2026-05-22), next app ids bounded.
+#[tokio::test]
+async fn app_and_kms_reads_follow_the_fleet_and_the_version() {
+    let sim = sim(20).await;
+    let key = sim.api_key().to_string();
+    let mine = main_cvms(&sim);
+    let app = &mine[0].app_id;
+    let members: std::collections::BTreeSet<String> =
+        mine.iter().filter(|c| &c.app_id == app).map(|c| c.id.clone()).collect();
+    for (version, hashed) in [("2026-01-21", false), ("2026-05-22", true)] {
+        let path = format!("/api/v1/apps/{app}/device-allowlist");
+        let (s, _, list) = get(&sim, &path, &key, Some(version)).await;
+        assert_eq!(s, 200, "{list}");
+        let ids: Vec<&Value> = list["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["cvm_ids"].as_array().unwrap())
+            .collect();
+        assert_eq!(ids.len(), members.len(), "{list}");
+        assert!(ids.iter().all(|id| id.is_string() == hashed), "{version}: {list}");
+        if hashed {
+            let got: std::collections::BTreeSet<String> = ids.iter().map(|i| i.as_str().unwrap().to_string()).collect();
+            assert_eq!(got, members);
+        }
+    }
+    let (s, _, info) = get(&sim, &format!("/api/v1/apps/{app}/kms-info"), &key, None).await;
+    assert_eq!((s, &info["is_onchain_kms"]), (StatusCode::OK, &json!(false)));
+    let (s, _, _) = get(&sim, &format!("/api/v1/apps/{}/kms-info", "f".repeat(40)), &key, None).await;
+    assert_eq!(s, 404);
+    let (_, _, next) = get(&sim, "/api/v1/kms/phala/next_app_id?counts=3", &key, None).await;
+    assert_eq!(next["app_ids"].as_array().unwrap().len(), 3, "{next}");
+    let (s, _, _) = get(&sim, "/api/v1/kms/phala/next_app_id?counts=21", &key, None).await;
+    assert_eq!(s, 422);
+    let (s, _, _) = get(&sim, "/api/v1/kms/on-chain/moon", &key, None).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = get(&sim, "/api/v1/kms/kms_missing/nodes", &key, None).await;
     assert_eq!(s, 404);
     sim.shutdown().await;
 }

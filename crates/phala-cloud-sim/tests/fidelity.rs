@@ -430,6 +430,44 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
         for (template, path) in catalog {
             answer_fits(&sim, &doc, get(template, path.to_string()), v, None).await;
         }
+        let more = [
+            ("/api/v1/apps/{app_id}/kms-info", format!("/api/v1/apps/{app}/kms-info")),
+            (
+                "/api/v1/apps/{app_id}/device-allowlist",
+                format!("/api/v1/apps/{app}/device-allowlist"),
+            ),
+            (
+                "/api/v1/kms/{kms_id}/nodes",
+                "/api/v1/kms/kms_phalaprod/nodes".to_string(),
+            ),
+            ("/api/v1/kms/on-chain/{chain}", "/api/v1/kms/on-chain/base".to_string()),
+        ];
+        for (template, path) in more {
+            answer_fits(&sim, &doc, get(template, path), v, None).await;
+        }
+        // A CVM's reads, running and not.
+        let running = mine.iter().find(|c| c.status == "running").unwrap();
+        // Stopped or failed: neither changes by itself.
+        let offline = mine
+            .iter()
+            .find(|c| c.status == "stopped" || c.status == "error")
+            .unwrap();
+        for cvm in [running, offline] {
+            for read in [
+                "attestation",
+                "composition",
+                "available-os-images",
+                "firewall-status",
+                "network-config",
+            ] {
+                let template: &'static str = Box::leak(format!("/api/v1/cvms/{{cvm_id}}/{read}").into_boxed_str());
+                let path = format!("/api/v1/cvms/{}/{read}", cvm.id);
+                let answer = answer_fits(&sim, &doc, get(template, path), v, None).await;
+                if read == "attestation" || read == "composition" {
+                    assert_eq!(answer["is_online"], cvm.status == "running", "{v} {read}: {answer}");
+                }
+            }
+        }
     }
     sim.shutdown().await;
 }

@@ -364,3 +364,67 @@ pub(crate) async fn filter_options(
     }))
     .into_response()
 }
+
+/// `GET /apps/{app_id}/kms-info`: the simulated KMS is not on chain.
+pub(crate) async fn app_kms_info(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if find_app(&shared.lock().fleet, &caller, &app_id).is_none() {
+        return app_not_found(&app_id, &rid);
+    }
+    axum::Json(json!({
+        "is_onchain_kms": false, "chain_id": null, "kms_contract_address": null, "app_contract_address": null,
+        "deployer_address": null, "deployer_type": null, "is_contract": false, "safe_app_url": null,
+    }))
+    .into_response()
+}
+
+/// `GET /apps/{app_id}/device-allowlist`: each node the app's CVMs run on,
+/// with those CVMs (integer ids before 2026-05-22, hashed after); nothing
+/// is allowed on chain, the KMS not being there.
+pub(crate) async fn device_allowlist(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let inner = shared.lock();
+    let fleet = &inner.fleet;
+    let Some((_, members)) = find_app(fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let mut by_node: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+    for i in members {
+        let cvm = &fleet.cvms[i];
+        let id = if caller.hashed_ids {
+            json!(cvm.id)
+        } else {
+            json!(cvm.numeric_id)
+        };
+        by_node.entry(cvm.node).or_default().push(id);
+    }
+    let devices: Vec<Value> = by_node
+        .into_iter()
+        .map(|(node, cvm_ids)| {
+            let n = &fleet.nodes[node];
+            json!({"device_id": deploy::device_id(n.id), "node_name": n.name, "cvm_ids": cvm_ids,
+                   "allowed_onchain": false, "status": "not_onchain"})
+        })
+        .collect();
+    axum::Json(json!({
+        "is_onchain_kms": false, "allow_any_device": null, "chain_id": null, "app_contract_address": null,
+        "devices": devices,
+    }))
+    .into_response()
+}

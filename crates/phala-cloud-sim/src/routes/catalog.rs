@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{INSTANCE_TYPES, KMS_ID, OS_IMAGES, device_id, kms_info_json, os_image_hash};
 use crate::fleet::Fleet;
-use crate::state::{RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
+use crate::state::{Inner, RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
 
 /// What one simulated node holds in all: vCPUs, memory (MB), CVMs.
 const NODE_VCPU: i64 = 128;
@@ -222,4 +222,25 @@ pub(crate) async fn create_resources(
         "kms_nodes": [kms_node], "node_kms_relations": relations, "gateway_nodes": gateways, "instance_types": types,
     }))
     .into_response()
+}
+
+/// `GET /cvms/{cvm_id}/available-os-images`: the OS image versions a CVM
+/// can move to, newest first, each with its production and development
+/// build; the CVM runs the production 0.5.3.
+pub(crate) fn available_os_images(_: &Inner, _: usize) -> Value {
+    let mut versions: Vec<[u8; 3]> = OS_IMAGES.iter().map(|(_, v, _)| *v).collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    let variant = |version: [u8; 3], dev: bool| {
+        OS_IMAGES
+            .iter()
+            .find(|(_, v, d)| *v == version && *d == dev)
+            .map(|(name, _, _)| {
+                json!({"name": name, "slug": name, "os_image_hash": os_image_hash(name), "is_current": *name == "dstack-0.5.3"})
+            })
+    };
+    versions
+        .into_iter()
+        .map(|v| json!({"version": v, "prod": variant(v, false), "dev": variant(v, true)}))
+        .collect()
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{KMS_ID, KMS_SLUG, kms_info_json, known_kms};
 use crate::state::{RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
+use sha2::{Digest, Sha256};
 
 pub(crate) async fn kms_info(
     State(shared): State<Arc<Shared>>,
@@ -95,4 +96,73 @@ pub(crate) async fn kms_pubkey(
         Ok(answer) => axum::Json(answer).into_response(),
         Err(why) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "ERR-00-500", &why, &rid),
     }
+}
+
+/// `GET /kms/{kms_id}/nodes`: the nodes of a KMS contract (the simulated
+/// KMS is one node).
+pub(crate) async fn kms_nodes(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(kms_id): Path<String>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    if !known_kms(&kms_id) && kms_id != "phala" {
+        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+    }
+    let info = kms_info_json();
+    let node =
+        json!({"id": KMS_ID, "kms_type": "phala", "slug": KMS_SLUG, "url": info["url"], "version": info["version"]});
+    axum::Json(json!({"items": [node], "total": 1})).into_response()
+}
+
+/// The chains on-chain KMS contracts live on, by name.
+const CHAINS: [(&str, i64); 2] = [("ethereum", 1), ("base", 8453)];
+
+/// `GET /kms/on-chain/{chain}`: the KMS contracts on a chain (none: the
+/// simulated KMS is not on chain); 400 for a chain the service does not know.
+pub(crate) async fn on_chain(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(chain): Path<String>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    let Some((name, id)) = CHAINS.iter().find(|(name, _)| name.eq_ignore_ascii_case(&chain)) else {
+        let msg = format!("Unsupported chain {chain}; supported: ethereum, base");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-05-010", &msg, &rid);
+    };
+    axum::Json(json!({"chain_name": name, "chain_id": id, "contracts": []})).into_response()
+}
+
+/// `GET /kms/phala/next_app_id`: the next `counts` (1-20) app ids of the
+/// workspace, each with its nonce.
+pub(crate) async fn next_app_ids(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let counts = match bounded(&query, "counts", 1, 1, 20) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let inner = shared.lock();
+    let ws = &inner.fleet.workspaces[caller.workspace].id;
+    let first = inner.deployments.next_app;
+    let ids: Vec<Value> = (first..first + counts)
+        .map(|nonce| {
+            let id = hex::encode(Sha256::digest(format!("{ws}/nonce/{nonce}")));
+            json!({"app_id": id[..40], "nonce": nonce})
+        })
+        .collect();
+    axum::Json(json!({"app_ids": ids})).into_response()
 }

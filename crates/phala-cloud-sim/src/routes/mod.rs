@@ -66,6 +66,10 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/apps", |m| on(m, apps::list_apps)),
     route("GET /api/v1/apps/filter-options", |m| on(m, apps::filter_options)),
     route("GET /api/v1/apps/{app_id}", |m| on(m, apps::get_app)),
+    route("GET /api/v1/apps/{app_id}/kms-info", |m| on(m, apps::app_kms_info)),
+    route("GET /api/v1/apps/{app_id}/device-allowlist", |m| {
+        on(m, apps::device_allowlist)
+    }),
     route("GET /api/v1/apps/{app_id}/revisions", |m| on(m, apps::app_revisions)),
     route("GET /api/v1/apps/{app_id}/revisions/{revision_id}", |m| {
         on(m, apps::app_revision)
@@ -75,12 +79,18 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     // KMS.
     route("GET /api/v1/kms", |m| on(m, kms::list_kms)),
+    route("GET /api/v1/kms/{kms_id}/nodes", |m| on(m, kms::kms_nodes)),
+    route("GET /api/v1/kms/on-chain/{chain}", |m| on(m, kms::on_chain)),
+    route("GET /api/v1/kms/phala/next_app_id", |m| on(m, kms::next_app_ids)),
     route("GET /api/v1/kms/{kms_id}", |m| on(m, kms::kms_info)),
     route("GET /api/v1/kms/{kms_id}/pubkey/{app_id}", |m| on(m, kms::kms_pubkey)),
     // What a deploy chooses from.
     route("GET /api/v1/instance-types", |m| on(m, catalog::all_families)),
     route("GET /api/v1/instance-types/{family}", |m| on(m, catalog::family)),
     route("GET /api/v1/os-images", |m| on(m, catalog::os_images)),
+    route("GET /api/v1/cvms/{cvm_id}/available-os-images", |m| {
+        on(m, reads::cvm_read(catalog::available_os_images))
+    }),
     route("GET /api/v1/teepods/available", |m| on(m, catalog::available_nodes)),
     route("GET /api/v1/teepods/cvm-create-resources", |m| {
         on(m, catalog::create_resources)
@@ -125,6 +135,12 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     route("GET /api/v1/cvms/{cvm_id}/ports", |m| {
         on(m, reads::cvm_read(reads::ports))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/firewall-status", |m| {
+        on(m, reads::cvm_read(reads::firewall_status))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/network-config", |m| {
+        on(m, reads::cvm_read(reads::network_config))
     }),
     route("GET /api/v1/cvms/{cvm_id}/attestation", |m| {
         on(m, reads::cvm_read(attestation::attestation))

@@ -109,3 +109,19 @@ pub(crate) async fn none_registered(
         Err(r) => r,
     }
 }
+
+/// The firewall is there while the CVM runs.
+pub(crate) fn firewall_status(inner: &Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let running = cvm.status == "running";
+    json!({"available": running, "reason": (!running).then(|| format!("CVM is {}", cvm.status))})
+}
+
+/// The KMS and gateway the CVM reaches, and no port mapped (as `ports`).
+pub(crate) fn network_config(inner: &Inner, idx: usize) -> Value {
+    json!({
+        "kms_urls": ["https://kms.phala.network"],
+        "gateway_urls": [format!("https://gateway.{}", gateway_domain(inner, idx))],
+        "ports": [],
+    })
+}
