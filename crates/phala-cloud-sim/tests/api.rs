@@ -1208,3 +1208,57 @@ async fn app_and_kms_reads_follow_the_fleet_and_the_version() {
     assert_eq!(s, 404);
     sim.shutdown().await;
 }
+
+/// An update provisioned for a CVM is pending for its app until applied,
+/// and its preview shows the compose the CVM runs beside the new one.
+#[tokio::test]
+async fn a_provisioned_update_is_pending_until_applied() {
+    let sim = slow_sim(12).await;
+    let key = sim.api_key().to_string();
+    let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
+    let pending = format!("/api/v1/apps/{}/pending-updates", cvm.app_id);
+    let (_, _, none) = get(&sim, &pending, &key, None).await;
+    assert_eq!(none["items"], json!([]), "{none}");
+    let body = json!({"name": "pending", "docker_compose_file": "services:\n  a:\n    image: x\n"});
+    let (s, provisioned) = post(
+        &sim,
+        &format!("/api/v1/cvms/{}/compose_file/provision", cvm.id),
+        &key,
+        body,
+    )
+    .await;
+    assert_eq!(s, 200, "{provisioned}");
+    let hash = provisioned["compose_hash"].as_str().unwrap();
+    let (_, _, one) = get(&sim, &pending, &key, None).await;
+    assert_eq!(
+        one["items"],
+        json!([{"vm_uuid": cvm.vm_uuid, "compose_hash": hash, "on_chain": false, "instance_name": cvm.name}])
+    );
+    let preview = format!("{pending}/{}/{hash}/preview", cvm.vm_uuid);
+    let (s, _, shown) = get(&sim, &preview, &key, None).await;
+    assert_eq!(s, 200, "{shown}");
+    assert_eq!(shown["pending_docker_compose"], "services:\n  a:\n    image: x\n");
+    assert!(
+        shown["current_docker_compose"].as_str().unwrap().contains("services:"),
+        "{shown}"
+    );
+    let (s, _, _) = get(
+        &sim,
+        &format!("{pending}/{}/{}/preview", cvm.vm_uuid, "0".repeat(64)),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let resp = http()
+        .patch(format!("{}/api/v1/cvms/{}/compose_file", sim.base_url(), cvm.id))
+        .header("X-API-Key", &key)
+        .json(&json!({"compose_hash": hash}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let (_, _, after) = get(&sim, &pending, &key, None).await;
+    assert_eq!(after["items"], json!([]), "applied: {after}");
+    sim.shutdown().await;
+}

@@ -441,6 +441,19 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
                 "/api/v1/kms/kms_phalaprod/nodes".to_string(),
             ),
             ("/api/v1/kms/on-chain/{chain}", "/api/v1/kms/on-chain/base".to_string()),
+            (
+                "/api/v1/kms/{kms_id}/info",
+                "/api/v1/kms/kms_phalaprod/info".to_string(),
+            ),
+            ("/api/v1/attestations/nodes", "/api/v1/attestations/nodes".to_string()),
+            (
+                "/api/v1/apps/{app_id}/attestations/tcb-evaluation",
+                format!("/api/v1/apps/{app}/attestations/tcb-evaluation"),
+            ),
+            (
+                "/api/v1/apps/{app_id}/pending-updates",
+                format!("/api/v1/apps/{app}/pending-updates"),
+            ),
         ];
         for (template, path) in more {
             answer_fits(&sim, &doc, get(template, path), v, None).await;

@@ -428,3 +428,121 @@ pub(crate) async fn device_allowlist(
     }))
     .into_response()
 }
+
+/// The app's updates not yet applied, sorted by CVM and hash: those
+/// waiting for their hash on chain (`on_chain`), and those provisioned but
+/// not yet applied. Each: (fleet index, compose hash, on chain, compose).
+fn pending_of<'a>(
+    inner: &'a Inner,
+    members: &[usize],
+) -> Vec<(usize, &'a str, bool, &'a serde_json::Map<String, Value>)> {
+    let d = &inner.deployments;
+    let waiting = d
+        .pending_commits
+        .values()
+        .map(|p| (p.idx, p.compose_hash.as_str(), true, &p.compose));
+    let provisioned = d
+        .updates
+        .iter()
+        .map(|((idx, hash), compose)| (*idx, hash.as_str(), false, compose));
+    let mut all: Vec<_> = waiting
+        .chain(provisioned)
+        .filter(|(idx, ..)| members.contains(idx))
+        .collect();
+    all.sort_by(|a, b| (&inner.fleet.cvms[a.0].vm_uuid, a.1, a.2).cmp(&(&inner.fleet.cvms[b.0].vm_uuid, b.1, b.2)));
+    all.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    all
+}
+
+/// `GET /apps/{app_id}/pending-updates`.
+pub(crate) async fn pending_updates(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let inner = shared.lock();
+    let Some((_, members)) = find_app(&inner.fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let items: Vec<Value> = pending_of(&inner, &members)
+        .into_iter()
+        .map(|(idx, hash, on_chain, _)| {
+            let cvm = &inner.fleet.cvms[idx];
+            json!({"vm_uuid": cvm.vm_uuid, "compose_hash": hash, "on_chain": on_chain, "instance_name": cvm.name})
+        })
+        .collect();
+    axum::Json(json!({"items": items})).into_response()
+}
+
+/// `GET /apps/{app_id}/pending-updates/{vm_uuid}/{compose_hash}/preview`:
+/// the docker compose and pre-launch script the CVM runs, and those the
+/// update brings.
+pub(crate) async fn pending_update_preview(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path((app_id, vm_uuid, compose_hash)): Path<(String, String, String)>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let inner = shared.lock();
+    let Some((_, members)) = find_app(&inner.fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let found = pending_of(&inner, &members)
+        .into_iter()
+        .find(|(idx, hash, ..)| inner.fleet.cvms[*idx].vm_uuid == vm_uuid && *hash == compose_hash);
+    let Some((idx, _, _, pending)) = found else {
+        return api_error(StatusCode::NOT_FOUND, "ERR-02-022", "Pending update not found", &rid);
+    };
+    let current = deploy::held_compose(&inner.deployments, &inner.fleet, idx);
+    let text = |compose: &serde_json::Map<String, Value>, key: &str| {
+        compose.get(key).and_then(Value::as_str).map(str::to_string)
+    };
+    axum::Json(json!({
+        "current_docker_compose": text(&current, "docker_compose_file"),
+        "pending_docker_compose": text(pending, "docker_compose_file"),
+        "current_pre_launch_script": text(&current, "pre_launch_script"),
+        "pending_pre_launch_script": text(pending, "pre_launch_script"),
+    }))
+    .into_response()
+}
+
+/// `GET /apps/{app_id}/attestations/tcb-evaluation`: every CVM of the app
+/// runs the current OS image on an up-to-date platform.
+pub(crate) async fn tcb_evaluation(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    let fleet = &inner.fleet;
+    let Some((app, members)) = find_app(fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let instances: Vec<Value> = members
+        .iter()
+        .map(|&i| {
+            let cvm = &fleet.cvms[i];
+            let node_id = fleet.nodes[cvm.node].id;
+            json!({
+                "vm_uuid": cvm.vm_uuid, "name": cvm.name, "instance_id": cvm.instance_id, "status": cvm.status,
+                "image_version": "dstack-0.5.3", "ppid": format!("{:032x}", node_id), "device_id": deploy::device_id(node_id),
+                "evaluation_update": "early", "evaluation_ok": true, "evaluation_status": "UpToDate", "error": null,
+            })
+        })
+        .collect();
+    axum::Json(json!({"app_id": fleet.apps[app], "update": "early", "instances": instances})).into_response()
+}

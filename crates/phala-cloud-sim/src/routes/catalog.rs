@@ -244,3 +244,28 @@ pub(crate) fn available_os_images(_: &Inner, _: usize) -> Value {
         .map(|v| json!({"version": v, "prod": variant(v, false), "dev": variant(v, true)}))
         .collect()
 }
+
+/// `GET /attestations/nodes`: every node as the attestation explorer lists it.
+pub(crate) async fn attestation_nodes(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    let inner = shared.lock();
+    let nodes: Vec<Value> = inner
+        .fleet
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "object_type": "node", "id": n.id, "node_id": n.id, "name": n.name, "region": n.region,
+                "device_id": device_id(n.id), "ppid": format!("{:032x}", n.id), "status": "ONLINE", "version": "0.5.3",
+                "device_ids": [{"device_id": device_id(n.id), "algorithm_version": "v1", "enabled": true, "os_image_ids": []}],
+            })
+        })
+        .collect();
+    axum::Json(Value::Array(nodes)).into_response()
+}

@@ -166,3 +166,47 @@ pub(crate) async fn next_app_ids(
         .collect();
     axum::Json(json!({"app_ids": ids})).into_response()
 }
+
+/// `GET /kms/{kms_id}/info`: what inspecting the KMS finds: its RPC
+/// answering with the signer the pubkeys are signed by, and the nodes
+/// using it with the OS images they offer.
+pub(crate) async fn inspect(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(kms_id): Path<String>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    if !known_kms(&kms_id) {
+        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+    }
+    let info = kms_info_json();
+    let images: Vec<Value> = crate::deploy::OS_IMAGES
+        .iter()
+        .map(|(name, v, dev)| json!({"name": name, "version": format!("{}.{}.{}", v[0], v[1], v[2]), "is_dev": dev}))
+        .collect();
+    let teepods: Vec<Value> = shared
+        .lock()
+        .fleet
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({"id": n.id, "name": n.name, "teepod_version_db": "0.5.3", "teepod_version_real": "0.5.3",
+                   "kms_url": info["url"], "kms_urls": [info["url"]], "available_os_images": images, "error": null})
+        })
+        .collect();
+    axum::Json(json!({
+        "id": KMS_ID, "slug": KMS_SLUG, "endpoint": info["url"], "kms_type": "phala", "db_version": "0.5.3",
+        "rpc": {
+            "version": "0.5.3", "is_dev": false, "chain_id": null, "kms_contract_address": null, "gateway_app_id": null,
+            "bootstrap_info": {"k256_pubkey": shared.kms.signer_hex(),
+                               "ca_pubkey": hex::encode(Sha256::digest(b"simulated KMS CA")),
+                               "quote_length": 5006, "eventlog_length": 12},
+            "version_synced": true,
+        },
+        "rpc_error": null, "guest_agent": null, "guest_agent_error": null, "teepods": teepods, "on_chain": null,
+    }))
+    .into_response()
+}

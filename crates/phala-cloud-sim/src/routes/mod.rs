@@ -67,6 +67,16 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/apps/filter-options", |m| on(m, apps::filter_options)),
     route("GET /api/v1/apps/{app_id}", |m| on(m, apps::get_app)),
     route("GET /api/v1/apps/{app_id}/kms-info", |m| on(m, apps::app_kms_info)),
+    route("GET /api/v1/apps/{app_id}/pending-updates", |m| {
+        on(m, apps::pending_updates)
+    }),
+    route(
+        "GET /api/v1/apps/{app_id}/pending-updates/{vm_uuid}/{compose_hash}/preview",
+        |m| on(m, apps::pending_update_preview),
+    ),
+    route("GET /api/v1/apps/{app_id}/attestations/tcb-evaluation", |m| {
+        on(m, apps::tcb_evaluation)
+    }),
     route("GET /api/v1/apps/{app_id}/device-allowlist", |m| {
         on(m, apps::device_allowlist)
     }),
@@ -80,6 +90,7 @@ pub(crate) const ROUTES: &[Route] = &[
     // KMS.
     route("GET /api/v1/kms", |m| on(m, kms::list_kms)),
     route("GET /api/v1/kms/{kms_id}/nodes", |m| on(m, kms::kms_nodes)),
+    route("GET /api/v1/kms/{kms_id}/info", |m| on(m, kms::inspect)),
     route("GET /api/v1/kms/on-chain/{chain}", |m| on(m, kms::on_chain)),
     route("GET /api/v1/kms/phala/next_app_id", |m| on(m, kms::next_app_ids)),
     route("GET /api/v1/kms/{kms_id}", |m| on(m, kms::kms_info)),
@@ -88,6 +99,7 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/instance-types", |m| on(m, catalog::all_families)),
     route("GET /api/v1/instance-types/{family}", |m| on(m, catalog::family)),
     route("GET /api/v1/os-images", |m| on(m, catalog::os_images)),
+    route("GET /api/v1/attestations/nodes", |m| on(m, catalog::attestation_nodes)),
     route("GET /api/v1/cvms/{cvm_id}/available-os-images", |m| {
         on(m, reads::cvm_read(catalog::available_os_images))
     }),
