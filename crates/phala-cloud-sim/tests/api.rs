@@ -1262,3 +1262,49 @@ async fn a_provisioned_update_is_pending_until_applied() {
     assert_eq!(after["items"], json!([]), "applied: {after}");
     sim.shutdown().await;
 }
+
+/// An app's usage: one record per CVM, costs adding up, paged; bad dates
+/// are 422s, a reversed range a 400. Its attestations hold each CVM's.
+#[tokio::test]
+async fn app_usage_and_attestations_cover_every_cvm_of_the_app() {
+    let sim = slow_sim(20).await;
+    let key = sim.api_key().to_string();
+    let mine = main_cvms(&sim);
+    let app = &mine[0].app_id;
+    let count = mine.iter().filter(|c| &c.app_id == app).count();
+    let (s, _, usage) = get(&sim, &format!("/api/v1/apps/{app}/usage"), &key, None).await;
+    assert_eq!(s, 200, "{usage}");
+    assert_eq!(usage["total"], count, "{usage}");
+    let sum: f64 = usage["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cost"].as_f64().unwrap())
+        .sum();
+    assert!((sum - usage["total_cost"].as_f64().unwrap()).abs() < 1e-6, "{usage}");
+    let (_, _, page) = get(&sim, &format!("/api/v1/apps/{app}/usage?limit=1&offset=1"), &key, None).await;
+    assert_eq!(page["usage"].as_array().unwrap().len(), 1.min(count - 1), "{page}");
+    for (query, status) in [
+        ("start_date=yesterday", 422),
+        ("limit=0", 422),
+        ("offset=-1", 422),
+        ("start_date=2026-02-01&end_date=2026-01-01", 400),
+    ] {
+        let (s, _, body) = get(&sim, &format!("/api/v1/apps/{app}/usage?{query}"), &key, None).await;
+        assert_eq!(s.as_u16(), status, "{query}: {body}");
+    }
+    let (_, _, attestations) = get(&sim, &format!("/api/v1/apps/{app}/attestations"), &key, None).await;
+    assert_eq!(
+        attestations["instances"].as_array().unwrap().len(),
+        count,
+        "{attestations}"
+    );
+    for instance in attestations["instances"].as_array().unwrap() {
+        assert_eq!(
+            instance["tcb_info"].is_object(),
+            instance["status"] == "running",
+            "{instance}"
+        );
+    }
+    sim.shutdown().await;
+}

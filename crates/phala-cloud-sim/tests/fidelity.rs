@@ -451,6 +451,17 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
                 format!("/api/v1/apps/{app}/attestations/tcb-evaluation"),
             ),
             (
+                "/api/v1/apps/{app_id}/attestations",
+                format!("/api/v1/apps/{app}/attestations"),
+            ),
+            ("/api/v1/apps/{app_id}/usage", format!("/api/v1/apps/{app}/usage")),
+            (
+                "/api/v1/apps/{app_id}/usage",
+                format!(
+                    "/api/v1/apps/{app}/usage?start_date=2026-01-01&end_date=2026-12-31T00:00:00Z&limit=2&offset=1"
+                ),
+            ),
+            (
                 "/api/v1/apps/{app_id}/pending-updates",
                 format!("/api/v1/apps/{app}/pending-updates"),
             ),

@@ -187,7 +187,7 @@ fn apps_of(fleet: &Fleet, ws: usize) -> Vec<(usize, Vec<usize>)> {
 
 /// The app `{app_id}` names (bare, `app_`- or `0x`-prefixed, any case) and
 /// its CVMs the caller sees; `None` when it has none.
-fn find_app(fleet: &Fleet, caller: &Caller, app_id: &str) -> Option<(usize, Vec<usize>)> {
+pub(crate) fn find_app(fleet: &Fleet, caller: &Caller, app_id: &str) -> Option<(usize, Vec<usize>)> {
     let bare = app_id
         .strip_prefix("app_")
         .or_else(|| app_id.strip_prefix("0x"))
@@ -302,7 +302,7 @@ pub(crate) async fn list_apps(
 }
 
 /// The 404 of an app that does not exist or that the caller may not see.
-fn app_not_found(app_id: &str, rid: &str) -> Response {
+pub(crate) fn app_not_found(app_id: &str, rid: &str) -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         "ERR-02-001",
@@ -515,34 +515,104 @@ pub(crate) async fn pending_update_preview(
     .into_response()
 }
 
-/// `GET /apps/{app_id}/attestations/tcb-evaluation`: every CVM of the app
-/// runs the current OS image on an up-to-date platform.
-pub(crate) async fn tcb_evaluation(
+/// A `start_date`/`end_date` query value: an RFC 3339 time, or a date (its midnight, UTC).
+fn query_time(query: &BTreeMap<String, String>, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, Response> {
+    let Some(text) = query.get(name) else { return Ok(None) };
+    let parsed = chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()
+        .or_else(|| {
+            let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+        });
+    match parsed {
+        Some(t) => Ok(Some(t)),
+        None => Err(crate::state::validation_error(
+            &["query", name],
+            "Input should be a valid datetime",
+            "datetime_from_date_parsing",
+            Value::String(text.clone()),
+        )),
+    }
+}
+
+/// `GET /apps/{app_id}/usage`: one compute record per CVM of the app for
+/// the time it existed within `start_date`..`end_date` (default: since it
+/// was created, until now), at its instance type's hourly rate; `limit`
+/// (1-5000, default 500) records from `offset`.
+pub(crate) async fn app_usage(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
     Path(app_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
     let caller = match authenticate(&shared, &headers, &rid) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (inner, _) = shared.now();
+    let (limit, offset) = match (
+        bounded(&query, "limit", 500, 1, 5000),
+        bounded(&query, "offset", 0, 0, u64::MAX),
+    ) {
+        (Ok(l), Ok(o)) => (l, o),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let (start, end) = match (query_time(&query, "start_date"), query_time(&query, "end_date")) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-02-030",
+            "start_date is after end_date",
+            &rid,
+        );
+    }
+    let (inner, now) = shared.now();
     let fleet = &inner.fleet;
     let Some((app, members)) = find_app(fleet, &caller, &app_id) else {
         return app_not_found(&app_id, &rid);
     };
-    let instances: Vec<Value> = members
+    let clock = fleet.clock(now, shared.origin);
+    let secs = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let records: Vec<(f64, Value)> = members
         .iter()
-        .map(|&i| {
+        .filter_map(|&i| {
             let cvm = &fleet.cvms[i];
-            let node_id = fleet.nodes[cvm.node].id;
-            json!({
-                "vm_uuid": cvm.vm_uuid, "name": cvm.name, "instance_id": cvm.instance_id, "status": cvm.status,
-                "image_version": "dstack-0.5.3", "ppid": format!("{:032x}", node_id), "device_id": deploy::device_id(node_id),
-                "evaluation_update": "early", "evaluation_ok": true, "evaluation_status": "UpToDate", "error": null,
-            })
+            let from = start.map_or(cvm.created_at, |s| s.max(cvm.created_at));
+            let to = end.map_or(clock, |e| e.min(clock));
+            let minutes = (to - from).num_seconds() as f64 / 60.0;
+            if minutes <= 0.0 {
+                return None;
+            }
+            let kind = cvm.instance_type();
+            let rate: f64 = deploy::INSTANCE_TYPES
+                .iter()
+                .find(|(name, _, _)| *name == kind)
+                .and_then(|(_, _, rate)| rate.parse().ok())
+                .unwrap_or(0.0);
+            let cost = (rate * minutes / 60.0 * 1e6).round() / 1e6;
+            let record = json!({
+                "instance_id": cvm.instance_id, "project_id": app + 1, "team_id": cvm.workspace + 1,
+                "timestamp": secs(to), "event_type": "compute", "cost": cost, "details": null, "usage_type": kind,
+                "billing_start": secs(from), "billing_end": secs(to), "duration_minutes": minutes,
+                "billing_key": format!("{}:{}", cvm.vm_uuid, from.timestamp()),
+                "billing_hour": to.format("%Y-%m-%dT%H:00:00Z").to_string(),
+                "billing_day": to.format("%Y-%m-%d").to_string(),
+            });
+            Some((cost, record))
         })
         .collect();
-    axum::Json(json!({"app_id": fleet.apps[app], "update": "early", "instances": instances})).into_response()
+    let total_cost: f64 = records.iter().map(|(c, _)| c).sum();
+    let usage: Vec<&Value> = records
+        .iter()
+        .map(|(_, r)| r)
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    axum::Json(json!({"usage": usage, "total": records.len(), "total_cost": total_cost})).into_response()
 }

@@ -1,13 +1,20 @@
 //! What a CVM proves and runs: its attestation (TCB measurements whose
 //! RTMR3 replays from the event log, which records the app id, the compose
 //! hash of the app compose shown beside it and the instance id; the app's
-//! certificate) and its composition (the containers of its compose).
+//! certificate) and its composition (the containers of its compose); an
+//! app's attestations (each of its CVMs') and their TCB evaluation.
 
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::deploy::{canonical_json, compose_hash, held_compose};
-use crate::state::Inner;
+use crate::deploy::{self, canonical_json, compose_hash, held_compose};
+use crate::routes::apps::{app_not_found, find_app};
+use crate::state::{Inner, RequestId, Shared, authenticate};
 
 /// The event type dstack records its runtime events under.
 const RUNTIME_EVENT: u32 = 0x0800_0001;
@@ -40,7 +47,7 @@ pub(crate) fn replay<'a>(digests: impl IntoIterator<Item = &'a [u8; 48]>) -> [u8
     })
 }
 
-fn tcb_info(inner: &Inner, idx: usize, compose: &Map<String, Value>) -> Value {
+pub(crate) fn tcb_info(inner: &Inner, idx: usize, compose: &Map<String, Value>) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     let hash = compose_hash(compose);
     let events = [
@@ -75,7 +82,7 @@ fn tcb_info(inner: &Inner, idx: usize, compose: &Map<String, Value>) -> Value {
     })
 }
 
-fn certificate(inner: &Inner, idx: usize) -> Value {
+pub(crate) fn certificate(inner: &Inner, idx: usize) -> Value {
     let cvm = &inner.fleet.cvms[idx];
     let region = inner.fleet.nodes.get(cvm.node).map_or("us-west", |n| n.region.as_str());
     let domain = format!("{}.dstack-{region}.phala.network", cvm.app_id);
@@ -197,6 +204,92 @@ pub(crate) fn composition(inner: &Inner, idx: usize) -> Value {
         "features": ["kms", "tproxy-net"],
         "containers": online.then_some(containers),
     })
+}
+
+/// `GET /apps/{app_id}/attestations/tcb-evaluation`: every CVM of the app
+/// runs the current OS image on an up-to-date platform.
+pub(crate) async fn tcb_evaluation(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    let fleet = &inner.fleet;
+    let Some((app, members)) = find_app(fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let instances: Vec<Value> = members
+        .iter()
+        .map(|&i| {
+            let cvm = &fleet.cvms[i];
+            let node_id = fleet.nodes[cvm.node].id;
+            json!({
+                "vm_uuid": cvm.vm_uuid, "name": cvm.name, "instance_id": cvm.instance_id, "status": cvm.status,
+                "image_version": "dstack-0.5.3", "ppid": format!("{:032x}", node_id), "device_id": deploy::device_id(node_id),
+                "evaluation_update": "early", "evaluation_ok": true, "evaluation_status": "UpToDate", "error": null,
+            })
+        })
+        .collect();
+    axum::Json(json!({"app_id": fleet.apps[app], "update": "early", "instances": instances})).into_response()
+}
+
+/// `GET /apps/{app_id}/attestations`: the app's KMS and each of its CVMs
+/// as its own attestation shows it (measured while running).
+pub(crate) async fn app_attestations(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> Response {
+    let caller = match authenticate(&shared, &headers, &rid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (inner, _) = shared.now();
+    let fleet = &inner.fleet;
+    let Some((app, members)) = find_app(fleet, &caller, &app_id) else {
+        return app_not_found(&app_id, &rid);
+    };
+    let instances: Vec<Value> = members
+        .iter()
+        .map(|&i| {
+            let cvm = &fleet.cvms[i];
+            let node_id = fleet.nodes[cvm.node].id;
+            let compose = deploy::held_compose(&inner.deployments, fleet, i);
+            let online = cvm.status == "running";
+            json!({
+                "vm_uuid": cvm.vm_uuid, "name": cvm.name, "status": cvm.status, "instance_id": cvm.instance_id,
+                "device_id": deploy::device_id(node_id), "ppid": format!("{node_id:032x}"),
+                "image_version": "dstack-0.5.3", "compose_file": deploy::canonical_json(&compose), "quote": null,
+                "app_certificates": online.then(|| vec![certificate(&inner, i)]),
+                "tcb_info": online.then(|| tcb_info(&inner, i, &compose)),
+                "error": (!online).then(|| format!("CVM is {}", cvm.status)),
+            })
+        })
+        .collect();
+    let region = members
+        .first()
+        .map_or("us-west", |&i| fleet.nodes[fleet.cvms[i].node].region.as_str());
+    let kms = deploy::kms_info_json();
+    axum::Json(json!({
+        "app_id": fleet.apps[app],
+        "contract_address": "",
+        "kms_info": {
+            "contract_address": "", "chain_id": null, "version": kms["version"], "url": kms["url"],
+            "gateway_app_id": null, "gateway_app_url": format!("https://gateway.dstack-{region}.phala.network"),
+            "kms_type": "phala",
+        },
+        "instances": instances,
+        "kms_guest_agent_info": null,
+        "gateway_guest_agent_info": null,
+        "qemu_version": "8.2.2",
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -70,12 +70,16 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/apps/{app_id}/pending-updates", |m| {
         on(m, apps::pending_updates)
     }),
+    route("GET /api/v1/apps/{app_id}/usage", |m| on(m, apps::app_usage)),
     route(
         "GET /api/v1/apps/{app_id}/pending-updates/{vm_uuid}/{compose_hash}/preview",
         |m| on(m, apps::pending_update_preview),
     ),
+    route("GET /api/v1/apps/{app_id}/attestations", |m| {
+        on(m, attestation::app_attestations)
+    }),
     route("GET /api/v1/apps/{app_id}/attestations/tcb-evaluation", |m| {
-        on(m, apps::tcb_evaluation)
+        on(m, attestation::tcb_evaluation)
     }),
     route("GET /api/v1/apps/{app_id}/device-allowlist", |m| {
         on(m, apps::device_allowlist)
