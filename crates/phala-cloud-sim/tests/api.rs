@@ -1308,3 +1308,82 @@ async fn app_usage_and_attestations_cover_every_cvm_of_the_app() {
     }
     sim.shutdown().await;
 }
+
+/// An update of an app whose KMS is on chain waits for its hash (465 with
+/// a commit token); `GET .../commit-update?token=` tells what it will
+/// commit, with the token as the only credential. Operation status follows
+/// the CVM: idle, then the operation in flight.
+#[tokio::test]
+async fn a_waiting_commit_can_be_read_back_and_operation_status_follows_the_cvm() {
+    let sim = slow_sim(6).await;
+    let key = sim.api_key().to_string();
+    let compose = json!({"name": "onchain", "docker_compose_file": "services:\n  a:\n    image: x\n"});
+    let body = json!({"name": "onchain", "kms": "ethereum", "compose_file": compose});
+    let (s, provisioned) = post(&sim, "/api/v1/cvms/provision", &key, body).await;
+    assert_eq!(s, 200, "{provisioned}");
+    let commit = json!({"app_id": provisioned["app_id"], "compose_hash": provisioned["compose_hash"]});
+    let (s, vm) = post(&sim, "/api/v1/cvms", &key, commit).await;
+    assert_eq!(s, 200, "{vm}");
+    let uuid = vm["vm_uuid"].as_str().unwrap().to_string();
+    let (_, _, idle) = get(&sim, &format!("/api/v1/cvms/{uuid}/operation-status"), &key, None).await;
+    assert_eq!(idle["status"], "in_progress", "a new CVM is starting: {idle}");
+    assert_eq!(idle["operation"]["operation_type"], "power_on", "{idle}");
+    let update = json!({"name": "onchain", "docker_compose_file": "services:\n  b:\n    image: y\n"});
+    let (_, updated) = post(
+        &sim,
+        &format!("/api/v1/cvms/{uuid}/compose_file/provision"),
+        &key,
+        update,
+    )
+    .await;
+    let hash = updated["compose_hash"].as_str().unwrap().to_string();
+    let resp = http()
+        .patch(format!("{}/api/v1/cvms/{uuid}/compose_file", sim.base_url()))
+        .header("X-API-Key", &key)
+        .json(&json!({"compose_hash": hash}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 465);
+    let body: Value = resp.json().await.unwrap();
+    let token = body["detail"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["field"] == "commit_token")
+        .map(|d| d["value"].as_str().unwrap().to_string())
+        .unwrap();
+    let info = http()
+        .get(format!(
+            "{}/api/v1/cvms/{uuid}/commit-update?token={token}",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200, "no API key needed");
+    let info: Value = info.json().await.unwrap();
+    assert_eq!(
+        (info["compose_hash"].as_str(), info["vm_uuid"].as_str()),
+        (Some(hash.as_str()), Some(uuid.as_str()))
+    );
+    let (s, _, _) = get(
+        &sim,
+        &format!("/api/v1/cvms/{uuid}/commit-update?token=nope"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _, _) = get(&sim, &format!("/api/v1/cvms/{uuid}/commit-update"), &key, None).await;
+    assert_eq!(s, 422);
+    let (_, _, pending) = get(
+        &sim,
+        &format!("/api/v1/apps/{}/pending-updates", vm["app_id"].as_str().unwrap()),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(pending["items"][0]["on_chain"], true, "{pending}");
+    sim.shutdown().await;
+}

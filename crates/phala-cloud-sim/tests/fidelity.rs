@@ -465,6 +465,15 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
                 "/api/v1/apps/{app_id}/pending-updates",
                 format!("/api/v1/apps/{app}/pending-updates"),
             ),
+            ("/api/v1/attestations/ppids", "/api/v1/attestations/ppids".to_string()),
+            (
+                "/api/v1/attestations/device_ids",
+                "/api/v1/attestations/device_ids".to_string(),
+            ),
+            (
+                "/api/v1/attestations/recent",
+                "/api/v1/attestations/recent?limit=5".to_string(),
+            ),
         ];
         for (template, path) in more {
             answer_fits(&sim, &doc, get(template, path), v, None).await;
@@ -483,6 +492,7 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
                 "available-os-images",
                 "firewall-status",
                 "network-config",
+                "operation-status",
             ] {
                 let template: &'static str = Box::leak(format!("/api/v1/cvms/{{cvm_id}}/{read}").into_boxed_str());
                 let path = format!("/api/v1/cvms/{}/{read}", cvm.id);

@@ -449,7 +449,8 @@ fn pending_of<'a>(
         .chain(provisioned)
         .filter(|(idx, ..)| members.contains(idx))
         .collect();
-    all.sort_by(|a, b| (&inner.fleet.cvms[a.0].vm_uuid, a.1, a.2).cmp(&(&inner.fleet.cvms[b.0].vm_uuid, b.1, b.2)));
+    // One entry per CVM and hash; one waiting on chain says so.
+    all.sort_by(|a, b| (&inner.fleet.cvms[a.0].vm_uuid, a.1, !a.2).cmp(&(&inner.fleet.cvms[b.0].vm_uuid, b.1, !b.2)));
     all.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     all
 }

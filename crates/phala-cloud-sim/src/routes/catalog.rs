@@ -269,3 +269,86 @@ pub(crate) async fn attestation_nodes(
         .collect();
     axum::Json(Value::Array(nodes)).into_response()
 }
+
+/// The public attestation explorer's listings beyond the nodes: each
+/// node's PPID or device id with its name.
+fn node_keys(shared: &Shared, key: &str) -> Value {
+    let inner = shared.lock();
+    let keys: Vec<Value> = inner
+        .fleet
+        .nodes
+        .iter()
+        .map(|n| {
+            let value = if key == "ppid" {
+                format!("{:032x}", n.id)
+            } else {
+                device_id(n.id)
+            };
+            json!({key: value, "node_name": n.name})
+        })
+        .collect();
+    Value::Array(keys)
+}
+
+/// `GET /attestations/ppids`.
+pub(crate) async fn attestation_ppids(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    match authenticate(&shared, &headers, &rid) {
+        Ok(_) => axum::Json(node_keys(&shared, "ppid")).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /attestations/device_ids`.
+pub(crate) async fn attestation_device_ids(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    match authenticate(&shared, &headers, &rid) {
+        Ok(_) => axum::Json(node_keys(&shared, "device_id")).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /attestations/recent`: the quotes verified lately (`skip` from 0,
+/// `limit` 1-100): none, as nothing has been uploaded to verify.
+pub(crate) async fn recent_attestations(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    match (
+        bounded(&query, "skip", 0, 0, u64::MAX),
+        bounded(&query, "limit", 20, 1, 100),
+    ) {
+        (Ok(_), Ok(_)) => axum::Json(json!([])).into_response(),
+        (Err(r), _) | (_, Err(r)) => r,
+    }
+}
+
+/// A quote by checksum (`raw`, `view`, `collateral`; HEAD `raw`): none is
+/// stored, as nothing has been uploaded to verify.
+pub(crate) async fn quote_not_found(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(checksum): Path<String>,
+) -> Response {
+    if let Err(r) = authenticate(&shared, &headers, &rid) {
+        return r;
+    }
+    api_error(
+        StatusCode::NOT_FOUND,
+        "ERR-07-001",
+        &format!("Quote {checksum} not found"),
+        &rid,
+    )
+}

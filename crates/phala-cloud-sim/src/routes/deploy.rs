@@ -561,3 +561,43 @@ fn record_revision(
     };
     inner.deployments.revisions.push(revision);
 }
+
+/// `GET /cvms/{cvm_id}/commit-update?token=`: what an update waiting for
+/// its hash on chain will commit. The token is the credential (no API key).
+pub(crate) async fn commit_update_info(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Path(cvm_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let Some(token) = query.get("token") else {
+        return validation_error(&["query", "token"], "Field required", "missing", Value::Null);
+    };
+    let inner = shared.lock();
+    let Some(pending) = inner.deployments.pending_commits.get(token) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-006",
+            "Commit token invalid, used or expired",
+            &rid,
+        );
+    };
+    if inner.fleet.find(&cvm_id) != Some(pending.idx) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "ERR-01-006",
+            "Commit token is for another CVM",
+            &rid,
+        );
+    }
+    let cvm = &inner.fleet.cvms[pending.idx];
+    axum::Json(json!({
+        "compose_hash": pending.compose_hash,
+        "app_id": cvm.app_id,
+        "device_id": device_of(&inner, cvm.node),
+        "kms_info": kms_info_json(),
+        "vm_uuid": cvm.vm_uuid,
+        "instance_name": cvm.name,
+    }))
+    .into_response()
+}

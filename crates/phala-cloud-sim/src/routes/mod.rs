@@ -62,6 +62,9 @@ pub(crate) const ROUTES: &[Route] = &[
     route("POST /api/v1/cvms/{cvm_id}/commit-update", |m| {
         on(m, deploy::commit_update)
     }),
+    route("GET /api/v1/cvms/{cvm_id}/commit-update", |m| {
+        on(m, deploy::commit_update_info)
+    }),
     // Apps.
     route("GET /api/v1/apps", |m| on(m, apps::list_apps)),
     route("GET /api/v1/apps/filter-options", |m| on(m, apps::filter_options)),
@@ -104,6 +107,25 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/instance-types/{family}", |m| on(m, catalog::family)),
     route("GET /api/v1/os-images", |m| on(m, catalog::os_images)),
     route("GET /api/v1/attestations/nodes", |m| on(m, catalog::attestation_nodes)),
+    route("GET /api/v1/attestations/ppids", |m| on(m, catalog::attestation_ppids)),
+    route("GET /api/v1/attestations/device_ids", |m| {
+        on(m, catalog::attestation_device_ids)
+    }),
+    route("GET /api/v1/attestations/recent", |m| {
+        on(m, catalog::recent_attestations)
+    }),
+    route("GET /api/v1/attestations/raw/{checksum}", |m| {
+        on(m, catalog::quote_not_found)
+    }),
+    route("HEAD /api/v1/attestations/raw/{checksum}", |m| {
+        on(m, catalog::quote_not_found)
+    }),
+    route("GET /api/v1/attestations/view/{checksum}", |m| {
+        on(m, catalog::quote_not_found)
+    }),
+    route("GET /api/v1/attestations/collateral/{checksum}", |m| {
+        on(m, catalog::quote_not_found)
+    }),
     route("GET /api/v1/cvms/{cvm_id}/available-os-images", |m| {
         on(m, reads::cvm_read(catalog::available_os_images))
     }),
@@ -157,6 +179,9 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     route("GET /api/v1/cvms/{cvm_id}/network-config", |m| {
         on(m, reads::cvm_read(reads::network_config))
+    }),
+    route("GET /api/v1/cvms/{cvm_id}/operation-status", |m| {
+        on(m, reads::cvm_read(reads::operation_status))
     }),
     route("GET /api/v1/cvms/{cvm_id}/attestation", |m| {
         on(m, reads::cvm_read(attestation::attestation))

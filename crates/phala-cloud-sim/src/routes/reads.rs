@@ -125,3 +125,18 @@ pub(crate) fn network_config(inner: &Inner, idx: usize) -> Value {
         "ports": [],
     })
 }
+
+/// `GET /cvms/{cvm_id}/operation-status`: idle, or the operation in flight
+/// as the operation history records it.
+pub(crate) fn operation_status(inner: &Inner, idx: usize) -> Value {
+    let cvm = &inner.fleet.cvms[idx];
+    let current = cvm
+        .operation
+        .as_ref()
+        .and_then(|op| cvm.history.iter().rev().find(|r| r.correlation_id == op.correlation_id));
+    json!({
+        "status": if current.is_some() { "in_progress" } else { "idle" },
+        "cvm_status": cvm.status,
+        "operation": current.map(|r| inner.fleet.record_json(idx, r)),
+    })
+}
