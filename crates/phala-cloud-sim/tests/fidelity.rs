@@ -3,7 +3,10 @@
 //! send), strictly: no field the document does not describe, no `null`
 //! where the field is not nullable, every required field, the right types.
 //! Phala's TypeScript SDK rejects `null` in optional string fields of the
-//! state answer; this is the check that would have caught it.
+//! state answer; this is the check that would have caught it. Each success
+//! answer is also checked against the response schema the official SDKs
+//! (TypeScript 0.2.9, Python 0.2.0, xtask/evidence) validate that call
+//! with at that version, except where known.json records an SDK's mistake.
 
 use phala_cloud_sim::{SimHandle, Simulator};
 use reqwest::Method;
@@ -134,12 +137,151 @@ async fn answer_fits(
         .unwrap_or_else(|| panic!("{method} {template}: no schema for {status}"));
     let mut problems = Vec::new();
     check(doc, schema, &value, "", &mut problems);
+    if status.starts_with('2') {
+        let sdk = sdk_problems(method.as_str(), template, version, &value);
+        if SDK_HELD.contains(&template) {
+            problems.extend(sdk);
+        } else {
+            // Operations served before the SDK check: their disagreements
+            // are reported, not yet held against them (see SDK_HELD).
+            for p in sdk {
+                eprintln!("SDK disagreement, not held: {method} {template} ({version}): {p}");
+            }
+        }
+    }
     assert!(
         problems.is_empty(),
         "{method} {path} ({version}, {status}):\n{}",
         problems.join("\n")
     );
     value
+}
+
+/// The official SDKs' snapshots (xtask/evidence): which response schema
+/// each call validates, per API version sent, and the versions known.json
+/// records as an SDK's mistake (not held against the simulator).
+fn sdk_evidence() -> &'static [(Value, Vec<String>)] {
+    static EVIDENCE: std::sync::OnceLock<Vec<(Value, Vec<String>)>> = std::sync::OnceLock::new();
+    EVIDENCE.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../xtask/evidence");
+        let read = |name: &str| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}")).unwrap()).unwrap()
+        };
+        let known = read("known.json");
+        ["sdk-typescript.json", "sdk-python.json"]
+            .into_iter()
+            .map(|file| {
+                let evidence = read(file);
+                let sdk = format!(
+                    "{}@{}",
+                    evidence["sdk"]["name"].as_str().unwrap(),
+                    evidence["sdk"]["version"].as_str().unwrap()
+                );
+                let mistaken: Vec<String> = known["sdk_mistakes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["sdk"] == sdk.as_str())
+                    .flat_map(|m| {
+                        m["api_versions"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap().to_string())
+                    })
+                    .collect();
+                (evidence, mistaken)
+            })
+            .collect()
+    })
+}
+
+/// The operations whose answers must also satisfy the official SDKs'
+/// schemas (those served from issue 28 on). The others print what an SDK
+/// would refuse (run with `--nocapture`). At this writing: Python 0.2.0's
+/// integer `id` in `GET /cvms/{cvm_id}` and `/state` at 2026-01-21 (where
+/// TypeScript 0.2.9 wants the hashed one: the SDKs disagree),
+/// TypeScript's required `docker_compose_file` in the commit's answer
+/// (`POST /cvms`), and Python's `None` for `PATCH .../compose_file`
+/// (it does not read that answer).
+const SDK_HELD: &[&str] = &[
+    "/api/v1/apps",
+    "/api/v1/apps/filter-options",
+    "/api/v1/apps/{app_id}",
+    "/api/v1/apps/{app_id}/kms-info",
+    "/api/v1/apps/{app_id}/device-allowlist",
+    "/api/v1/apps/{app_id}/attestations",
+    "/api/v1/apps/{app_id}/attestations/tcb-evaluation",
+    "/api/v1/apps/{app_id}/pending-updates",
+    "/api/v1/apps/{app_id}/usage",
+    "/api/v1/kms",
+    "/api/v1/kms/{kms_id}/nodes",
+    "/api/v1/kms/{kms_id}/info",
+    "/api/v1/kms/on-chain/{chain}",
+    "/api/v1/instance-types",
+    "/api/v1/instance-types/{family}",
+    "/api/v1/os-images",
+    "/api/v1/teepods/available",
+    "/api/v1/teepods/cvm-create-resources",
+    "/api/v1/auth/me",
+    "/api/v1/workspaces",
+    "/api/v1/workspaces/{team_slug}",
+    "/api/v1/workspaces/{team_slug}/nodes",
+    "/api/v1/workspaces/{team_slug}/quotas",
+    "/api/v1/attestations/nodes",
+    "/api/v1/attestations/ppids",
+    "/api/v1/attestations/device_ids",
+    "/api/v1/attestations/recent",
+    "/api/v1/cvms/{cvm_id}/attestation",
+    "/api/v1/cvms/{cvm_id}/composition",
+    "/api/v1/cvms/{cvm_id}/available-os-images",
+    "/api/v1/cvms/{cvm_id}/firewall-status",
+    "/api/v1/cvms/{cvm_id}/network-config",
+    "/api/v1/cvms/{cvm_id}/operation-status",
+];
+
+/// Whether an SDK's path (without `/api/v1`, its own parameter names) is
+/// the document's `template`.
+fn same_operation(template: &str, sdk_path: &str) -> bool {
+    let ours: Vec<&str> = template.split('/').collect();
+    let theirs: Vec<&str> = sdk_path.split('/').collect();
+    ours.len() == theirs.len() + 2
+        && ours[..3] == ["", "api", "v1"]
+        && ours[3..]
+            .iter()
+            .zip(&theirs[1..])
+            .all(|(a, b)| a == b || (a.starts_with('{') && b.starts_with('{')))
+}
+
+/// Problems of an answer against the response schema each official SDK
+/// validates it with, at the version it sent.
+fn sdk_problems(method: &str, template: &str, version: &str, value: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (evidence, mistaken) in sdk_evidence() {
+        if mistaken.iter().any(|v| v == version) {
+            continue;
+        }
+        let sdk = evidence["sdk"]["name"].as_str().unwrap_or_default();
+        let calls = evidence["calls"].as_array().unwrap();
+        let sent = |c: &&Value| c["sent_version"].as_str().or(c["api_version"].as_str()) == Some(version);
+        for call in calls
+            .iter()
+            .filter(|c| c["method"] == method && same_operation(template, c["path"].as_str().unwrap_or_default()))
+            .filter(sent)
+        {
+            let Some(schema) = call["response"].as_str().and_then(|r| evidence["schemas"].get(r)) else {
+                continue;
+            };
+            let mut mine = Vec::new();
+            // The SDK's schema is its own root for its `$ref`s.
+            check(schema, schema, value, "", &mut mine);
+            // Fields an SDK does not model are dropped (zod strips them,
+            // pydantic ignores them), whatever the extracted schema says.
+            mine.retain(|p| !p.ends_with("a field the document does not describe"));
+            problems.extend(mine.into_iter().map(|p| format!("{sdk} {}: {p}", call["response"])));
+        }
+    }
+    problems
 }
 
 #[tokio::test]
@@ -504,4 +646,21 @@ async fn app_kms_catalog_and_account_reads_fit_the_overlaid_document_in_every_ve
         }
     }
     sim.shutdown().await;
+}
+
+/// The SDK check is not vacuous: an answer missing what TypeScript
+/// requires is refused, a field neither SDK models is not.
+#[test]
+fn the_sdk_check_finds_each_sdks_schema_and_refuses_what_it_would() {
+    let quotas = "/api/v1/workspaces/{team_slug}/quotas";
+    let refused = sdk_problems("GET", quotas, "2026-01-21", &json!({"team_slug": "main-team"}));
+    assert!(refused.iter().any(|p| p.contains("@phala/cloud")), "{refused:?}");
+    let me = json!({"username": "alice", "email": "a@example.com", "credits": 1.0, "granted_credits": 0.0,
+                    "avatar": "", "team_name": "main", "team_tier": "pro", "surprise": true});
+    assert_eq!(
+        sdk_problems("GET", "/api/v1/auth/me", "2025-10-28", &me),
+        Vec::<String>::new()
+    );
+    assert!(same_operation("/api/v1/apps/{app_id}", "/apps/{id}"));
+    assert!(!same_operation("/api/v1/apps/{app_id}", "/apps/filter-options"));
 }
