@@ -7,6 +7,14 @@
 //! faults on demand. The CLI's `--simulate`, the facade's tests and the
 //! benchmarks all run against it.
 //!
+//! Beyond the fleet and deploy paths it answers the reads Phala's own tools
+//! make (apps, KMS, instance types, OS images, nodes, the account and its
+//! workspaces, a CVM's attestation and composition) from the same seeded
+//! world, in each API version's shape. What it serves is one table of
+//! routes; [`IMPLEMENTED_OPERATIONS`] (and `phala-cloud-sim
+//! --list-operations`) lists it, and every other operation of the document
+//! (with the overlay's) answers 501 naming itself.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {

@@ -229,7 +229,7 @@ const fn names<const N: usize>() -> [&'static str; N] {
 }
 
 /// The operations the simulator answers, `METHOD /path` as the document
-/// writes them: the operations of [`ROUTES`], in its order. Every other
+/// writes them: the operations of the route table (`ROUTES`), in its order. Every other
 /// operation of the overlaid document answers 501 naming itself
 /// (tests/api.rs checks both halves); `phala-cloud-sim --list-operations`
 /// prints this list (the conformance run tests these).
