@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures::{Stream, StreamExt};
 
 use crate::client::Replay;
-use crate::raw::types::{BatchStatusRequest, BatchStopErrorEntry, BatchStopRequest, BatchStopResponse, CvmStatus};
+use crate::raw::types::{BatchStatusRequest, BatchStopRequest, BatchStopResponse, CvmStatus};
 use crate::report::{StatusMap, StopReport};
 use crate::{Client, Error};
 
@@ -115,13 +115,17 @@ pub(crate) fn in_flight<F: Future>(futures: Vec<F>, concurrency: usize) -> impl 
     }
 }
 
-/// A failed-stop entry for `cvm_id`, saying why.
-pub(crate) fn stop_failure(cvm_id: String, error: String) -> BatchStopErrorEntry {
-    BatchStopErrorEntry {
-        cvm_id,
-        error,
-        extra: Default::default(),
-    }
+/// One id `stop_many` could not have stopped: its whole chunk failed (after
+/// retries), or it could not be sent. The server's own per-id refusals are
+/// in [`StopReport::errors`](crate::StopReport::errors), as it sent them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct StopFailure {
+    /// The id as given.
+    pub cvm_id: String,
+    /// Why, as a single call would have returned it. In JSON, its message.
+    #[serde(serialize_with = "crate::error::serialize_display")]
+    pub error: Error,
 }
 
 /// One batch status request's answer, from [`Client::statuses`].
@@ -344,8 +348,8 @@ impl Client {
         };
         // Ids no server would accept are reported, not sent.
         report.failed.extend(invalid.into_iter().map(|id| {
-            let why = format!("invalid input: {}", invalid_id(&id).unwrap_or_default());
-            stop_failure(id, why)
+            let error = Error::InvalidInput(format!("cvm_id {id:?}: {}", invalid_id(&id).unwrap_or_default()));
+            StopFailure { cvm_id: id, error }
         }));
         let chunks = into_chunks(ids, self.inner.stop_chunk);
         // One deadline for the whole call: a chunk that cannot be sent or
@@ -378,10 +382,10 @@ impl Client {
                     report.errors.extend(errors);
                 }
                 Err(e) => {
-                    let why = e.to_string();
-                    report
-                        .failed
-                        .extend(chunk.into_iter().map(|id| stop_failure(id, why.clone())));
+                    report.failed.extend(chunk.into_iter().map(|cvm_id| StopFailure {
+                        cvm_id,
+                        error: e.clone(),
+                    }));
                 }
             }
         }

@@ -20,13 +20,16 @@ pub struct ActionDone {
 }
 
 /// One CVM a lifecycle call failed for, with what is known of why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ActionFailure {
     /// The id as given.
     pub id: String,
-    /// The error, rendered.
-    pub error: String,
+    /// The error, as a single call would have returned it (kind, status,
+    /// code, request id; [`Error::last_attempt`] after retries). In JSON, its
+    /// message.
+    #[serde(serialize_with = "crate::error::serialize_display")]
+    pub error: Error,
     /// The HTTP status, if the server answered.
     pub status: Option<u16>,
     /// The API's `error_code`, if it sent one.
@@ -43,7 +46,7 @@ impl ActionFailure {
         let api = error.api();
         Self {
             id,
-            error: error.to_string(),
+            error: error.clone(),
             status: error.status(),
             error_code: api.and_then(|a| a.error_code.clone()),
             in_progress: error.is_operation_in_progress(),
@@ -59,10 +62,10 @@ impl ActionFailure {
     }
 
     /// A call that was applied, then did not end as it should have.
-    pub(crate) fn restarted_but(id: String, why: String) -> Self {
+    pub(crate) fn restarted_but(id: String, error: Error) -> Self {
         Self {
             id,
-            error: why,
+            error,
             status: None,
             error_code: None,
             in_progress: false,
@@ -86,7 +89,7 @@ fn may_have_applied(error: &Error) -> bool {
 }
 
 /// What a fleet lifecycle call did with every id it was given.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ActionReport {
     /// The call.

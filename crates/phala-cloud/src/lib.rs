@@ -76,7 +76,7 @@ mod wait;
 mod watch;
 mod webhook;
 
-pub use batch::{StatusChunk, StatusChunkError};
+pub use batch::{StatusChunk, StatusChunkError, StopFailure};
 pub use client::{Client, ListFilter};
 pub use compose::{AppCompose, ComposeHash};
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};

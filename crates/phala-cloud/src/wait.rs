@@ -163,8 +163,8 @@ impl Client {
         let failed: std::collections::HashSet<&str> = report
             .errors
             .iter()
-            .chain(&report.failed)
             .map(|e| e.cvm_id.as_str())
+            .chain(report.failed.iter().map(|f| f.cvm_id.as_str()))
             .collect();
         let by_uuid: BTreeMap<String, String> = cvms
             .iter()

@@ -238,7 +238,7 @@ impl Watch {
                     self.finish();
                 }
             }
-            Err(e) if e.is_retryable() => {
+            Err(e) if e.last_attempt().is_retryable() => {
                 tracing::debug!(cvm = %self.id, error = %e, "poll failed; retrying next interval")
             }
             Err(e) => {
@@ -278,7 +278,7 @@ impl Watch {
             }
             if self.events.is_none() {
                 if let Err(e) = self.connect().await {
-                    if !e.is_retryable() {
+                    if !e.last_attempt().is_retryable() {
                         self.finish();
                         return Some((Err(e), self));
                     }

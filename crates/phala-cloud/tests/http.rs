@@ -47,7 +47,9 @@ async fn reads_retry_503_and_stop_retries_only_when_nothing_was_applied() {
         .await;
     let report = c.stop_many(["a"]).await;
     assert_eq!(report.failed.len(), 1);
-    assert!(report.failed[0].error.contains("500"));
+    // The failure is the API error itself, as a single call returns it.
+    assert_eq!(report.failed[0].error.status(), Some(500));
+    assert_eq!(report.failed[0].error.api().map(|a| a.message.as_str()), Some("boom"));
     stop500.assert_calls_async(1).await;
 
     let stop429 = server

@@ -740,8 +740,13 @@ fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
             let rows: Vec<Vec<String>> = report
                 .errors
                 .iter()
-                .chain(&report.failed)
                 .map(|e| vec![e.cvm_id.clone(), e.error.clone()])
+                .chain(
+                    report
+                        .failed
+                        .iter()
+                        .map(|f| vec![f.cvm_id.clone(), f.error.to_string()]),
+                )
                 .collect();
             if !rows.is_empty() {
                 out.table(&["CVM_ID", "ERROR"], &rows);
