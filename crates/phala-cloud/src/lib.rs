@@ -39,7 +39,7 @@
 //! assert!(report.is_consistent());
 //! let uuids: Vec<String> = cvms.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect();
 //! let waited = client
-//!     .wait_all(&uuids, "stopped", Duration::from_secs(600), Default::default(), |p| {
+//!     .wait_all(&uuids, phala_cloud::KnownStatus::Stopped, Duration::from_secs(600), Default::default(), |p| {
 //!         eprintln!("{} reached, {} pending", p.reached, p.pending)
 //!     })
 //!     .await?;
@@ -53,6 +53,7 @@
 mod batch;
 mod client;
 mod compose;
+mod condition;
 mod config;
 mod cvm;
 mod deadline;
@@ -79,6 +80,7 @@ mod webhook;
 pub use batch::{StatusChunk, StatusChunkError, StopFailure};
 pub use client::{Client, ListFilter};
 pub use compose::{AppCompose, ComposeHash};
+pub use condition::Condition;
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};
 pub use deploy::{DeploySpec, Deployed, SignerSource};

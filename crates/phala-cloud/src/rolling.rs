@@ -303,7 +303,7 @@ impl Client {
         } else {
             self.wait_all(
                 uuid_of.values(),
-                "running",
+                crate::raw::types::KnownStatus::Running,
                 opts.batch_timeout,
                 opts.wait.clone(),
                 |_| {},

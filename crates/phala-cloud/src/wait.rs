@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::batch::{check_ids, dedup};
 use crate::raw::types::KnownStatus;
-use crate::{Client, Error, Status, StatusMap, StopReport};
+use crate::{Client, Condition, Error, StatusMap, StopReport};
 
 /// Where a fleet wait stands after a round.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,7 +52,7 @@ pub enum WaitOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WaitReport {
-    /// The status waited for.
+    /// The condition waited for, as [`Condition`] displays it.
     pub target: String,
     /// How each VM UUID's wait ended.
     pub outcomes: BTreeMap<String, WaitOutcome>,
@@ -129,12 +129,13 @@ impl WaitAllOptions {
 }
 
 impl Client {
-    /// Waits until every CVM (by VM UUID) reaches `target`, ends in a failed
-    /// state, or the deadline passes; `progress` hears after every round.
+    /// Waits until every CVM (by VM UUID) meets `target` (a [`KnownStatus`]
+    /// or any [`Condition`]), ends in a failed state the condition does not
+    /// accept, or the deadline passes; `progress` hears after every round.
     pub async fn wait_all<I, S>(
         &self,
         vm_uuids: I,
-        target: &str,
+        target: impl Into<Condition>,
         deadline: Duration,
         opts: WaitAllOptions,
         progress: impl FnMut(&WaitProgress),
@@ -143,7 +144,8 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.wait_rounds(vm_uuids, target, deadline, opts, progress, None).await
+        self.wait_rounds(vm_uuids, target.into(), deadline, opts, progress, None)
+            .await
     }
 
     /// Stops a fleet and waits until every CVM is stopped.
@@ -175,7 +177,7 @@ impl Client {
         let waited = self
             .wait_rounds(
                 uuids,
-                "stopped",
+                Condition::Status(KnownStatus::Stopped),
                 deadline,
                 opts,
                 progress,
@@ -188,7 +190,7 @@ impl Client {
     async fn wait_rounds<I, S>(
         &self,
         vm_uuids: I,
-        target: &str,
+        target: Condition,
         deadline: Duration,
         opts: WaitAllOptions,
         mut progress: impl FnMut(&WaitProgress),
@@ -199,11 +201,9 @@ impl Client {
         S: AsRef<str>,
     {
         let mut resent: BTreeMap<String, u32> = BTreeMap::new();
-        Client::check_id(target, "target status")?;
         opts.validate()?;
         let ids = dedup(vm_uuids);
         check_ids(&ids)?;
-        let target_status = Status::from(target);
         let started = Instant::now();
         let mut pending: BTreeSet<String> = ids.iter().cloned().collect();
         let mut outcomes = BTreeMap::new();
@@ -224,11 +224,11 @@ impl Client {
                     continue;
                 }
                 match map.get(&id) {
-                    Some(s) if s.reached(&target_status) => {
+                    Some(s) if target.is_met(s) => {
                         outcomes.insert(id.clone(), WaitOutcome::Reached);
                         pending.remove(&id);
                     }
-                    Some(s) if s.status.is_failed() && !s.is_in_progress() && s.status != target_status => {
+                    Some(s) if s.status.is_failed() && !s.is_in_progress() && !target.accepts_failed(&s.status) => {
                         outcomes.insert(
                             id.clone(),
                             WaitOutcome::Failed {
@@ -242,7 +242,12 @@ impl Client {
                         let n = missing.entry(id.clone()).or_default();
                         *n += 1;
                         if *n >= opts.missing_rounds {
-                            outcomes.insert(id.clone(), WaitOutcome::NotFound);
+                            // Missing is what a wait for `Gone` waits for.
+                            let outcome = match target {
+                                Condition::Gone => WaitOutcome::Reached,
+                                _ => WaitOutcome::NotFound,
+                            };
+                            outcomes.insert(id.clone(), outcome);
                             pending.remove(&id);
                         }
                     }

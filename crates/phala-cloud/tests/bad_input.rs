@@ -134,7 +134,9 @@ async fn ids_cannot_escape_their_path_segment() {
         assert!(matches!(client.cvm_state(blank).await, Err(Error::InvalidInput(_))));
         assert!(matches!(client.app_cvms(blank).await, Err(Error::InvalidInput(_))));
         assert!(matches!(
-            client.wait_for_state(blank, "stopped", Duration::from_secs(1)).await,
+            client
+                .wait_for_state(blank, phala_cloud::KnownStatus::Stopped, Duration::from_secs(1))
+                .await,
             Err(Error::InvalidInput(_))
         ));
     }
@@ -184,7 +186,7 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
         client
             .wait_all(
                 bad,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 Duration::from_secs(1),
                 WaitAllOptions::default(),
                 |_| {}
@@ -207,7 +209,7 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
     let waited = client
         .wait_all(
             Vec::<String>::new(),
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             Duration::from_secs(1),
             Default::default(),
             |_| {},
@@ -228,7 +230,10 @@ async fn options_out_of_range_are_refused_before_sending() {
         WatchOptions::default().timeout(9),
         WatchOptions::default().timeout(601),
     ] {
-        let events: Vec<_> = client.watch_state("cvm_x", "stopped", opts.clone()).collect().await;
+        let events: Vec<_> = client
+            .watch_state("cvm_x", phala_cloud::KnownStatus::Stopped, opts.clone())
+            .collect()
+            .await;
         assert!(matches!(events.as_slice(), [Err(Error::InvalidInput(_))]), "{opts:?}");
     }
     for opts in [
@@ -237,16 +242,23 @@ async fn options_out_of_range_are_refused_before_sending() {
         WaitAllOptions::default().missing_rounds(0),
     ] {
         let r = client
-            .wait_all(["u"], "stopped", Duration::from_secs(1), opts.clone(), |_| {})
+            .wait_all(
+                ["u"],
+                phala_cloud::KnownStatus::Stopped,
+                Duration::from_secs(1),
+                opts.clone(),
+                |_| {},
+            )
             .await;
         assert!(matches!(r, Err(Error::InvalidInput(_))), "{opts:?}");
     }
-    assert!(matches!(
-        client
-            .wait_all(["u"], " ", Duration::from_secs(1), Default::default(), |_| {})
-            .await,
-        Err(Error::InvalidInput(_))
-    ));
+    // A target is a known status or a condition: a misspelt one cannot be
+    // written, and parsing one refuses it with the known names.
+    let misspelt = phala_cloud::Condition::parse("stoped").unwrap_err();
+    assert!(
+        matches!(&misspelt, Error::InvalidInput(m) if m.contains("known: pending, starting, running")),
+        "{misspelt}"
+    );
     assert!(server.seen().is_empty(), "nothing sent");
 
     let builder = || Client::builder().base_url(&server.base).api_key("k");
@@ -459,7 +471,7 @@ async fn event_streams_in_every_legal_form_and_some_illegal_ones() {
         client
             .watch_state(
                 id,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 WatchOptions::default().deadline(Duration::from_millis(deadline_ms)),
             )
             .collect::<Vec<_>>()

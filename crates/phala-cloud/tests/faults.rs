@@ -209,7 +209,7 @@ async fn wait_all_under_every_fault() {
         let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
         let report = tokio::time::timeout(
             deadline + Duration::from_secs(10),
-            client.wait_all(&uuids, "stopped", deadline, opts, |_| {}),
+            client.wait_all(&uuids, phala_cloud::KnownStatus::Stopped, deadline, opts, |_| {}),
         )
         .await
         .unwrap_or_else(|_| panic!("{}: hung past the deadline", case.name))
@@ -255,7 +255,11 @@ async fn watch_state_under_every_fault() {
         sim.set_faults(case.faults.clone());
         let deadline = Duration::from_secs(if case.survivable { 15 } else { 1 });
         let watches = watched.iter().map(|id| {
-            let events = client.watch_state(id, "stopped", WatchOptions::default().deadline(deadline));
+            let events = client.watch_state(
+                id,
+                phala_cloud::KnownStatus::Stopped,
+                WatchOptions::default().deadline(deadline),
+            );
             async move { events.collect::<Vec<_>>().await }
         });
         let all = tokio::time::timeout(deadline + Duration::from_secs(10), futures::future::join_all(watches))
@@ -304,7 +308,13 @@ async fn wait_all_keeps_what_each_round_answered() {
         .interval(Duration::from_millis(20))
         .missing_rounds(1);
     let report = client
-        .wait_all(&uuids, "stopped", Duration::from_secs(20), opts, |_| {})
+        .wait_all(
+            &uuids,
+            phala_cloud::KnownStatus::Stopped,
+            Duration::from_secs(20),
+            opts,
+            |_| {},
+        )
         .await
         .unwrap();
     assert!(report.all_reached(), "{:?}", report.outcomes);

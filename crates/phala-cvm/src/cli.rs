@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use phala_cloud::KnownStatus;
 use phala_cloud::raw::types::ListCvmsPaginatedFamily;
 
 /// Manage fleets of Phala Cloud CVMs: list, status, state, start, stop,
@@ -135,8 +136,8 @@ pub enum Command {
         #[arg(long, requires = "target")]
         watch: bool,
         /// Status to wait for with --watch.
-        #[arg(long, value_name = "STATUS")]
-        target: Option<String>,
+        #[arg(long, value_name = "STATUS", value_parser = known_status())]
+        target: Option<KnownStatus>,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
@@ -351,8 +352,8 @@ pub enum Command {
         #[command(flatten)]
         select: UuidSelect,
         /// The status to reach.
-        #[arg(long, value_name = "STATUS")]
-        target: String,
+        #[arg(long, value_name = "STATUS", value_parser = known_status())]
+        target: KnownStatus,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
@@ -439,4 +440,12 @@ fn api_version(v: &str) -> Result<String, String> {
     phala_cloud::raw::versions::ApiVersion::parse_supported(v)
         .map(|v| v.as_str().to_string())
         .map_err(|e| e.to_string())
+}
+
+/// A status the API knows: anything else is refused before a request is
+/// sent (exit 2, the known ones listed), and shells complete the names.
+fn known_status() -> impl clap::builder::TypedValueParser<Value = KnownStatus> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(KnownStatus::ALL.map(|k| k.as_str()))
+        .try_map(|s: String| KnownStatus::parse_listed(&s))
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use phala_cloud::{
-    Action, ActionReport, Client, Cvm, Error, ListFilter, OperationsFilter, RollingOptions, RollingReport, StateEvent,
-    StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+    Action, ActionReport, Client, Condition, Cvm, Error, KnownStatus, ListFilter, OperationsFilter, RollingOptions,
+    RollingReport, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
 };
 use serde_json::json;
 
@@ -119,7 +119,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             target,
             timeout,
         } => match (watch, target) {
-            (true, Some(t)) => watch_state(client, out, cvm_id, t, *timeout).await,
+            (true, Some(t)) => watch_state(client, out, cvm_id, *t, *timeout).await,
             _ => state(client, out, cvm_id).await,
         },
         Command::Stop {
@@ -255,7 +255,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             timeout,
         } => {
             let uuids = select_uuids(client, select).await?;
-            let report = wait_for(client, out, &uuids, target, *timeout, interval).await?;
+            let report = wait_for(client, out, &uuids, (*target).into(), *timeout, interval).await?;
             print_wait(out, &report);
             Ok(if report.all_reached() {
                 Outcome::Done
@@ -473,7 +473,13 @@ async fn state(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
     Ok(Outcome::Done)
 }
 
-async fn watch_state(client: &Client, out: &Out, id: &str, target: &str, timeout: u64) -> Result<Outcome, Error> {
+async fn watch_state(
+    client: &Client,
+    out: &Out,
+    id: &str,
+    target: KnownStatus,
+    timeout: u64,
+) -> Result<Outcome, Error> {
     let mut events = std::pin::pin!(client.watch_state(
         id,
         target,
@@ -590,7 +596,7 @@ async fn stop(
         let opts = WaitAllOptions::default().interval(interval);
         let (mut report, waited) = client
             .stop_and_wait(&known, Duration::from_secs(timeout), opts, |p| {
-                show_progress(bar.as_ref(), lines, "stopped", p)
+                show_progress(bar.as_ref(), lines, &Condition::Status(KnownStatus::Stopped), p)
             })
             .await?;
         if let Some(bar) = bar {
@@ -631,7 +637,7 @@ async fn wait_for(
     client: &Client,
     out: &Out,
     uuids: &[String],
-    target: &str,
+    target: Condition,
     timeout: u64,
     interval: Duration,
 ) -> Result<WaitReport, Error> {
@@ -639,8 +645,8 @@ async fn wait_for(
     let lines = out.progress && bar.is_none();
     let opts = WaitAllOptions::default().interval(interval);
     let report = client
-        .wait_all(uuids, target, Duration::from_secs(timeout), opts, |p| {
-            show_progress(bar.as_ref(), lines, target, p)
+        .wait_all(uuids, target.clone(), Duration::from_secs(timeout), opts, |p| {
+            show_progress(bar.as_ref(), lines, &target, p)
         })
         .await?;
     if let Some(bar) = bar {
@@ -649,7 +655,7 @@ async fn wait_for(
     Ok(report)
 }
 
-fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &str, p: &phala_cloud::WaitProgress) {
+fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &Condition, p: &phala_cloud::WaitProgress) {
     if let Some(bar) = bar {
         bar.set_position((p.reached + p.failed) as u64);
         bar.set_message(format!(
@@ -845,20 +851,12 @@ async fn lifecycle(
         }
         let uuids: Vec<String> = report.done.iter().filter_map(|d| uuid_of.get(&d.id).cloned()).collect();
         let target = match action {
-            Action::Shutdown => "stopped",
-            // A deleted CVM leaves the batch status answer: waited for as "not found".
-            Action::Delete => "deleted",
-            _ => "running",
+            Action::Shutdown => Condition::Status(KnownStatus::Stopped),
+            // A deleted CVM leaves the batch status answer.
+            Action::Delete => Condition::Gone,
+            _ => Condition::Status(KnownStatus::Running),
         };
-        let mut waited = wait_for(client, out, &uuids, target, wait.timeout, interval).await?;
-        if is_delete {
-            for outcome in waited.outcomes.values_mut() {
-                if *outcome == WaitOutcome::NotFound {
-                    *outcome = WaitOutcome::Reached;
-                }
-            }
-        }
-        Some(waited)
+        Some(wait_for(client, out, &uuids, target, wait.timeout, interval).await?)
     } else {
         None
     };

@@ -138,6 +138,23 @@ fn wait_that_cannot_finish_exits_3_and_says_which() {
 }
 
 #[test]
+fn a_misspelt_target_is_refused_at_once_with_the_known_states() {
+    for args in [
+        &["wait", "--all", "--target", "stoped"][..],
+        &["state", "cvm_x", "--watch", "--target", "stoped"][..],
+    ] {
+        // No key and no server: refused before anything is configured or sent.
+        let out = run(args, &[]);
+        assert_eq!(code(&out), 2, "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("stoped") && err.contains("pending, starting, running, stopping, stopped"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn an_api_version_this_client_cannot_read_is_refused_before_any_request() {
     for bad in ["2026-13-01", "2025-05-31", ""] {
         let out = sim(&["--api-version", bad, "list"]);

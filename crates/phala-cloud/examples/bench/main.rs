@@ -135,7 +135,7 @@ async fn fleet_wait(quick: bool) -> Value {
         let report = client
             .wait_all(
                 &uuids,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 Duration::from_secs(120),
                 WaitAllOptions::default().interval(interval),
                 |_| {
@@ -176,7 +176,7 @@ async fn fleet_wait(quick: bool) -> Value {
     let watches = ids.iter().map(|id| {
         let events = client.watch_state(
             id,
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             WatchOptions::default().deadline(Duration::from_secs(120)),
         );
         async move {
@@ -503,7 +503,13 @@ fn scale(quick: bool) -> Value {
     let started = Instant::now();
     let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
     let waited = rt
-        .block_on(c.wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |_| {}))
+        .block_on(c.wait_all(
+            &uuids,
+            phala_cloud::KnownStatus::Stopped,
+            Duration::from_secs(120),
+            opts,
+            |_| {},
+        ))
         .unwrap();
     let wait = json!({"s": round2(started.elapsed().as_secs_f64()), "reached": waited.count(|o| *o == phala_cloud::WaitOutcome::Reached),
         "rounds": waited.rounds, "requests": request_count::take("status_batch"), "rss_after": peak_rss()});
