@@ -68,6 +68,19 @@ pub enum Error {
         /// The last state seen, if any.
         last: Option<Box<CvmState>>,
     },
+    /// No CVM answers to a reference (in the listing the call resolved it
+    /// with): the reference's id in a fleet report, this call's error for one.
+    #[error("{0}")]
+    NoSuchCvm(String),
+    /// Several CVMs answer to a reference that must name one (a name two
+    /// CVMs share): name it by hashed id or VM UUID.
+    #[error("{reference:?} names {matches} CVMs; name one by its id or VM UUID")]
+    AmbiguousCvm {
+        /// The reference as given.
+        reference: String,
+        /// How many CVMs it names.
+        matches: usize,
+    },
     /// A call was applied, but the CVM did not then settle as it should
     /// (it ended in a failed state, or was no longer found).
     #[error("{0}")]
@@ -350,7 +363,7 @@ impl Error {
     /// The server answered 404: the CVM (or app, KMS, ...) does not exist,
     /// or not for this key and workspace.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        self.status() == Some(404) || matches!(self.last_attempt(), Error::NoSuchCvm(_))
     }
 
     /// The API error, if this is one (after retries: the last attempt's).

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::batch::{dedup, in_flight};
+use crate::cvm_ref::{Form, form_of};
 use crate::lifecycle::Action;
 use crate::raw::types::Vm;
 use crate::{Client, Error};
@@ -158,17 +159,44 @@ impl Client {
     /// path could carry (blank, control characters, `.`/`..`) fail without
     /// a request. Replays follow [`Client::restart`]'s rules, so no CVM is
     /// restarted or deleted twice by one call.
-    pub async fn act_many<I, S>(&self, cvm_ids: I, action: Action) -> ActionReport
+    ///
+    /// Takes any [`CvmRef`](crate::CvmRef): the service resolves each in its
+    /// path, except an app id, which here means all of the app's CVMs (one
+    /// listing for the whole call finds them; an app with none fails with
+    /// [`Error::NoSuchCvm`]).
+    pub async fn act_many<I, S>(&self, cvms: I, action: Action) -> ActionReport
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids = dedup(cvm_ids);
+        let refs = dedup(cvms);
+        let mut failed = Vec::new();
+        let ids = if refs.iter().any(|r| form_of(r) == Form::App) {
+            let apps: Vec<String> = refs.iter().filter(|r| form_of(r) == Form::App).cloned().collect();
+            let expanded = self.resolve(apps, Form::Uuid).await;
+            let mut ids = Vec::with_capacity(refs.len());
+            let mut expanded = expanded.map(|r| r.into_iter());
+            for r in refs {
+                if form_of(&r) != Form::App {
+                    ids.push(r);
+                    continue;
+                }
+                match expanded.as_mut().map(|e| e.next()) {
+                    Ok(Some((_, Ok(found)))) => ids.extend(found),
+                    Ok(Some((_, Err(e)))) => failed.push(ActionFailure::new(r, &e)),
+                    Ok(None) => {}
+                    Err(e) => failed.push(ActionFailure::new(r, e)),
+                }
+            }
+            dedup(ids)
+        } else {
+            refs
+        };
         let mut report = ActionReport {
             action,
-            total: ids.len(),
+            total: ids.len() + failed.len(),
             done: Vec::with_capacity(ids.len()),
-            failed: Vec::new(),
+            failed,
         };
         // One deadline for the whole call: a call that cannot be sent or
         // answered by then fails with why, and is reported.

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::batch::{check_ids, dedup};
+use crate::batch::{StopFailure, check_ids, dedup};
+use crate::cvm_ref::{Form, form_of};
 use crate::raw::types::KnownStatus;
 use crate::{Client, Condition, Error, StatusMap, StopReport};
 
@@ -144,24 +145,83 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.wait_rounds(vm_uuids, target.into(), deadline, opts, progress, None)
-            .await
+        // Options are checked before anything is sent, a listing included.
+        opts.validate()?;
+        let refs = dedup(vm_uuids);
+        if refs.iter().all(|r| form_of(r) == Form::Uuid) {
+            return self
+                .wait_rounds(refs, target.into(), deadline, opts, progress, None)
+                .await;
+        }
+        // Other references: VM UUIDs from one listing; one that names no
+        // CVM (or several, but for an app) ends at once, under its own text.
+        check_ids(&refs)?;
+        let mut uuids = Vec::with_capacity(refs.len());
+        let mut unresolved = Vec::new();
+        for (reference, found) in self.resolve(refs, Form::Uuid).await? {
+            match found {
+                Ok(found) => uuids.extend(found),
+                Err(e) => unresolved.push((reference, e)),
+            }
+        }
+        let mut report = self
+            .wait_rounds(uuids, target.into(), deadline, opts, progress, None)
+            .await?;
+        for (reference, e) in unresolved {
+            tracing::debug!(reference = %reference, error = %e, "wait: reference names no CVM");
+            report.outcomes.insert(reference, WaitOutcome::NotFound);
+        }
+        Ok(report)
     }
 
     /// Stops a fleet and waits until every CVM is stopped.
     ///
-    /// `cvms` pairs each hashed id with its VM UUID. The API skips CVMs busy
+    /// `cvms` are any [`CvmRef`](crate::CvmRef)s (an app id: all of its
+    /// CVMs), resolved to hashed id and VM UUID with one listing; one that
+    /// names no CVM is in the report's `failed`. The API skips CVMs busy
     /// with another operation (a start, say); those are stopped again once
     /// they are idle, at most three times each, so the whole fleet converges.
-    pub async fn stop_and_wait(
+    pub async fn stop_and_wait<I, S>(
         &self,
-        cvms: &[(String, String)],
+        cvms: I,
         deadline: Duration,
         opts: WaitAllOptions,
         progress: impl FnMut(&WaitProgress),
-    ) -> Result<(StopReport, WaitReport), Error> {
+    ) -> Result<(StopReport, WaitReport), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let refs = dedup(cvms);
+        check_ids(&refs)?;
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(refs.len());
+        let mut unresolved = Vec::new();
+        for (reference, found) in self.resolve_both(refs).await? {
+            match found {
+                Ok(found) => {
+                    for named in found {
+                        match (named.id, named.uuid) {
+                            (Some(id), Some(uuid)) => pairs.push((id, uuid)),
+                            _ => unresolved.push(StopFailure {
+                                cvm_id: reference.clone(),
+                                error: Error::NoSuchCvm(format!(
+                                    "{reference:?}: the listing of this API version gives no hashed id and VM UUID"
+                                )),
+                            }),
+                        }
+                    }
+                }
+                Err(error) => unresolved.push(StopFailure {
+                    cvm_id: reference,
+                    error,
+                }),
+            }
+        }
+        let cvms = pairs;
         let ids: Vec<&String> = cvms.iter().map(|(id, _)| id).collect();
         let mut report = self.stop_many(ids).await;
+        report.total += unresolved.len();
+        report.failed.extend(unresolved);
         let failed: std::collections::HashSet<&str> = report
             .errors
             .iter()

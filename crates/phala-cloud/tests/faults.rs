@@ -329,7 +329,7 @@ async fn stop_and_wait_under_every_fault() {
         let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
         let (stopped, waited) = tokio::time::timeout(
             Duration::from_secs(30),
-            client(&sim).stop_and_wait(&fleet, Duration::from_secs(15), opts, |_| {}),
+            client(&sim).stop_and_wait(fleet.iter().map(|(id, _)| id), Duration::from_secs(15), opts, |_| {}),
         )
         .await
         .unwrap_or_else(|_| panic!("{}: hung", case.name))

@@ -123,7 +123,12 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
         format!(
             "{:?}",
             client
-                .stop_and_wait(&pairs, Duration::from_secs(5), opts.clone(), |_| {})
+                .stop_and_wait(
+                    pairs.iter().map(|(id, _)| id),
+                    Duration::from_secs(5),
+                    opts.clone(),
+                    |_| {}
+                )
                 .await
         ),
     );

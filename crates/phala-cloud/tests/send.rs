@@ -37,13 +37,8 @@ fn futures_are_send() {
     });
     let c = client.clone();
     assert_send(async move {
-        c.stop_and_wait(
-            &[("a".to_string(), "u".to_string())],
-            Duration::from_secs(1),
-            Default::default(),
-            |_| {},
-        )
-        .await
+        c.stop_and_wait(["cvm_a"], Duration::from_secs(1), Default::default(), |_| {})
+            .await
     });
     assert_send(client.watch_state("a", phala_cloud::KnownStatus::Running, WatchOptions::default()));
 }

@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long = "instance-type", value_name = "TYPE", conflicts_with = "app")]
         instance_types: Vec<String>,
     },
-    /// Batch status of any number of CVMs by VM UUID.
+    /// Batch status of any number of CVMs (by any reference).
     Status {
         #[command(flatten)]
         select: UuidSelect,
@@ -347,7 +347,7 @@ pub enum Command {
         #[command(subcommand)]
         command: EnvCommand,
     },
-    /// Wait until CVMs (by VM UUID) reach a status.
+    /// Wait until CVMs (by any reference) reach a status.
     Wait {
         #[command(flatten)]
         select: UuidSelect,
@@ -405,8 +405,8 @@ pub struct WaitFlags {
 
 #[derive(ClapArgs, Debug)]
 pub struct UuidSelect {
-    /// VM UUIDs.
-    #[arg(value_name = "VM_UUID", conflicts_with = "all", required_unless_present = "all")]
+    /// CVMs: hashed id, VM UUID, app_APPID (all of the app's CVMs), instance id or name.
+    #[arg(value_name = "CVM", conflicts_with = "all", required_unless_present = "all")]
     pub uuids: Vec<String>,
     /// Every CVM of the workspace.
     #[arg(long)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use phala_cloud::{
-    Action, ActionReport, Client, Condition, Cvm, Error, KnownStatus, ListFilter, OperationsFilter, RollingOptions,
-    RollingReport, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+    Action, ActionReport, Client, Condition, Cvm, CvmRef, Error, KnownStatus, ListFilter, OperationsFilter,
+    RollingOptions, RollingReport, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
 };
 use serde_json::json;
 
@@ -417,7 +417,12 @@ async fn select_uuids(client: &Client, select: &UuidSelect) -> Result<Vec<String
 async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outcome, Error> {
     let uuids = select_uuids(client, select).await?;
     let map = client.status_many(&uuids).await?;
-    let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(u)).collect();
+    // A VM UUID the server does not know is absent from its answer (other
+    // references that name nothing failed the call already).
+    let missing: Vec<&String> = uuids
+        .iter()
+        .filter(|u| matches!(CvmRef::parse(u), CvmRef::Uuid(_)) && !map.contains_key(u))
+        .collect();
     match out.format {
         Format::Json | Format::Jsonl => out.json(&json!({"statuses": map, "not_found": missing})),
         Format::Table => {
@@ -567,15 +572,13 @@ async fn stop(
     interval: Duration,
 ) -> Result<Outcome, Error> {
     let bulk = all || app.is_some();
-    let cvms = match app {
-        Some(app) => client.app_cvms(app).await?,
-        None => client.list_cvms(&ListFilter::default()).await?,
-    };
-    let uuid_of: BTreeMap<String, Option<String>> = cvms
-        .iter()
-        .filter_map(|c| Some((c.id()?, c.vm_uuid().map(str::to_string))))
-        .collect();
+    // The whole workspace or app: its CVMs by hashed id (one listing); else
+    // the references as given (the facade resolves what is not a hashed id).
     let targets: Vec<String> = if bulk {
+        let cvms = match app {
+            Some(app) => client.app_cvms(app).await?,
+            None => client.list_cvms(&ListFilter::default()).await?,
+        };
         cvms.iter().filter_map(|c| c.id()).collect()
     } else {
         ids.to_vec()
@@ -588,28 +591,15 @@ async fn stop(
         )?;
     }
     let (report, waited) = if wait {
-        let known: Vec<(String, String)> = targets
-            .iter()
-            .filter_map(|id| Some((id.clone(), uuid_of.get(id).cloned().flatten()?)))
-            .collect();
-        let (bar, lines) = (progress_bar(out, known.len() as u64, ""), out.progress);
+        let (bar, lines) = (progress_bar(out, targets.len() as u64, ""), out.progress);
         let opts = WaitAllOptions::default().interval(interval);
-        let (mut report, waited) = client
-            .stop_and_wait(&known, Duration::from_secs(timeout), opts, |p| {
+        let (report, waited) = client
+            .stop_and_wait(&targets, Duration::from_secs(timeout), opts, |p| {
                 show_progress(bar.as_ref(), lines, &Condition::Status(KnownStatus::Stopped), p)
             })
             .await?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
-        }
-        // Ids the list did not know cannot be waited for, but are still stopped.
-        let unknown: Vec<&String> = targets
-            .iter()
-            .filter(|id| !known.iter().any(|(k, _)| k == *id))
-            .collect();
-        if !unknown.is_empty() {
-            let extra = client.stop_many(&unknown).await;
-            merge(&mut report, extra);
         }
         (report, Some(waited))
     } else {
@@ -668,16 +658,6 @@ fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &Condition, p: 
             p.round, p.reached, p.pending, p.failed, p.elapsed
         );
     }
-}
-
-/// Adds a second stop's counts to a report.
-fn merge(report: &mut StopReport, extra: StopReport) {
-    report.total += extra.total;
-    report.stopped += extra.stopped;
-    report.skipped += extra.skipped;
-    report.errors.extend(extra.errors);
-    report.failed.extend(extra.failed);
-    report.requests += extra.requests;
 }
 
 fn outcome_text(o: &WaitOutcome) -> String {

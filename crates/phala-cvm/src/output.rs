@@ -152,6 +152,8 @@ pub fn error_json(e: &Error) -> Value {
                 Error::Decode { .. } => "decode",
                 Error::BodyTooLarge { .. } => "body_too_large",
                 Error::Unsettled(_) => "unsettled",
+                Error::NoSuchCvm(_) => "not_found",
+                Error::AmbiguousCvm { .. } => "ambiguous",
                 Error::Trust(_) => "trust",
                 Error::OnChainHashRequired(_) => "on_chain_hash_required",
                 _ => "other",
