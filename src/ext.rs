@@ -23,6 +23,31 @@ impl Status {
 }
 
 impl KnownStatus {
+    /// Every status the document names, in its order: what a wait target
+    /// or a command-line flag may be. (`as_str` below matches every variant,
+    /// so a status the document adds fails the build until it is here too;
+    /// a test checks this list against the document.)
+    pub const ALL: [KnownStatus; 10] = [
+        KnownStatus::Pending,
+        KnownStatus::Starting,
+        KnownStatus::Running,
+        KnownStatus::Stopping,
+        KnownStatus::Stopped,
+        KnownStatus::Error,
+        KnownStatus::Maintenance,
+        KnownStatus::Offline,
+        KnownStatus::Exited,
+        KnownStatus::Removing,
+    ];
+
+    /// `s` as a known status, or an error that lists the known ones.
+    pub fn parse_listed(s: &str) -> Result<KnownStatus, String> {
+        s.parse().map_err(|_| {
+            let known: Vec<&str> = KnownStatus::ALL.iter().map(KnownStatus::as_str).collect();
+            format!("unknown status {s:?}; known: {}", known.join(", "))
+        })
+    }
+
     /// The value as the API spells it.
     pub fn as_str(&self) -> &'static str {
         match self {

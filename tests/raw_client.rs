@@ -429,3 +429,34 @@ async fn details_decode_either_version_shape() {
         Some(types::CvmInfoDetailComposeFile::Object(_))
     ));
 }
+
+/// `KnownStatus::ALL` is every status the overlay's `Status` schema names,
+/// in its order: what wait targets and `--target` offer.
+#[test]
+fn every_known_status_is_listed() {
+    fn find_enum(v: &serde_json::Value) -> Option<Vec<String>> {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(e) = m.get("Status").and_then(|s| s.get("enum")).and_then(|e| e.as_array()) {
+                    return Some(e.iter().filter_map(|x| x.as_str().map(str::to_string)).collect());
+                }
+                m.values().find_map(find_enum)
+            }
+            serde_json::Value::Array(a) => a.iter().find_map(find_enum),
+            _ => None,
+        }
+    }
+    let overlay: serde_json::Value = serde_json::from_str(phala_cloud_api::OVERLAY_JSON).unwrap();
+    let documented = find_enum(&overlay).expect("the overlay's Status enum");
+    let listed: Vec<&str> = types::KnownStatus::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(listed, documented);
+    assert_eq!(
+        types::KnownStatus::parse_listed("stopped"),
+        Ok(types::KnownStatus::Stopped)
+    );
+    let refused = types::KnownStatus::parse_listed("stoped").unwrap_err();
+    assert!(
+        refused.starts_with("unknown status \"stoped\"; known: pending, starting, running,"),
+        "{refused}"
+    );
+}

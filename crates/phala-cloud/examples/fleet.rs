@@ -43,12 +43,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let uuids: Vec<String> = running.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect();
     let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
     let waited = client
-        .wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |p| {
-            eprintln!(
-                "round {}: {} stopped, {} pending, {} failed",
-                p.round, p.reached, p.pending, p.failed
-            )
-        })
+        .wait_all(
+            &uuids,
+            phala_cloud::KnownStatus::Stopped,
+            Duration::from_secs(120),
+            opts,
+            |p| {
+                eprintln!(
+                    "round {}: {} stopped, {} pending, {} failed",
+                    p.round, p.reached, p.pending, p.failed
+                )
+            },
+        )
         .await?;
     println!(
         "all stopped: {} after {} rounds ({:.1?})",

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures::{Stream, StreamExt};
 
 use crate::client::Replay;
-use crate::raw::types::{BatchStatusRequest, BatchStopErrorEntry, BatchStopRequest, BatchStopResponse, CvmStatus};
+use crate::cvm_ref::{Form, form_of};
+use crate::raw::types::{BatchStatusRequest, BatchStopRequest, BatchStopResponse, CvmStatus};
 use crate::report::{StatusMap, StopReport};
 use crate::{Client, Error};
 
@@ -115,13 +116,17 @@ pub(crate) fn in_flight<F: Future>(futures: Vec<F>, concurrency: usize) -> impl 
     }
 }
 
-/// A failed-stop entry for `cvm_id`, saying why.
-pub(crate) fn stop_failure(cvm_id: String, error: String) -> BatchStopErrorEntry {
-    BatchStopErrorEntry {
-        cvm_id,
-        error,
-        extra: Default::default(),
-    }
+/// One id `stop_many` could not have stopped: its whole chunk failed (after
+/// retries), or it could not be sent. The server's own per-id refusals are
+/// in [`StopReport::errors`](crate::StopReport::errors), as it sent them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct StopFailure {
+    /// The id as given.
+    pub cvm_id: String,
+    /// Why, as a single call would have returned it. In JSON, its message.
+    #[serde(serialize_with = "crate::error::serialize_display")]
+    pub error: Error,
 }
 
 /// One batch status request's answer, from [`Client::statuses`].
@@ -189,21 +194,34 @@ impl Client {
         (chunk, answer)
     }
 
-    /// Status of any number of CVMs by VM UUID: one map, unknown uuids absent.
-    /// Sends nothing for an empty list, or when an id is empty or blank
-    /// ([`Error::InvalidInput`]); fails if any chunk fails after retries.
-    /// The retry deadline bounds the whole call: chunks not answered by then
-    /// fail it ([`Error::GaveUp`]). Collects [`Client::statuses`]; for a
-    /// fleet too large to hold at once, consume that stream instead.
-    pub async fn status_many<I, S>(&self, vm_uuids: I) -> Result<StatusMap, Error>
+    /// Status of any number of CVMs: one map keyed by VM UUID. Takes any
+    /// [`CvmRef`](crate::CvmRef) (an app id: all of its CVMs); VM UUIDs go
+    /// straight to the batch endpoint (an unknown one is absent from the
+    /// map, as the API answers), the other forms are resolved with one
+    /// listing for the whole call, and one that names no CVM fails it
+    /// ([`Error::NoSuchCvm`]). Sends nothing for an empty list, or when an
+    /// id is empty or blank ([`Error::InvalidInput`]); fails if any chunk
+    /// fails after retries. The retry deadline bounds the whole call: chunks
+    /// not answered by then fail it ([`Error::GaveUp`]). Collects
+    /// [`Client::statuses`]; for a fleet too large to hold at once, consume
+    /// that stream instead.
+    pub async fn status_many<I, S>(&self, cvms: I) -> Result<StatusMap, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         // The caller's ids as given: copied once per request, not before.
-        let all: Vec<S> = vm_uuids.into_iter().collect();
+        let all: Vec<S> = cvms.into_iter().collect();
         if all.is_empty() {
             return Ok(StatusMap::new());
+        }
+        if !all.iter().all(|r| form_of(r.as_ref()) == Form::Uuid) {
+            check_ids(&all)?;
+            let mut uuids = Vec::with_capacity(all.len());
+            for (_, found) in self.resolve(dedup(all), Form::Uuid).await? {
+                uuids.extend(found?);
+            }
+            return Box::pin(self.status_many(uuids)).await;
         }
         // One request without duplicates (the usual call): the set that finds
         // duplicates is the one the answer is checked against; no stream
@@ -332,21 +350,46 @@ impl Client {
     /// `errors` (the server's per-id errors) or in `failed` (its whole chunk
     /// failed, or the id is empty or blank, with why). A failed chunk never
     /// discards the others' results.
-    pub async fn stop_many<I, S>(&self, cvm_ids: I) -> StopReport
+    pub async fn stop_many<I, S>(&self, cvms: I) -> StopReport
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (ids, invalid) = sendable(cvm_ids);
+        let (refs, invalid) = sendable(cvms);
+        // Ids no server would accept are reported, not sent.
+        let mut failed: Vec<StopFailure> = invalid
+            .into_iter()
+            .map(|id| {
+                let error = Error::InvalidInput(format!("cvm_id {id:?}: {}", invalid_id(&id).unwrap_or_default()));
+                StopFailure { cvm_id: id, error }
+            })
+            .collect();
+        // Other references become hashed ids (one listing, if any needs it);
+        // one that names nothing is reported under the reference given.
+        let mut ids = Vec::with_capacity(refs.len());
+        match self.resolve(refs.clone(), Form::Id).await {
+            Ok(resolved) => {
+                for (reference, found) in resolved {
+                    match found {
+                        Ok(found) => ids.extend(found),
+                        Err(error) => failed.push(StopFailure {
+                            cvm_id: reference,
+                            error,
+                        }),
+                    }
+                }
+            }
+            Err(error) => failed.extend(refs.into_iter().map(|cvm_id| StopFailure {
+                cvm_id,
+                error: error.clone(),
+            })),
+        }
+        let ids = dedup(ids);
         let mut report = StopReport {
-            total: ids.len() + invalid.len(),
+            total: ids.len() + failed.len(),
+            failed,
             ..StopReport::default()
         };
-        // Ids no server would accept are reported, not sent.
-        report.failed.extend(invalid.into_iter().map(|id| {
-            let why = format!("invalid input: {}", invalid_id(&id).unwrap_or_default());
-            stop_failure(id, why)
-        }));
         let chunks = into_chunks(ids, self.inner.stop_chunk);
         // One deadline for the whole call: a chunk that cannot be sent or
         // answered by then is reported failed, with why.
@@ -378,10 +421,10 @@ impl Client {
                     report.errors.extend(errors);
                 }
                 Err(e) => {
-                    let why = e.to_string();
-                    report
-                        .failed
-                        .extend(chunk.into_iter().map(|id| stop_failure(id, why.clone())));
+                    report.failed.extend(chunk.into_iter().map(|cvm_id| StopFailure {
+                        cvm_id,
+                        error: e.clone(),
+                    }));
                 }
             }
         }

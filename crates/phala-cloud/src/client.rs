@@ -392,7 +392,9 @@ mod tests {
             }
             other => panic!("expected GaveUp, got {other:?}"),
         }
-        assert!(err.is_timeout() && err.is_retryable());
+        // Retries are spent: not retryable any more, though the last
+        // attempt's reason (a timeout) was a passing one.
+        assert!(err.is_timeout() && !err.is_retryable() && err.last_attempt().is_retryable());
         assert_eq!(err.to_string(), "timed out: 3 attempts over 150 s (each at most 60 s)");
     }
 

@@ -87,6 +87,14 @@ impl Cvm {
         }
     }
 
+    /// The instance id, once the CVM has one.
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            Cvm::Hosted(c) => c.hosted.instance_id.as_deref(),
+            Cvm::Info(c) => c.instance_id.as_deref(),
+        }
+    }
+
     /// The app it is a replica of.
     pub fn app_id(&self) -> Option<&str> {
         match self {

@@ -231,7 +231,8 @@ impl Client {
             return Err(TrustError::ComposeChanged { cvm: id, field }.into());
         }
         if let Some(deadline) = spec.wait {
-            self.wait_for_state(&id, "running", deadline).await?;
+            self.wait_for_state(&id, crate::raw::types::KnownStatus::Running, deadline)
+                .await?;
         }
         Ok(Deployed {
             cvm,

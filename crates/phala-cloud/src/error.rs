@@ -11,8 +11,9 @@ use crate::CvmState;
 /// The longest body excerpt an error keeps.
 pub const SNIPPET_LIMIT: usize = 512;
 
-/// Everything that can go wrong.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong. Cheap to clone (a transport error's
+/// source is shared), so fleet reports carry it per id.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The client is misconfigured (bad base URL, plain http to a remote host, ...).
@@ -36,7 +37,7 @@ pub enum Error {
         connect: bool,
         #[source]
         /// The underlying error, when kept.
-        source: Option<reqwest::Error>,
+        source: Option<std::sync::Arc<reqwest::Error>>,
     },
     /// The request took longer than the configured timeout.
     #[error("timed out after {0:?}")]
@@ -67,6 +68,23 @@ pub enum Error {
         /// The last state seen, if any.
         last: Option<Box<CvmState>>,
     },
+    /// No CVM answers to a reference (in the listing the call resolved it
+    /// with): the reference's id in a fleet report, this call's error for one.
+    #[error("{0}")]
+    NoSuchCvm(String),
+    /// Several CVMs answer to a reference that must name one (a name two
+    /// CVMs share): name it by hashed id or VM UUID.
+    #[error("{reference:?} names {matches} CVMs; name one by its id or VM UUID")]
+    AmbiguousCvm {
+        /// The reference as given.
+        reference: String,
+        /// How many CVMs it names.
+        matches: usize,
+    },
+    /// A call was applied, but the CVM did not then settle as it should
+    /// (it ended in a failed state, or was no longer found).
+    #[error("{0}")]
+    Unsettled(String),
     /// The SSE stream broke its protocol.
     #[error("event stream: {0}")]
     Stream(String),
@@ -334,9 +352,18 @@ impl Error {
         }
     }
 
-    /// The request (or its last attempt) ran out of time.
+    /// Time ran out, in any form: a request or its last attempt timed out,
+    /// a wait passed its deadline ([`Error::Deadline`]), or the call's
+    /// deadline passed before anything was sent.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.last_attempt(), Error::Timeout(_)) || matches!(self, Error::GaveUp { attempts: 0, .. })
+        matches!(self.last_attempt(), Error::Timeout(_) | Error::Deadline { .. })
+            || matches!(self, Error::GaveUp { attempts: 0, .. })
+    }
+
+    /// The server answered 404: the CVM (or app, KMS, ...) does not exist,
+    /// or not for this key and workspace.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) || matches!(self.last_attempt(), Error::NoSuchCvm(_))
     }
 
     /// The API error, if this is one (after retries: the last attempt's).
@@ -363,9 +390,11 @@ impl Error {
 
     /// Worth retrying for a read: connect and transport failures, timeouts,
     /// 429, 500/502/503/504 and a 409 without `error_code`. (Writes retry
-    /// only what [`Error::proves_not_applied`] allows.)
+    /// only what [`Error::proves_not_applied`] allows.) False once retries
+    /// were spent ([`Error::GaveUp`]): `last_attempt().is_retryable()` still
+    /// says whether that attempt's reason was a passing one.
     pub fn is_retryable(&self) -> bool {
-        match self.last_attempt() {
+        match self {
             Error::Transport { .. } | Error::Timeout(_) => true,
             Error::Api(e) => {
                 matches!(e.status, 429 | 500 | 502 | 503 | 504) || (e.status == 409 && e.error_code.is_none())
@@ -420,7 +449,7 @@ impl Error {
         Error::Transport {
             message: e.to_string(),
             connect,
-            source: Some(e),
+            source: Some(std::sync::Arc::new(e)),
         }
     }
 
@@ -461,6 +490,15 @@ impl Error {
             Raw::Custom(message) => Error::Stream(message),
         }
     }
+}
+
+/// A value as its `Display` text, for reports that hold an [`Error`] and
+/// serialize to JSON.
+pub(crate) fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
 }
 
 /// Error answers are read this far at most: enough for any JSON error body.
@@ -586,6 +624,35 @@ mod tests {
             !api(500, None).proves_not_applied(),
             "a 500 may come after the work was done"
         );
+        // Not found, in one word, after retries too.
+        assert!(api(404, None).is_not_found() && !api(410, None).is_not_found());
+        let gave_up = |last: Error, attempts: u32| Error::GaveUp {
+            attempts,
+            elapsed: Duration::from_secs(1),
+            per_attempt: Duration::from_secs(1),
+            last: Box::new(last),
+        };
+        assert!(gave_up(api(404, None), 1).is_not_found());
+        // Retries spent: no longer retryable; the last reason stays readable.
+        let spent = gave_up(api(503, None), 3);
+        assert!(!spent.is_retryable() && spent.last_attempt().is_retryable());
+        // Every form of running out of time is a timeout.
+        let deadline = Error::Deadline {
+            target: "running".into(),
+            waited: Duration::from_secs(1),
+            last: None,
+        };
+        for e in [
+            Error::Timeout(Duration::from_secs(1)),
+            gave_up(Error::Timeout(Duration::from_secs(1)), 2),
+            gave_up(api(503, None), 0),
+            deadline,
+        ] {
+            assert!(e.is_timeout(), "{e:?}");
+        }
+        assert!(!api(504, None).is_timeout() && !spent.is_timeout());
+        // Fleet reports hold errors by value: cloning keeps what they say.
+        assert_eq!(spent.clone().to_string(), spent.to_string());
     }
 
     proptest::proptest! {

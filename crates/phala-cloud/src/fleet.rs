@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::batch::{dedup, in_flight};
+use crate::cvm_ref::{Form, form_of};
 use crate::lifecycle::Action;
 use crate::raw::types::Vm;
 use crate::{Client, Error};
@@ -20,13 +21,16 @@ pub struct ActionDone {
 }
 
 /// One CVM a lifecycle call failed for, with what is known of why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ActionFailure {
     /// The id as given.
     pub id: String,
-    /// The error, rendered.
-    pub error: String,
+    /// The error, as a single call would have returned it (kind, status,
+    /// code, request id; [`Error::last_attempt`] after retries). In JSON, its
+    /// message.
+    #[serde(serialize_with = "crate::error::serialize_display")]
+    pub error: Error,
     /// The HTTP status, if the server answered.
     pub status: Option<u16>,
     /// The API's `error_code`, if it sent one.
@@ -43,7 +47,7 @@ impl ActionFailure {
         let api = error.api();
         Self {
             id,
-            error: error.to_string(),
+            error: error.clone(),
             status: error.status(),
             error_code: api.and_then(|a| a.error_code.clone()),
             in_progress: error.is_operation_in_progress(),
@@ -59,10 +63,10 @@ impl ActionFailure {
     }
 
     /// A call that was applied, then did not end as it should have.
-    pub(crate) fn restarted_but(id: String, why: String) -> Self {
+    pub(crate) fn restarted_but(id: String, error: Error) -> Self {
         Self {
             id,
-            error: why,
+            error,
             status: None,
             error_code: None,
             in_progress: false,
@@ -86,7 +90,7 @@ fn may_have_applied(error: &Error) -> bool {
 }
 
 /// What a fleet lifecycle call did with every id it was given.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ActionReport {
     /// The call.
@@ -155,17 +159,44 @@ impl Client {
     /// path could carry (blank, control characters, `.`/`..`) fail without
     /// a request. Replays follow [`Client::restart`]'s rules, so no CVM is
     /// restarted or deleted twice by one call.
-    pub async fn act_many<I, S>(&self, cvm_ids: I, action: Action) -> ActionReport
+    ///
+    /// Takes any [`CvmRef`](crate::CvmRef): the service resolves each in its
+    /// path, except an app id, which here means all of the app's CVMs (one
+    /// listing for the whole call finds them; an app with none fails with
+    /// [`Error::NoSuchCvm`]).
+    pub async fn act_many<I, S>(&self, cvms: I, action: Action) -> ActionReport
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids = dedup(cvm_ids);
+        let refs = dedup(cvms);
+        let mut failed = Vec::new();
+        let ids = if refs.iter().any(|r| form_of(r) == Form::App) {
+            let apps: Vec<String> = refs.iter().filter(|r| form_of(r) == Form::App).cloned().collect();
+            let expanded = self.resolve(apps, Form::Uuid).await;
+            let mut ids = Vec::with_capacity(refs.len());
+            let mut expanded = expanded.map(|r| r.into_iter());
+            for r in refs {
+                if form_of(&r) != Form::App {
+                    ids.push(r);
+                    continue;
+                }
+                match expanded.as_mut().map(|e| e.next()) {
+                    Ok(Some((_, Ok(found)))) => ids.extend(found),
+                    Ok(Some((_, Err(e)))) => failed.push(ActionFailure::new(r, &e)),
+                    Ok(None) => {}
+                    Err(e) => failed.push(ActionFailure::new(r, e)),
+                }
+            }
+            dedup(ids)
+        } else {
+            refs
+        };
         let mut report = ActionReport {
             action,
-            total: ids.len(),
+            total: ids.len() + failed.len(),
             done: Vec::with_capacity(ids.len()),
-            failed: Vec::new(),
+            failed,
         };
         // One deadline for the whole call: a call that cannot be sent or
         // answered by then fails with why, and is reported.

@@ -39,7 +39,7 @@
 //! assert!(report.is_consistent());
 //! let uuids: Vec<String> = cvms.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect();
 //! let waited = client
-//!     .wait_all(&uuids, "stopped", Duration::from_secs(600), Default::default(), |p| {
+//!     .wait_all(&uuids, phala_cloud::KnownStatus::Stopped, Duration::from_secs(600), Default::default(), |p| {
 //!         eprintln!("{} reached, {} pending", p.reached, p.pending)
 //!     })
 //!     .await?;
@@ -53,8 +53,10 @@
 mod batch;
 mod client;
 mod compose;
+mod condition;
 mod config;
 mod cvm;
+mod cvm_ref;
 mod deadline;
 mod deploy;
 mod env_seal;
@@ -76,11 +78,13 @@ mod wait;
 mod watch;
 mod webhook;
 
-pub use batch::{StatusChunk, StatusChunkError};
+pub use batch::{StatusChunk, StatusChunkError, StopFailure};
 pub use client::{Client, ListFilter};
 pub use compose::{AppCompose, ComposeHash};
+pub use condition::Condition;
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};
+pub use cvm_ref::CvmRef;
 pub use deploy::{DeploySpec, Deployed, SignerSource};
 pub use env_seal::{EnvEncryptKey, EnvVars};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT, TrustError};

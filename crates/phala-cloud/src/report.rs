@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::batch::StopFailure;
 use crate::raw::types::{BatchStopErrorEntry, CvmStatus};
 
 /// Statuses by VM UUID (only the ids asked about): the generated
@@ -212,7 +213,7 @@ impl<'de> serde::Deserialize<'de> for StatusMap {
 }
 
 /// What `stop_many` did with every id it was given.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct StopReport {
     /// Ids requested (after removing duplicates).
@@ -223,8 +224,9 @@ pub struct StopReport {
     pub skipped: usize,
     /// Per-id errors the server reported, as it sent them.
     pub errors: Vec<BatchStopErrorEntry>,
-    /// Ids whose chunk failed as a whole (or that could not be sent), with why.
-    pub failed: Vec<BatchStopErrorEntry>,
+    /// Ids whose chunk failed as a whole (or that could not be sent), with
+    /// the error.
+    pub failed: Vec<StopFailure>,
     /// Requests sent.
     pub requests: usize,
     /// Stops sent again for CVMs that were skipped while busy (`stop_and_wait`).

@@ -105,7 +105,7 @@ pub struct RollingProgress {
 }
 
 /// What a rolling restart did with every id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct RollingReport {
     /// Ids requested (after removing duplicates).
@@ -280,7 +280,7 @@ impl Client {
                     uuid_of.insert(id, uuid);
                 }
                 None => {
-                    let why = "accepted, but the CVM has no VM UUID to wait on".to_string();
+                    let why = Error::Unsettled("accepted, but the CVM has no VM UUID to wait on".into());
                     refused.insert(id.clone(), ActionFailure::restarted_but(id, why));
                 }
             }
@@ -303,7 +303,7 @@ impl Client {
         } else {
             self.wait_all(
                 uuid_of.values(),
-                "running",
+                crate::raw::types::KnownStatus::Running,
                 opts.batch_timeout,
                 opts.wait.clone(),
                 |_| {},
@@ -329,13 +329,17 @@ impl Client {
                     report.restarted.push(id);
                     continue;
                 }
-                Some(WaitOutcome::Failed { status }) => format!("restarted, then ended {status}"),
-                Some(WaitOutcome::TimedOut { status }) => format!(
-                    "restarted, not running after {:?} (last status: {})",
-                    opts.batch_timeout,
-                    status.as_deref().unwrap_or("unknown")
-                ),
-                _ => "restarted, then no longer found".to_string(),
+                Some(WaitOutcome::Failed { status }) => Error::Unsettled(format!("restarted, then ended {status}")),
+                Some(WaitOutcome::TimedOut { status }) => Error::Deadline {
+                    target: "running".into(),
+                    waited: opts.batch_timeout,
+                    // The status is all a fleet wait keeps of the last state.
+                    last: status
+                        .as_deref()
+                        .and_then(|s| serde_json::from_value(serde_json::json!({ "status": s })).ok())
+                        .map(Box::new),
+                },
+                _ => Error::Unsettled("restarted, then no longer found".into()),
             };
             report.failed.push(ActionFailure::restarted_but(id, why));
         }

@@ -291,7 +291,8 @@ impl Client {
 
         // Waited for first, so the compose read back is the one it restarted with.
         if let Some(deadline) = spec.wait {
-            self.wait_for_state(id, "running", deadline).await?;
+            self.wait_for_state(id, crate::raw::types::KnownStatus::Running, deadline)
+                .await?;
         }
         let held = self.held_compose(id).await?;
         if let Some(field) = first_difference(target.as_map(), held.as_map()) {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::batch::{check_ids, dedup};
+use crate::batch::{StopFailure, check_ids, dedup};
+use crate::cvm_ref::{Form, form_of};
 use crate::raw::types::KnownStatus;
-use crate::{Client, Error, Status, StatusMap, StopReport};
+use crate::{Client, Condition, Error, StatusMap, StopReport};
 
 /// Where a fleet wait stands after a round.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,7 +53,7 @@ pub enum WaitOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WaitReport {
-    /// The status waited for.
+    /// The condition waited for, as [`Condition`] displays it.
     pub target: String,
     /// How each VM UUID's wait ended.
     pub outcomes: BTreeMap<String, WaitOutcome>,
@@ -129,12 +130,13 @@ impl WaitAllOptions {
 }
 
 impl Client {
-    /// Waits until every CVM (by VM UUID) reaches `target`, ends in a failed
-    /// state, or the deadline passes; `progress` hears after every round.
+    /// Waits until every CVM (by VM UUID) meets `target` (a [`KnownStatus`]
+    /// or any [`Condition`]), ends in a failed state the condition does not
+    /// accept, or the deadline passes; `progress` hears after every round.
     pub async fn wait_all<I, S>(
         &self,
         vm_uuids: I,
-        target: &str,
+        target: impl Into<Condition>,
         deadline: Duration,
         opts: WaitAllOptions,
         progress: impl FnMut(&WaitProgress),
@@ -143,28 +145,88 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.wait_rounds(vm_uuids, target, deadline, opts, progress, None).await
+        // Options are checked before anything is sent, a listing included.
+        opts.validate()?;
+        let refs = dedup(vm_uuids);
+        if refs.iter().all(|r| form_of(r) == Form::Uuid) {
+            return self
+                .wait_rounds(refs, target.into(), deadline, opts, progress, None)
+                .await;
+        }
+        // Other references: VM UUIDs from one listing; one that names no
+        // CVM (or several, but for an app) ends at once, under its own text.
+        check_ids(&refs)?;
+        let mut uuids = Vec::with_capacity(refs.len());
+        let mut unresolved = Vec::new();
+        for (reference, found) in self.resolve(refs, Form::Uuid).await? {
+            match found {
+                Ok(found) => uuids.extend(found),
+                Err(e) => unresolved.push((reference, e)),
+            }
+        }
+        let mut report = self
+            .wait_rounds(uuids, target.into(), deadline, opts, progress, None)
+            .await?;
+        for (reference, e) in unresolved {
+            tracing::debug!(reference = %reference, error = %e, "wait: reference names no CVM");
+            report.outcomes.insert(reference, WaitOutcome::NotFound);
+        }
+        Ok(report)
     }
 
     /// Stops a fleet and waits until every CVM is stopped.
     ///
-    /// `cvms` pairs each hashed id with its VM UUID. The API skips CVMs busy
+    /// `cvms` are any [`CvmRef`](crate::CvmRef)s (an app id: all of its
+    /// CVMs), resolved to hashed id and VM UUID with one listing; one that
+    /// names no CVM is in the report's `failed`. The API skips CVMs busy
     /// with another operation (a start, say); those are stopped again once
     /// they are idle, at most three times each, so the whole fleet converges.
-    pub async fn stop_and_wait(
+    pub async fn stop_and_wait<I, S>(
         &self,
-        cvms: &[(String, String)],
+        cvms: I,
         deadline: Duration,
         opts: WaitAllOptions,
         progress: impl FnMut(&WaitProgress),
-    ) -> Result<(StopReport, WaitReport), Error> {
+    ) -> Result<(StopReport, WaitReport), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let refs = dedup(cvms);
+        check_ids(&refs)?;
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(refs.len());
+        let mut unresolved = Vec::new();
+        for (reference, found) in self.resolve_both(refs).await? {
+            match found {
+                Ok(found) => {
+                    for named in found {
+                        match (named.id, named.uuid) {
+                            (Some(id), Some(uuid)) => pairs.push((id, uuid)),
+                            _ => unresolved.push(StopFailure {
+                                cvm_id: reference.clone(),
+                                error: Error::NoSuchCvm(format!(
+                                    "{reference:?}: the listing of this API version gives no hashed id and VM UUID"
+                                )),
+                            }),
+                        }
+                    }
+                }
+                Err(error) => unresolved.push(StopFailure {
+                    cvm_id: reference,
+                    error,
+                }),
+            }
+        }
+        let cvms = pairs;
         let ids: Vec<&String> = cvms.iter().map(|(id, _)| id).collect();
         let mut report = self.stop_many(ids).await;
+        report.total += unresolved.len();
+        report.failed.extend(unresolved);
         let failed: std::collections::HashSet<&str> = report
             .errors
             .iter()
-            .chain(&report.failed)
             .map(|e| e.cvm_id.as_str())
+            .chain(report.failed.iter().map(|f| f.cvm_id.as_str()))
             .collect();
         let by_uuid: BTreeMap<String, String> = cvms
             .iter()
@@ -175,7 +237,7 @@ impl Client {
         let waited = self
             .wait_rounds(
                 uuids,
-                "stopped",
+                Condition::Status(KnownStatus::Stopped),
                 deadline,
                 opts,
                 progress,
@@ -188,7 +250,7 @@ impl Client {
     async fn wait_rounds<I, S>(
         &self,
         vm_uuids: I,
-        target: &str,
+        target: Condition,
         deadline: Duration,
         opts: WaitAllOptions,
         mut progress: impl FnMut(&WaitProgress),
@@ -199,11 +261,9 @@ impl Client {
         S: AsRef<str>,
     {
         let mut resent: BTreeMap<String, u32> = BTreeMap::new();
-        Client::check_id(target, "target status")?;
         opts.validate()?;
         let ids = dedup(vm_uuids);
         check_ids(&ids)?;
-        let target_status = Status::from(target);
         let started = Instant::now();
         let mut pending: BTreeSet<String> = ids.iter().cloned().collect();
         let mut outcomes = BTreeMap::new();
@@ -224,11 +284,11 @@ impl Client {
                     continue;
                 }
                 match map.get(&id) {
-                    Some(s) if s.reached(&target_status) => {
+                    Some(s) if target.is_met(s) => {
                         outcomes.insert(id.clone(), WaitOutcome::Reached);
                         pending.remove(&id);
                     }
-                    Some(s) if s.status.is_failed() && !s.is_in_progress() && s.status != target_status => {
+                    Some(s) if s.status.is_failed() && !s.is_in_progress() && !target.accepts_failed(&s.status) => {
                         outcomes.insert(
                             id.clone(),
                             WaitOutcome::Failed {
@@ -242,7 +302,12 @@ impl Client {
                         let n = missing.entry(id.clone()).or_default();
                         *n += 1;
                         if *n >= opts.missing_rounds {
-                            outcomes.insert(id.clone(), WaitOutcome::NotFound);
+                            // Missing is what a wait for `Gone` waits for.
+                            let outcome = match target {
+                                Condition::Gone => WaitOutcome::Reached,
+                                _ => WaitOutcome::NotFound,
+                            };
+                            outcomes.insert(id.clone(), outcome);
                             pending.remove(&id);
                         }
                     }

@@ -10,6 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::error::{ERROR_BODY_LIMIT, snippet, stream_prefix};
+use crate::raw::types::KnownStatus;
 use crate::{Client, CvmState, Error, Status};
 
 /// One thing the server said about a CVM being watched.
@@ -238,7 +239,7 @@ impl Watch {
                     self.finish();
                 }
             }
-            Err(e) if e.is_retryable() => {
+            Err(e) if e.last_attempt().is_retryable() => {
                 tracing::debug!(cvm = %self.id, error = %e, "poll failed; retrying next interval")
             }
             Err(e) => {
@@ -278,7 +279,7 @@ impl Watch {
             }
             if self.events.is_none() {
                 if let Err(e) = self.connect().await {
-                    if !e.is_retryable() {
+                    if !e.last_attempt().is_retryable() {
                         self.finish();
                         return Some((Err(e), self));
                     }
@@ -329,14 +330,14 @@ impl Client {
     pub fn watch_state(
         &self,
         id: &str,
-        target: &str,
+        target: KnownStatus,
         opts: WatchOptions,
     ) -> impl Stream<Item = Result<StateEvent, Error>> + Send + 'static {
         let now = Instant::now();
         let mut watch = Watch {
             client: self.clone(),
             id: id.to_string(),
-            target: target.to_string(),
+            target: target.as_str().to_string(),
             deadline: opts.deadline.map(|d| now + d),
             opts,
             started: now,
@@ -348,12 +349,7 @@ impl Client {
             reconnects: 0,
             done: false,
         };
-        if let Err(e) = watch
-            .opts
-            .validate()
-            .and_then(|_| Client::check_id(id, "CVM id"))
-            .and_then(|_| Client::check_id(target, "target status"))
-        {
+        if let Err(e) = watch.opts.validate().and_then(|_| Client::check_id(id, "CVM id")) {
             watch.queue.push_back(Err(e));
             watch.done = true;
         }
@@ -362,7 +358,7 @@ impl Client {
 
     /// Waits until the CVM reports `target` (and no operation in progress),
     /// or fails at `deadline` with the last state seen.
-    pub async fn wait_for_state(&self, id: &str, target: &str, deadline: Duration) -> Result<CvmState, Error> {
+    pub async fn wait_for_state(&self, id: &str, target: KnownStatus, deadline: Duration) -> Result<CvmState, Error> {
         let opts = WatchOptions::default().deadline(deadline);
         let mut events = std::pin::pin!(self.watch_state(id, target, opts));
         let mut last: Option<CvmState> = None;

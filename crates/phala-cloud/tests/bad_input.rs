@@ -134,7 +134,9 @@ async fn ids_cannot_escape_their_path_segment() {
         assert!(matches!(client.cvm_state(blank).await, Err(Error::InvalidInput(_))));
         assert!(matches!(client.app_cvms(blank).await, Err(Error::InvalidInput(_))));
         assert!(matches!(
-            client.wait_for_state(blank, "stopped", Duration::from_secs(1)).await,
+            client
+                .wait_for_state(blank, phala_cloud::KnownStatus::Stopped, Duration::from_secs(1))
+                .await,
             Err(Error::InvalidInput(_))
         ));
     }
@@ -145,13 +147,16 @@ async fn ids_cannot_escape_their_path_segment() {
 async fn batches_of_any_size_and_shape_lose_nothing() {
     let server = Recorder::start(echo_batches).await;
     let client = server.client();
-    // 10,000 distinct ids, plus duplicates.
-    let ids: Vec<String> = (0..10_000).map(|i| format!("id-{i:05}")).collect();
-    let mut with_dupes = ids.clone();
-    with_dupes.extend(ids[..500].iter().cloned());
-    let map = client.status_many(&with_dupes).await.unwrap();
+    // 10,000 distinct ids, plus duplicates: VM UUIDs for status, hashed ids
+    // for stop (the forms those endpoints take, so nothing is resolved).
+    let uuids: Vec<String> = (0..10_000)
+        .map(|i| format!("00000000-0000-4000-a000-{i:012}"))
+        .collect();
+    let cvm_ids: Vec<String> = (0..10_000).map(|i| format!("cvm_{i:05}")).collect();
+    let dupes = |ids: &[String]| -> Vec<String> { ids.iter().chain(&ids[..500]).cloned().collect() };
+    let map = client.status_many(&dupes(&uuids)).await.unwrap();
     assert_eq!(map.len(), 10_000);
-    let report = client.stop_many(&with_dupes).await;
+    let report = client.stop_many(&dupes(&cvm_ids)).await;
     assert_eq!((report.total, report.stopped, report.requests), (10_000, 10_000, 200));
     let seen = server.seen();
     let sent = |path: &str, key: &str| -> Vec<String> {
@@ -167,7 +172,10 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
             })
             .collect()
     };
-    for (path, key) in [("/status/batch", "vm_uuids"), ("/cvms/batch-stop", "cvm_ids")] {
+    for (path, key, ids) in [
+        ("/status/batch", "vm_uuids", &uuids),
+        ("/cvms/batch-stop", "cvm_ids", &cvm_ids),
+    ] {
         let sent = sent(path, key);
         assert_eq!(sent.len(), 10_000, "{path}: each id sent once");
         assert_eq!(sent.iter().collect::<BTreeSet<_>>(), ids.iter().collect(), "{path}");
@@ -175,7 +183,7 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
 
     // Blank ids: status refuses the call; stop reports them and sends the rest.
     let before = server.seen().len();
-    let bad = ["ok-1", "", "ok-2", "  ", "bad\u{0}id", "ok-1"];
+    let bad = ["cvm_ok-1", "", "cvm_ok-2", "  ", "bad\u{0}id", "cvm_ok-1"];
     match client.status_many(bad).await {
         Err(Error::InvalidInput(m)) => assert!(m.contains("#1"), "{m}"),
         other => panic!("{other:?}"),
@@ -184,7 +192,7 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
         client
             .wait_all(
                 bad,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 Duration::from_secs(1),
                 WaitAllOptions::default(),
                 |_| {}
@@ -198,7 +206,10 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
     assert!(report.is_consistent());
     let failed: Vec<&str> = report.failed.iter().map(|f| f.cvm_id.as_str()).collect();
     assert_eq!(failed, ["", "  ", "bad\u{0}id"]);
-    assert_eq!(server.seen().last().unwrap().body["cvm_ids"], json!(["ok-1", "ok-2"]));
+    assert_eq!(
+        server.seen().last().unwrap().body["cvm_ids"],
+        json!(["cvm_ok-1", "cvm_ok-2"])
+    );
 
     // Empty lists send nothing.
     let before = server.seen().len();
@@ -207,7 +218,7 @@ async fn batches_of_any_size_and_shape_lose_nothing() {
     let waited = client
         .wait_all(
             Vec::<String>::new(),
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             Duration::from_secs(1),
             Default::default(),
             |_| {},
@@ -228,7 +239,10 @@ async fn options_out_of_range_are_refused_before_sending() {
         WatchOptions::default().timeout(9),
         WatchOptions::default().timeout(601),
     ] {
-        let events: Vec<_> = client.watch_state("cvm_x", "stopped", opts.clone()).collect().await;
+        let events: Vec<_> = client
+            .watch_state("cvm_x", phala_cloud::KnownStatus::Stopped, opts.clone())
+            .collect()
+            .await;
         assert!(matches!(events.as_slice(), [Err(Error::InvalidInput(_))]), "{opts:?}");
     }
     for opts in [
@@ -237,16 +251,23 @@ async fn options_out_of_range_are_refused_before_sending() {
         WaitAllOptions::default().missing_rounds(0),
     ] {
         let r = client
-            .wait_all(["u"], "stopped", Duration::from_secs(1), opts.clone(), |_| {})
+            .wait_all(
+                ["u"],
+                phala_cloud::KnownStatus::Stopped,
+                Duration::from_secs(1),
+                opts.clone(),
+                |_| {},
+            )
             .await;
         assert!(matches!(r, Err(Error::InvalidInput(_))), "{opts:?}");
     }
-    assert!(matches!(
-        client
-            .wait_all(["u"], " ", Duration::from_secs(1), Default::default(), |_| {})
-            .await,
-        Err(Error::InvalidInput(_))
-    ));
+    // A target is a known status or a condition: a misspelt one cannot be
+    // written, and parsing one refuses it with the known names.
+    let misspelt = phala_cloud::Condition::parse("stoped").unwrap_err();
+    assert!(
+        matches!(&misspelt, Error::InvalidInput(m) if m.contains("known: pending, starting, running")),
+        "{misspelt}"
+    );
     assert!(server.seen().is_empty(), "nothing sent");
 
     let builder = || Client::builder().base_url(&server.base).api_key("k");
@@ -459,7 +480,7 @@ async fn event_streams_in_every_legal_form_and_some_illegal_ones() {
         client
             .watch_state(
                 id,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 WatchOptions::default().deadline(Duration::from_millis(deadline_ms)),
             )
             .collect::<Vec<_>>()
@@ -532,14 +553,15 @@ async fn batch_status_keeps_only_the_ids_it_asked_about() {
     })
     .await;
     let client = server.client();
-    let map = client.status_many(["asked"]).await.unwrap();
-    assert_eq!(map.keys().collect::<Vec<_>>(), ["asked"]);
-    assert_eq!(map["asked"].status, KnownStatus::Stopped);
+    let asked = "0000a5ed-0000-4000-a000-000000000000";
+    let map = client.status_many([asked]).await.unwrap();
+    assert_eq!(map.keys().collect::<Vec<_>>(), [asked]);
+    assert_eq!(map[asked].status, KnownStatus::Stopped);
     // Over several chunks too: each chunk keeps its own ids only.
-    let ids: Vec<String> = (0..250).map(|i| format!("asked-{i}")).collect();
+    let ids: Vec<String> = (0..250).map(|i| format!("0000a5ed-0000-4000-a000-{i:012}")).collect();
     let map = client.status_many(&ids).await.unwrap();
     assert_eq!(map.len(), 250);
-    assert!(map.keys().all(|k| k.starts_with("asked-")));
+    assert!(map.keys().all(|k| k.starts_with("0000a5ed-")));
 }
 
 #[tokio::test]

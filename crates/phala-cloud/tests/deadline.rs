@@ -133,7 +133,14 @@ async fn batch_stop_reports_every_id_when_the_deadline_cuts_its_chunks() {
     expected.sort_unstable();
     assert_eq!(failed, expected);
     for f in &report.failed {
-        assert!(f.error.starts_with("timed out: 1 attempt over "), "{}", f.error);
+        // The error itself, typed as a single call's: a timeout, retries spent.
+        assert!(
+            f.error.to_string().starts_with("timed out: 1 attempt over "),
+            "{}",
+            f.error
+        );
+        assert!(f.error.is_timeout() && !f.error.is_retryable(), "{:?}", f.error);
+        assert!(f.error.last_attempt().is_retryable(), "{:?}", f.error);
     }
 }
 
@@ -148,7 +155,8 @@ async fn fleet_actions_report_every_id_when_the_deadline_cuts_them() {
     assert!(report.is_consistent() && report.done.is_empty(), "{report:?}");
     assert_eq!(report.failed.len(), 5);
     for f in &report.failed {
-        assert!(f.error.starts_with("timed out: "), "{}", f.error);
+        assert!(f.error.to_string().starts_with("timed out: "), "{}", f.error);
+        assert!(f.error.is_timeout(), "{:?}", f.error);
         // The request was sent and never answered: it may have been applied.
         assert!(f.may_have_applied, "{f:?}");
     }

@@ -348,7 +348,7 @@ async fn an_on_chain_kms_holds_the_update_until_the_hash_is_registered_and_commi
     assert_eq!(again.status(), Some(400), "{again:?}");
     // A hash the chain already allows applies at once.
     client
-        .wait_for_state(&uuid, "running", Duration::from_secs(60))
+        .wait_for_state(&uuid, phala_cloud::KnownStatus::Running, Duration::from_secs(60))
         .await
         .unwrap();
     let updated = client

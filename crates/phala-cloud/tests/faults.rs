@@ -135,7 +135,7 @@ fn assert_stop_invariants(case: &str, sim: &SimHandle, ids: &[String], report: &
     let answered = report.stopped as u32;
     assert!(answered <= applied, "{case}: more reported stopped than applied");
     for f in &report.failed {
-        assert!(!f.error.is_empty(), "{case}: every failure says why");
+        assert!(!f.error.to_string().is_empty(), "{case}: every failure says why");
     }
 }
 
@@ -183,7 +183,12 @@ async fn stop_many_under_every_fault() {
         assert_stop_invariants(case.name, &sim, &ids, &report);
         if case.name == "slow past the timeout" {
             assert_eq!(report.failed.len(), ids.len(), "nothing answered in time");
-            assert!(report.failed.iter().all(|f| f.error.contains("timed out")));
+            assert!(
+                report
+                    .failed
+                    .iter()
+                    .all(|f| f.error.is_timeout() && f.error.to_string().contains("timed out"))
+            );
         }
         sim.shutdown().await;
     }
@@ -204,7 +209,7 @@ async fn wait_all_under_every_fault() {
         let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
         let report = tokio::time::timeout(
             deadline + Duration::from_secs(10),
-            client.wait_all(&uuids, "stopped", deadline, opts, |_| {}),
+            client.wait_all(&uuids, phala_cloud::KnownStatus::Stopped, deadline, opts, |_| {}),
         )
         .await
         .unwrap_or_else(|_| panic!("{}: hung past the deadline", case.name))
@@ -250,7 +255,11 @@ async fn watch_state_under_every_fault() {
         sim.set_faults(case.faults.clone());
         let deadline = Duration::from_secs(if case.survivable { 15 } else { 1 });
         let watches = watched.iter().map(|id| {
-            let events = client.watch_state(id, "stopped", WatchOptions::default().deadline(deadline));
+            let events = client.watch_state(
+                id,
+                phala_cloud::KnownStatus::Stopped,
+                WatchOptions::default().deadline(deadline),
+            );
             async move { events.collect::<Vec<_>>().await }
         });
         let all = tokio::time::timeout(deadline + Duration::from_secs(10), futures::future::join_all(watches))
@@ -299,7 +308,13 @@ async fn wait_all_keeps_what_each_round_answered() {
         .interval(Duration::from_millis(20))
         .missing_rounds(1);
     let report = client
-        .wait_all(&uuids, "stopped", Duration::from_secs(20), opts, |_| {})
+        .wait_all(
+            &uuids,
+            phala_cloud::KnownStatus::Stopped,
+            Duration::from_secs(20),
+            opts,
+            |_| {},
+        )
         .await
         .unwrap();
     assert!(report.all_reached(), "{:?}", report.outcomes);
@@ -314,7 +329,7 @@ async fn stop_and_wait_under_every_fault() {
         let opts = WaitAllOptions::default().interval(Duration::from_millis(20));
         let (stopped, waited) = tokio::time::timeout(
             Duration::from_secs(30),
-            client(&sim).stop_and_wait(&fleet, Duration::from_secs(15), opts, |_| {}),
+            client(&sim).stop_and_wait(fleet.iter().map(|(id, _)| id), Duration::from_secs(15), opts, |_| {}),
         )
         .await
         .unwrap_or_else(|_| panic!("{}: hung", case.name))
@@ -421,7 +436,7 @@ fn assert_action_invariants(case: &str, sim: &SimHandle, action: &str, ids: &[St
         }
     }
     for f in &report.failed {
-        assert!(!f.error.is_empty(), "{case}: every failure says why");
+        assert!(!f.error.to_string().is_empty(), "{case}: every failure says why");
     }
 }
 
@@ -470,12 +485,7 @@ async fn lifecycle_many_under_every_fault() {
             }
             if case.name == "slow past the timeout" {
                 assert!(report.done.is_empty(), "nothing answered in time");
-                assert!(
-                    report
-                        .failed
-                        .iter()
-                        .all(|f| f.error.contains("timed out") && f.may_have_applied)
-                );
+                assert!(report.failed.iter().all(|f| f.error.is_timeout() && f.may_have_applied));
             }
             for d in &report.done {
                 assert!(sim.stats().applied(action.name(), &d.id) <= 1, "{}", case.name);

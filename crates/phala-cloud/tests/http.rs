@@ -33,7 +33,10 @@ async fn reads_retry_503_and_stop_retries_only_when_nothing_was_applied() {
         })
         .await;
     let c = client(&server);
-    let e = c.status_many(["u1"]).await.unwrap_err();
+    let e = c
+        .status_many(["6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f"])
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(503));
     status.assert_calls_async(3).await;
 
@@ -41,26 +44,28 @@ async fn reads_retry_503_and_stop_retries_only_when_nothing_was_applied() {
         .mock_async(|when, then| {
             when.method(POST)
                 .path("/api/v1/cvms/batch-stop")
-                .json_body(json!({"cvm_ids": ["a"]}));
+                .json_body(json!({"cvm_ids": ["cvm_a"]}));
             then.status(500).json_body(json!({"detail": "boom"}));
         })
         .await;
-    let report = c.stop_many(["a"]).await;
+    let report = c.stop_many(["cvm_a"]).await;
     assert_eq!(report.failed.len(), 1);
-    assert!(report.failed[0].error.contains("500"));
+    // The failure is the API error itself, as a single call returns it.
+    assert_eq!(report.failed[0].error.status(), Some(500));
+    assert_eq!(report.failed[0].error.api().map(|a| a.message.as_str()), Some("boom"));
     stop500.assert_calls_async(1).await;
 
     let stop429 = server
         .mock_async(|when, then| {
             when.method(POST)
                 .path("/api/v1/cvms/batch-stop")
-                .json_body(json!({"cvm_ids": ["b"]}));
+                .json_body(json!({"cvm_ids": ["cvm_b"]}));
             then.status(429)
                 .header("retry-after", "0")
                 .json_body(json!({"detail": {"error_code": "ERR-00-429", "message": "slow down"}}));
         })
         .await;
-    let report = c.stop_many(["b"]).await;
+    let report = c.stop_many(["cvm_b"]).await;
     assert!(report.is_consistent());
     stop429.assert_calls_async(3).await;
 }
@@ -123,16 +128,19 @@ async fn real_world_status_payloads_decode() {
     server
         .mock_async(|when, then| {
             when.method(POST).path("/api/v1/status/batch");
-            then.status(200).json_body(json!({"u1": {
-                "vm_uuid": "u1", "status": "maintenance", "in_progress": null, "events": null, "uptime": null,
+            then.status(200).json_body(json!({"6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f": {
+                "vm_uuid": "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f", "status": "maintenance", "in_progress": null, "events": null, "uptime": null,
                 "resource_usage": {"cpu_percent": null, "memory_used_bytes": 1, "memory_total_bytes": null, "egress_bytes": 3},
                 "operation": {"type": "restart", "phase": "booting", "started_at": null, "correlation_id": "x"},
                 "a_field_from_2027": {"nested": true}
             }}));
         })
         .await;
-    let map = client(&server).status_many(["u1"]).await.unwrap();
-    let s = &map["u1"];
+    let map = client(&server)
+        .status_many(["6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f"])
+        .await
+        .unwrap();
+    let s = &map["6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5f"];
     assert_eq!(s.status, Status::Known(KnownStatus::Maintenance));
     assert!(!s.is_in_progress() && s.events().is_empty() && s.uptime.is_none());
     assert_eq!(s.current_operation().unwrap().type_.as_deref(), Some("restart"));

@@ -136,7 +136,9 @@ async fn fleet_calls_account_for_every_id_and_act_once() {
     let failed = |id: &str| report.failed.iter().find(|f| f.id == id).unwrap();
     assert!(failed(&busy).in_progress && !failed(&busy).may_have_applied);
     assert_eq!(failed("cvm_missing").status, Some(404));
-    assert!(failed(" ").error.contains("invalid input") && failed("..").error.contains("invalid input"));
+    assert!(
+        matches!(failed(" ").error, Error::InvalidInput(_)) && matches!(failed("..").error, Error::InvalidInput(_))
+    );
     assert!(
         report
             .done
@@ -229,7 +231,13 @@ async fn rolling_restart_of_an_app_and_a_timeout_that_stops_the_rollout() {
     assert_eq!(report.total, replicas);
     assert_eq!(report.batches, 1);
     assert!(report.restarted.is_empty());
-    assert!(report.failed[0].error.contains("not running after") && report.failed[0].may_have_applied);
+    // Restarted, then not running by the batch timeout: a typed timeout.
+    let failure = &report.failed[0];
+    assert!(
+        matches!(&failure.error, Error::Deadline { target, .. } if target == "running"),
+        "{failure:?}"
+    );
+    assert!(failure.error.is_timeout() && failure.may_have_applied, "{failure:?}");
     assert_eq!(report.untouched.len(), replicas - 1);
 }
 

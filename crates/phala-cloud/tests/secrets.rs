@@ -100,7 +100,7 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
     let watched: Vec<_> = client
         .watch_state(
             ids[1],
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             WatchOptions::default().deadline(Duration::from_secs(2)),
         )
         .collect()
@@ -111,7 +111,7 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
         format!(
             "{:?}",
             client
-                .wait_for_state(ids[2], "running", Duration::from_millis(300))
+                .wait_for_state(ids[2], phala_cloud::KnownStatus::Running, Duration::from_millis(300))
                 .await
         ),
     );
@@ -123,7 +123,12 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
         format!(
             "{:?}",
             client
-                .stop_and_wait(&pairs, Duration::from_secs(5), opts.clone(), |_| {})
+                .stop_and_wait(
+                    pairs.iter().map(|(id, _)| id),
+                    Duration::from_secs(5),
+                    opts.clone(),
+                    |_| {}
+                )
                 .await
         ),
     );
@@ -132,7 +137,13 @@ async fn the_api_key_never_reaches_logs_errors_or_debug() {
         format!(
             "{:?}",
             client
-                .wait_all(&uuids, "stopped", Duration::from_millis(200), opts, |_| {})
+                .wait_all(
+                    &uuids,
+                    phala_cloud::KnownStatus::Stopped,
+                    Duration::from_millis(200),
+                    opts,
+                    |_| {}
+                )
                 .await
         ),
     );

@@ -20,12 +20,15 @@ fn futures_are_send() {
     let c = client.clone();
     assert_send(async move { c.list_cvms(&Default::default()).await });
     let c = client.clone();
-    assert_send(async move { c.wait_for_state("a", "running", Duration::from_secs(1)).await });
+    assert_send(async move {
+        c.wait_for_state("a", phala_cloud::KnownStatus::Running, Duration::from_secs(1))
+            .await
+    });
     let c = client.clone();
     assert_send(async move {
         c.wait_all(
             vec!["a".to_string()],
-            "running",
+            phala_cloud::KnownStatus::Running,
             Duration::from_secs(1),
             Default::default(),
             |_| {},
@@ -34,13 +37,8 @@ fn futures_are_send() {
     });
     let c = client.clone();
     assert_send(async move {
-        c.stop_and_wait(
-            &[("a".to_string(), "u".to_string())],
-            Duration::from_secs(1),
-            Default::default(),
-            |_| {},
-        )
-        .await
+        c.stop_and_wait(["cvm_a"], Duration::from_secs(1), Default::default(), |_| {})
+            .await
     });
-    assert_send(client.watch_state("a", "running", WatchOptions::default()));
+    assert_send(client.watch_state("a", phala_cloud::KnownStatus::Running, WatchOptions::default()));
 }

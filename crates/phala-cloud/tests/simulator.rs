@@ -181,7 +181,7 @@ async fn watch_state_follows_a_stop_to_complete() {
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "running").unwrap();
     client.stop_many([&cvm.id]).await;
     let events: Vec<StateEvent> = client
-        .watch_state(&cvm.id, "stopped", WatchOptions::default())
+        .watch_state(&cvm.id, phala_cloud::KnownStatus::Stopped, WatchOptions::default())
         .map(|e| e.unwrap())
         .collect()
         .await;
@@ -191,7 +191,11 @@ async fn watch_state_follows_a_stop_to_complete() {
         Some(StateEvent::Complete { status, .. }) if *status == KnownStatus::Stopped
     ));
     let bad: Vec<_> = client
-        .watch_state(&cvm.id, "stopped", WatchOptions::default().interval(2))
+        .watch_state(
+            &cvm.id,
+            phala_cloud::KnownStatus::Stopped,
+            WatchOptions::default().interval(2),
+        )
         .collect()
         .await;
     assert!(matches!(bad.as_slice(), [Err(Error::InvalidInput(_))]));
@@ -207,7 +211,7 @@ async fn watch_state_survives_a_dropped_stream() {
     sim.set_faults(Faults::default().with_sse_drops(1.0));
     let watch = client.watch_state(
         &cvm.id,
-        "stopped",
+        phala_cloud::KnownStatus::Stopped,
         WatchOptions::default().deadline(Duration::from_secs(20)),
     );
     let mut watch = std::pin::pin!(watch);
@@ -240,7 +244,7 @@ async fn twenty_waiters_share_five_streams_and_all_resolve() {
     assert_eq!(report.stopped, 20);
     let waits = ids
         .iter()
-        .map(|id| client.wait_for_state(id, "stopped", Duration::from_secs(30)));
+        .map(|id| client.wait_for_state(id, phala_cloud::KnownStatus::Stopped, Duration::from_secs(30)));
     let results = futures::future::join_all(waits).await;
     for r in &results {
         assert_eq!(r.as_ref().unwrap().status, KnownStatus::Stopped);
@@ -260,7 +264,7 @@ async fn wait_for_state_fails_at_the_deadline_with_the_last_state() {
     let client = client(&sim);
     let cvm = main_cvms(&sim).into_iter().find(|c| c.status == "stopped").unwrap();
     match client
-        .wait_for_state(&cvm.id, "running", Duration::from_millis(300))
+        .wait_for_state(&cvm.id, phala_cloud::KnownStatus::Running, Duration::from_millis(300))
         .await
     {
         Err(Error::Deadline { last: Some(state), .. }) => assert_eq!(state.status, KnownStatus::Stopped),
@@ -287,7 +291,7 @@ async fn wait_all_polls_one_request_per_chunk_per_round() {
     let report = client
         .wait_all(
             &uuids,
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             Duration::from_secs(30),
             WaitAllOptions::default().interval(Duration::from_millis(50)),
             move |p| seen.lock().unwrap().push(p.clone()),
@@ -326,7 +330,7 @@ async fn wait_all_ends_early_for_failed_and_unknown_cvms() {
     let report = client
         .wait_all(
             &uuids,
-            "running",
+            phala_cloud::KnownStatus::Running,
             Duration::from_secs(30),
             WaitAllOptions::default().interval(Duration::from_millis(20)),
             |_| {},

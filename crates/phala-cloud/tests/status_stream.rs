@@ -12,7 +12,8 @@ use futures::StreamExt;
 use phala_cloud::{Client, Error, RetryPolicy, StatusChunk, StatusChunkError};
 use serde_json::{Value, json};
 
-/// Answers batch status for the uuids it knows (`n…`; `u…` are unknown),
+/// Answers batch status for the uuids it knows (`n…`, or VM UUIDs starting
+/// `aaaa`; the others are unknown),
 /// refuses a chunk holding a `bad…` uuid with a 400, and answers earlier
 /// uuids later (a sleep that shrinks with the number in the uuid), so the
 /// answers arrive out of order.
@@ -31,7 +32,7 @@ async fn status_server() -> String {
         tokio::time::sleep(Duration::from_millis(100u64.saturating_sub(first))).await;
         let known: serde_json::Map<String, Value> = asked
             .iter()
-            .filter(|u| u.starts_with('n'))
+            .filter(|u| u.starts_with('n') || u.starts_with("aaaa"))
             .map(|u| (u.clone(), json!({"vm_uuid": u, "status": "running", "uptime": "1m"})))
             .collect();
         Json(Value::Object(known)).into_response()
@@ -147,17 +148,19 @@ async fn ids_no_request_can_carry_are_reported_first_unsent() {
 async fn status_many_collects_the_stream_and_fails_with_a_failed_chunk() {
     let base = status_server().await;
     let client = client(&base);
+    // VM UUIDs (status_many resolves other references through a listing).
+    let uuid = |prefix: &str, i: usize| format!("{prefix}{i:04}-0000-4000-a000-000000000000");
     let uuids: Vec<String> = (0..35)
-        .map(|i| format!("{}{i:03}", if i % 5 == 0 { 'u' } else { 'n' }))
+        .map(|i| uuid(if i % 5 == 0 { "eeee" } else { "aaaa" }, i))
         .collect();
     let map = client.status_many(&uuids).await.unwrap();
     assert_eq!(map.len(), 28);
-    assert!(map.keys().all(|k| k.starts_with('n')));
+    assert!(map.keys().all(|k| k.starts_with("aaaa")));
     assert!(map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b));
-    assert_eq!(map["n001"].uptime.as_deref(), Some("1m"));
+    assert_eq!(map[&uuid("aaaa", 1)].uptime.as_deref(), Some("1m"));
 
     let mut with_bad = uuids.clone();
-    with_bad.push("bad999".into());
+    with_bad.push(uuid("bad0", 999));
     let err = client.status_many(&with_bad).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
 }

@@ -161,7 +161,7 @@ async fn lifecycle_and_waiting_hold_in_every_version() {
         assert_eq!(record.vm_uuid.as_deref(), Some(stopped.vm_uuid.as_str()), "{v}");
         // Waiting over the state event stream sees it through.
         let state = client
-            .wait_for_state(&stopped.id, "running", Duration::from_secs(60))
+            .wait_for_state(&stopped.id, phala_cloud::KnownStatus::Running, Duration::from_secs(60))
             .await
             .unwrap();
         assert_eq!(state.status.to_string(), "running", "{v}");
@@ -195,7 +195,7 @@ async fn lifecycle_and_waiting_hold_in_every_version() {
         let waited = client
             .wait_all(
                 uuids,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 Duration::from_secs(60),
                 WaitAllOptions::default().interval(Duration::from_millis(10)),
                 |_| {},

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use phala_cloud::KnownStatus;
 use phala_cloud::raw::types::ListCvmsPaginatedFamily;
 
 /// Manage fleets of Phala Cloud CVMs: list, status, state, start, stop,
@@ -122,7 +123,7 @@ pub enum Command {
         #[arg(long = "instance-type", value_name = "TYPE", conflicts_with = "app")]
         instance_types: Vec<String>,
     },
-    /// Batch status of any number of CVMs by VM UUID.
+    /// Batch status of any number of CVMs (by any reference).
     Status {
         #[command(flatten)]
         select: UuidSelect,
@@ -135,8 +136,8 @@ pub enum Command {
         #[arg(long, requires = "target")]
         watch: bool,
         /// Status to wait for with --watch.
-        #[arg(long, value_name = "STATUS")]
-        target: Option<String>,
+        #[arg(long, value_name = "STATUS", value_parser = known_status())]
+        target: Option<KnownStatus>,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
@@ -346,13 +347,13 @@ pub enum Command {
         #[command(subcommand)]
         command: EnvCommand,
     },
-    /// Wait until CVMs (by VM UUID) reach a status.
+    /// Wait until CVMs (by any reference) reach a status.
     Wait {
         #[command(flatten)]
         select: UuidSelect,
         /// The status to reach.
-        #[arg(long, value_name = "STATUS")]
-        target: String,
+        #[arg(long, value_name = "STATUS", value_parser = known_status())]
+        target: KnownStatus,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600, value_name = "SECS")]
         timeout: u64,
@@ -404,8 +405,8 @@ pub struct WaitFlags {
 
 #[derive(ClapArgs, Debug)]
 pub struct UuidSelect {
-    /// VM UUIDs.
-    #[arg(value_name = "VM_UUID", conflicts_with = "all", required_unless_present = "all")]
+    /// CVMs: hashed id, VM UUID, app_APPID (all of the app's CVMs), instance id or name.
+    #[arg(value_name = "CVM", conflicts_with = "all", required_unless_present = "all")]
     pub uuids: Vec<String>,
     /// Every CVM of the workspace.
     #[arg(long)]
@@ -439,4 +440,12 @@ fn api_version(v: &str) -> Result<String, String> {
     phala_cloud::raw::versions::ApiVersion::parse_supported(v)
         .map(|v| v.as_str().to_string())
         .map_err(|e| e.to_string())
+}
+
+/// A status the API knows: anything else is refused before a request is
+/// sent (exit 2, the known ones listed), and shells complete the names.
+fn known_status() -> impl clap::builder::TypedValueParser<Value = KnownStatus> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(KnownStatus::ALL.map(|k| k.as_str()))
+        .try_map(|s: String| KnownStatus::parse_listed(&s))
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use phala_cloud::{
-    Action, ActionReport, Client, Cvm, Error, ListFilter, OperationsFilter, RollingOptions, RollingReport, StateEvent,
-    StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
+    Action, ActionReport, Client, Condition, Cvm, CvmRef, Error, KnownStatus, ListFilter, OperationsFilter,
+    RollingOptions, RollingReport, StateEvent, StopReport, WaitAllOptions, WaitOutcome, WaitReport, WatchOptions,
 };
 use serde_json::json;
 
@@ -119,7 +119,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             target,
             timeout,
         } => match (watch, target) {
-            (true, Some(t)) => watch_state(client, out, cvm_id, t, *timeout).await,
+            (true, Some(t)) => watch_state(client, out, cvm_id, *t, *timeout).await,
             _ => state(client, out, cvm_id).await,
         },
         Command::Stop {
@@ -255,7 +255,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             timeout,
         } => {
             let uuids = select_uuids(client, select).await?;
-            let report = wait_for(client, out, &uuids, target, *timeout, interval).await?;
+            let report = wait_for(client, out, &uuids, (*target).into(), *timeout, interval).await?;
             print_wait(out, &report);
             Ok(if report.all_reached() {
                 Outcome::Done
@@ -417,7 +417,12 @@ async fn select_uuids(client: &Client, select: &UuidSelect) -> Result<Vec<String
 async fn status(client: &Client, out: &Out, select: &UuidSelect) -> Result<Outcome, Error> {
     let uuids = select_uuids(client, select).await?;
     let map = client.status_many(&uuids).await?;
-    let missing: Vec<&String> = uuids.iter().filter(|u| !map.contains_key(u)).collect();
+    // A VM UUID the server does not know is absent from its answer (other
+    // references that name nothing failed the call already).
+    let missing: Vec<&String> = uuids
+        .iter()
+        .filter(|u| matches!(CvmRef::parse(u), CvmRef::Uuid(_)) && !map.contains_key(u))
+        .collect();
     match out.format {
         Format::Json | Format::Jsonl => out.json(&json!({"statuses": map, "not_found": missing})),
         Format::Table => {
@@ -473,7 +478,13 @@ async fn state(client: &Client, out: &Out, id: &str) -> Result<Outcome, Error> {
     Ok(Outcome::Done)
 }
 
-async fn watch_state(client: &Client, out: &Out, id: &str, target: &str, timeout: u64) -> Result<Outcome, Error> {
+async fn watch_state(
+    client: &Client,
+    out: &Out,
+    id: &str,
+    target: KnownStatus,
+    timeout: u64,
+) -> Result<Outcome, Error> {
     let mut events = std::pin::pin!(client.watch_state(
         id,
         target,
@@ -561,15 +572,13 @@ async fn stop(
     interval: Duration,
 ) -> Result<Outcome, Error> {
     let bulk = all || app.is_some();
-    let cvms = match app {
-        Some(app) => client.app_cvms(app).await?,
-        None => client.list_cvms(&ListFilter::default()).await?,
-    };
-    let uuid_of: BTreeMap<String, Option<String>> = cvms
-        .iter()
-        .filter_map(|c| Some((c.id()?, c.vm_uuid().map(str::to_string))))
-        .collect();
+    // The whole workspace or app: its CVMs by hashed id (one listing); else
+    // the references as given (the facade resolves what is not a hashed id).
     let targets: Vec<String> = if bulk {
+        let cvms = match app {
+            Some(app) => client.app_cvms(app).await?,
+            None => client.list_cvms(&ListFilter::default()).await?,
+        };
         cvms.iter().filter_map(|c| c.id()).collect()
     } else {
         ids.to_vec()
@@ -582,28 +591,15 @@ async fn stop(
         )?;
     }
     let (report, waited) = if wait {
-        let known: Vec<(String, String)> = targets
-            .iter()
-            .filter_map(|id| Some((id.clone(), uuid_of.get(id).cloned().flatten()?)))
-            .collect();
-        let (bar, lines) = (progress_bar(out, known.len() as u64, ""), out.progress);
+        let (bar, lines) = (progress_bar(out, targets.len() as u64, ""), out.progress);
         let opts = WaitAllOptions::default().interval(interval);
-        let (mut report, waited) = client
-            .stop_and_wait(&known, Duration::from_secs(timeout), opts, |p| {
-                show_progress(bar.as_ref(), lines, "stopped", p)
+        let (report, waited) = client
+            .stop_and_wait(&targets, Duration::from_secs(timeout), opts, |p| {
+                show_progress(bar.as_ref(), lines, &Condition::Status(KnownStatus::Stopped), p)
             })
             .await?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
-        }
-        // Ids the list did not know cannot be waited for, but are still stopped.
-        let unknown: Vec<&String> = targets
-            .iter()
-            .filter(|id| !known.iter().any(|(k, _)| k == *id))
-            .collect();
-        if !unknown.is_empty() {
-            let extra = client.stop_many(&unknown).await;
-            merge(&mut report, extra);
         }
         (report, Some(waited))
     } else {
@@ -631,7 +627,7 @@ async fn wait_for(
     client: &Client,
     out: &Out,
     uuids: &[String],
-    target: &str,
+    target: Condition,
     timeout: u64,
     interval: Duration,
 ) -> Result<WaitReport, Error> {
@@ -639,8 +635,8 @@ async fn wait_for(
     let lines = out.progress && bar.is_none();
     let opts = WaitAllOptions::default().interval(interval);
     let report = client
-        .wait_all(uuids, target, Duration::from_secs(timeout), opts, |p| {
-            show_progress(bar.as_ref(), lines, target, p)
+        .wait_all(uuids, target.clone(), Duration::from_secs(timeout), opts, |p| {
+            show_progress(bar.as_ref(), lines, &target, p)
         })
         .await?;
     if let Some(bar) = bar {
@@ -649,7 +645,7 @@ async fn wait_for(
     Ok(report)
 }
 
-fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &str, p: &phala_cloud::WaitProgress) {
+fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &Condition, p: &phala_cloud::WaitProgress) {
     if let Some(bar) = bar {
         bar.set_position((p.reached + p.failed) as u64);
         bar.set_message(format!(
@@ -662,16 +658,6 @@ fn show_progress(bar: Option<&ProgressBar>, lines: bool, target: &str, p: &phala
             p.round, p.reached, p.pending, p.failed, p.elapsed
         );
     }
-}
-
-/// Adds a second stop's counts to a report.
-fn merge(report: &mut StopReport, extra: StopReport) {
-    report.total += extra.total;
-    report.stopped += extra.stopped;
-    report.skipped += extra.skipped;
-    report.errors.extend(extra.errors);
-    report.failed.extend(extra.failed);
-    report.requests += extra.requests;
 }
 
 fn outcome_text(o: &WaitOutcome) -> String {
@@ -740,8 +726,13 @@ fn print_stop(out: &Out, report: &StopReport, waited: Option<&WaitReport>) {
             let rows: Vec<Vec<String>> = report
                 .errors
                 .iter()
-                .chain(&report.failed)
                 .map(|e| vec![e.cvm_id.clone(), e.error.clone()])
+                .chain(
+                    report
+                        .failed
+                        .iter()
+                        .map(|f| vec![f.cvm_id.clone(), f.error.to_string()]),
+                )
                 .collect();
             if !rows.is_empty() {
                 out.table(&["CVM_ID", "ERROR"], &rows);
@@ -840,20 +831,12 @@ async fn lifecycle(
         }
         let uuids: Vec<String> = report.done.iter().filter_map(|d| uuid_of.get(&d.id).cloned()).collect();
         let target = match action {
-            Action::Shutdown => "stopped",
-            // A deleted CVM leaves the batch status answer: waited for as "not found".
-            Action::Delete => "deleted",
-            _ => "running",
+            Action::Shutdown => Condition::Status(KnownStatus::Stopped),
+            // A deleted CVM leaves the batch status answer.
+            Action::Delete => Condition::Gone,
+            _ => Condition::Status(KnownStatus::Running),
         };
-        let mut waited = wait_for(client, out, &uuids, target, wait.timeout, interval).await?;
-        if is_delete {
-            for outcome in waited.outcomes.values_mut() {
-                if *outcome == WaitOutcome::NotFound {
-                    *outcome = WaitOutcome::Reached;
-                }
-            }
-        }
-        Some(waited)
+        Some(wait_for(client, out, &uuids, target, wait.timeout, interval).await?)
     } else {
         None
     };

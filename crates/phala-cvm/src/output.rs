@@ -143,6 +143,7 @@ pub fn error_json(e: &Error) -> Value {
         }),
         None => json!({
             "kind": match e.last_attempt() {
+                Error::Deadline { .. } => "deadline",
                 _ if e.is_timeout() => "timeout",
                 Error::Config(_) | Error::MissingEnv(_) => "config",
                 Error::InvalidInput(_) => "invalid_input",
@@ -150,7 +151,9 @@ pub fn error_json(e: &Error) -> Value {
                 Error::Timeout(_) => "timeout",
                 Error::Decode { .. } => "decode",
                 Error::BodyTooLarge { .. } => "body_too_large",
-                Error::Deadline { .. } => "deadline",
+                Error::Unsettled(_) => "unsettled",
+                Error::NoSuchCvm(_) => "not_found",
+                Error::AmbiguousCvm { .. } => "ambiguous",
                 Error::Trust(_) => "trust",
                 Error::OnChainHashRequired(_) => "on_chain_hash_required",
                 _ => "other",

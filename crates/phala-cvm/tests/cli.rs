@@ -84,6 +84,59 @@ fn status_and_state_in_both_formats() {
 }
 
 #[test]
+fn commands_take_a_cvm_by_any_of_its_names() {
+    let list = stdout_json(&sim(&["-o", "json", "list", "--status", "running"]));
+    let cvm = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["in_progress"] != true)
+        .expect("an idle running CVM");
+    let uuid = cvm["vm_uuid"].as_str().unwrap();
+    for field in ["id", "vm_uuid", "name"] {
+        let reference = cvm[field].as_str().unwrap();
+        let out = sim(&["-o", "json", "status", reference]);
+        assert_eq!(code(&out), 0, "{field}: {}", text(&out));
+        let status = stdout_json(&out);
+        let keys: Vec<&String> = status["statuses"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, [uuid], "{field}");
+        let out = sim(&[
+            "-o",
+            "json",
+            "wait",
+            reference,
+            "--target",
+            "running",
+            "--timeout",
+            "20",
+        ]);
+        assert_eq!(code(&out), 0, "{field}: {}", text(&out));
+        let out = sim(&["-o", "json", "stop", reference]);
+        assert_eq!(code(&out), 0, "{field}: {}", text(&out));
+        assert_eq!(stdout_json(&out)["stop"]["total"], 1, "{field}");
+    }
+    // A table shows the CVM asked for by name.
+    let table = sim(&["status", cvm["name"].as_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains(uuid),
+        "{}",
+        text(&table)
+    );
+    // A name that is no CVM's: an error that says so (exit 1), nothing printed as a result.
+    let out = sim(&["-o", "json", "status", "no-such-cvm"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(out.stdout.is_empty());
+    let e: Value = serde_json::from_slice(&out.stderr).expect("the error as JSON on stderr");
+    assert_eq!(e["error"]["kind"], "not_found", "{e}");
+    assert_eq!(e["error"]["message"], "no CVM named \"no-such-cvm\"", "{e}");
+    // In a stop report, it is that id's failure.
+    let out = sim(&["-o", "json", "stop", "no-such-cvm"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["stop"]["failed"][0]["cvm_id"], "no-such-cvm", "{report}");
+}
+
+#[test]
 fn state_watch_follows_events() {
     let list = stdout_json(&sim(&["-o", "json", "list", "--status", "running"]));
     let id = list[0]["id"].as_str().unwrap();
@@ -135,6 +188,23 @@ fn wait_that_cannot_finish_exits_3_and_says_which() {
     let report = stdout_json(&out);
     assert_eq!(report["all_reached"], false);
     assert!(!report["not_reached"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_misspelt_target_is_refused_at_once_with_the_known_states() {
+    for args in [
+        &["wait", "--all", "--target", "stoped"][..],
+        &["state", "cvm_x", "--watch", "--target", "stoped"][..],
+    ] {
+        // No key and no server: refused before anything is configured or sent.
+        let out = run(args, &[]);
+        assert_eq!(code(&out), 2, "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("stoped") && err.contains("pending, starting, running, stopping, stopped"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -430,7 +500,7 @@ fn real_world_payloads_decode_and_the_key_never_prints() {
     server.mock(|when, then| {
         when.method(GET).path("/api/v1/cvms/paginated").query_param("page", "1");
         then.status(200).json_body(json!({"items": [
-            {"id": 17, "hosted": {"id": "uuid-a", "name": "old", "status": "running", "uptime": "1h", "app_id": "ab"}, "name": "old", "status": "running", "public_urls": [], "future_field": 1}
+            {"id": 17, "hosted": {"id": "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a", "name": "old", "status": "running", "uptime": "1h", "app_id": "ab"}, "name": "old", "status": "running", "public_urls": [], "future_field": 1}
         ], "total": 2, "page": 1, "page_size": 100, "pages": 2}));
     });
     // Version shapes can differ page by page (a server mid-upgrade): each page decodes on its own.
@@ -442,7 +512,7 @@ fn real_world_payloads_decode_and_the_key_never_prints() {
     });
     server.mock(|when, then| {
         when.method(POST).path("/api/v1/status/batch");
-        then.status(200).json_body(json!({"uuid-a": {"vm_uuid": "uuid-a", "status": "stopping", "in_progress": true, "events": null,
+        then.status(200).json_body(json!({"6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a": {"vm_uuid": "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a", "status": "stopping", "in_progress": true, "events": null,
             "operation": {"type": "stop", "phase": "draining", "started_at": null, "correlation_id": "c1"},
             "resource_usage": {"cpu_percent": null, "memory_used_bytes": 5, "memory_total_bytes": null, "egress_bytes": null}, "new_thing": []}}));
     });
@@ -460,16 +530,19 @@ fn real_world_payloads_decode_and_the_key_never_prints() {
     let list = stdout_json(&list);
     assert_eq!(
         (list[0]["id"].as_str(), list[0]["vm_uuid"].as_str()),
-        (Some("17"), Some("uuid-a"))
+        (Some("17"), Some("6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a"))
     );
     assert_eq!(list[1]["status"], "hibernating");
-    let status = run(&["-o", "json", "status", "uuid-a"], &env);
+    let status = run(&["-o", "json", "status", "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a"], &env);
     let status = stdout_json(&status);
-    assert_eq!(status["statuses"]["uuid-a"]["operation"]["phase"], "draining");
+    assert_eq!(
+        status["statuses"]["6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a"]["operation"]["phase"],
+        "draining"
+    );
     let mut all = String::new();
     for args in [
         &["list"][..],
-        &["status", "uuid-a"],
+        &["status", "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5a"],
         &["state", "cvm_x"],
         &["-o", "json", "state", "cvm_x"],
         &["--help"],

@@ -219,7 +219,11 @@ pub async fn sse(quick: bool) -> Value {
         for variant in (0..2).map(|i| (i + round) % 2) {
             let started = Instant::now();
             let events = if variant == 0 {
-                let mut events = std::pin::pin!(client.watch_state("cvm_bench", "running", WatchOptions::default()));
+                let mut events = std::pin::pin!(client.watch_state(
+                    "cvm_bench",
+                    phala_cloud::KnownStatus::Running,
+                    WatchOptions::default()
+                ));
                 let mut states = 0;
                 while let Some(event) = events.next().await {
                     match event.unwrap() {

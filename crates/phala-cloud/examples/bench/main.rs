@@ -135,7 +135,7 @@ async fn fleet_wait(quick: bool) -> Value {
         let report = client
             .wait_all(
                 &uuids,
-                "stopped",
+                phala_cloud::KnownStatus::Stopped,
                 Duration::from_secs(120),
                 WaitAllOptions::default().interval(interval),
                 |_| {
@@ -176,7 +176,7 @@ async fn fleet_wait(quick: bool) -> Value {
     let watches = ids.iter().map(|id| {
         let events = client.watch_state(
             id,
-            "stopped",
+            phala_cloud::KnownStatus::Stopped,
             WatchOptions::default().deadline(Duration::from_secs(120)),
         );
         async move {
@@ -446,6 +446,37 @@ fn scale(quick: bool) -> Value {
         listing.push(json!({"fleet": size, "listed": count, "s": round2(secs),
             "requests": request_count::take("list_cvms_paginated"), "peak_heap_bytes": peak}));
     }
+    // Status of a fleet named by hashed id or by name: one listing pass to
+    // resolve them, then the batch requests; never a request per id.
+    let by_reference = {
+        let sim = SimProcess::start(&bin, if quick { 250 } else { 12_500 });
+        let c = client(&sim.url);
+        let listed: Vec<Cvm> = rt.block_on(c.list_cvms(&Default::default())).unwrap();
+        let _ = (
+            request_count::take("list_cvms_paginated"),
+            request_count::take("status_batch"),
+        );
+        let forms: [(&str, Vec<String>); 3] = [
+            (
+                "VM UUID",
+                listed.iter().filter_map(|c| c.vm_uuid().map(str::to_string)).collect(),
+            ),
+            ("hashed id", listed.iter().filter_map(Cvm::id).collect()),
+            ("name", listed.iter().map(|c| c.name().to_string()).collect()),
+        ];
+        let rows: Vec<Value> = forms
+            .iter()
+            .map(|(form, refs)| {
+                let started = Instant::now();
+                let map = rt.block_on(c.status_many(refs)).unwrap();
+                json!({"form": form, "cvms": refs.len(), "answered": map.len(), "s": round2(started.elapsed().as_secs_f64()),
+                       "listing_requests": request_count::take("list_cvms_paginated"),
+                       "status_requests": request_count::take("status_batch"),
+                       "goal": if *form == "VM UUID" { 0 } else { listed.len().div_ceil(100) } + refs.len().div_ceil(100)})
+            })
+            .collect();
+        json!(rows)
+    };
     // The whole run on the full fleet, peak resident memory counted from
     // here: list (keeping the ids and uuids, as a caller would), status,
     // stop, wait. `rss_after` is the process's peak so far after each step.
@@ -503,11 +534,17 @@ fn scale(quick: bool) -> Value {
     let started = Instant::now();
     let opts = WaitAllOptions::default().interval(Duration::from_millis(200));
     let waited = rt
-        .block_on(c.wait_all(&uuids, "stopped", Duration::from_secs(120), opts, |_| {}))
+        .block_on(c.wait_all(
+            &uuids,
+            phala_cloud::KnownStatus::Stopped,
+            Duration::from_secs(120),
+            opts,
+            |_| {},
+        ))
         .unwrap();
     let wait = json!({"s": round2(started.elapsed().as_secs_f64()), "reached": waited.count(|o| *o == phala_cloud::WaitOutcome::Reached),
         "rounds": waited.rounds, "requests": request_count::take("status_batch"), "rss_after": peak_rss()});
-    json!({"cvms": n, "workspace": ids.len(), "listing": listing, "list": list, "status": status,
+    json!({"cvms": n, "workspace": ids.len(), "listing": listing, "by_reference": by_reference, "list": list, "status": status,
         "statuses": stream, "stop": stop, "wait": wait,
         "rss": {"counted_from_here": rss_counted, "before": rss_before, "goal_bytes": 128u64 << 20}})
 }
