@@ -63,14 +63,20 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A UUID with dashes (8-4-4-4-12) or without (32 hex digits).
+/// A UUID with dashes (8-4-4-4-12) or without (32 hex digits). On the
+/// path of every `status_many`, so without a branch per byte: four dashes
+/// where they belong and nothing but hex digits and dashes elsewhere.
 fn is_uuid(s: &str) -> bool {
-    match s.len() {
+    let b = s.as_bytes();
+    match b.len() {
         32 => is_hex(s),
-        36 => s.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        }),
+        36 => {
+            let (ok, dashes) = b.iter().fold((true, 0u8), |(ok, dashes), &c| {
+                let dash = c == b'-';
+                (ok & (c.is_ascii_hexdigit() | dash), dashes + u8::from(dash))
+            });
+            ok && dashes == 4 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-'
+        }
         _ => false,
     }
 }
@@ -337,7 +343,14 @@ mod tests {
         assert_eq!(form_of("cvm_ykL5lbAn"), Form::Id);
         assert_eq!(form_of("app_0a1b"), Form::App);
         assert_eq!(form_of(&"ab".repeat(20)), Form::Instance);
-        for name in ["web-0", "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5", "", "über"] {
+        for name in [
+            "web-0",
+            "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e5",
+            "",
+            "über",
+            "6e1c2a9e-0d9b-4f37-9a55-1f0c2b3d4e-f",
+            "6e1c2a9e-0d9b-4f37-9a55x1f0c2b3d4e5f",
+        ] {
             assert_eq!(form_of(name), Form::Name, "{name}");
         }
         assert_eq!(canonical_uuid(&uuid.replace('-', "").to_uppercase()), uuid);
