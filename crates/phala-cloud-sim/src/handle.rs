@@ -145,6 +145,7 @@ impl SimulatorBuilder {
             },
         );
         let fleet = Fleet::generate(&config);
+        let webhooks = crate::webhooks::Store::new(config.seed);
         let faults = config.faults.clone();
         let (listener, addr) = server::bind(config.port).await?;
         let shared = Arc::new(Shared {
@@ -159,16 +160,22 @@ impl SimulatorBuilder {
                 faults,
                 next_request: 0,
                 deployments: Default::default(),
+                webhooks,
             }),
+            hub: Default::default(),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
+        let pump = crate::webhooks::run_pump(shared.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            });
+            // The webhook pump lives as long as the server.
+            tokio::select! {
+                _ = serve => {}
+                () = pump => {}
+            }
         });
         Ok(SimHandle {
             base_url: format!("http://{addr}"),
@@ -314,6 +321,8 @@ impl SimHandle {
         match inner.fleet.find(id) {
             Some(idx) => {
                 inner.fleet.remove(idx);
+                drop(inner);
+                self.shared.hub.wake.notify_one();
                 true
             }
             None => false,
@@ -325,6 +334,7 @@ impl SimHandle {
     }
 
     async fn stop_now(&mut self) {
+        self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -338,6 +348,7 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
+        self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

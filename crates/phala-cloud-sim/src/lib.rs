@@ -44,6 +44,7 @@ mod server;
 mod sse;
 mod state;
 mod stats;
+mod webhooks;
 
 pub use config::{CVMINFO_SINCE, Faults, KNOWN_VERSIONS, SimConfig};
 pub use handle::{CvmInfo, FaultControl, SimHandle, Simulator, SimulatorBuilder};

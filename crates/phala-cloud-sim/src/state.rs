@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub origin: Instant,
     pub keys: BTreeMap<String, KeyInfo>,
     pub inner: Mutex<Inner>,
+    /// Webhook deliveries: the pump's wake-up, the HTTP client.
+    pub hub: crate::webhooks::Hub,
 }
 
 pub(crate) struct Inner {
@@ -46,6 +48,7 @@ pub(crate) struct Inner {
     pub faults: Faults,
     pub next_request: u64,
     pub deployments: crate::deploy::Deployments,
+    pub webhooks: crate::webhooks::Store,
 }
 
 impl Shared {

@@ -238,6 +238,14 @@ const SDK_HELD: &[&str] = &[
     "/api/v1/cvms/{cvm_id}/firewall-status",
     "/api/v1/cvms/{cvm_id}/network-config",
     "/api/v1/cvms/{cvm_id}/operation-status",
+    "/api/v1/workspace/webhooks",
+    "/api/v1/workspace/webhooks/{webhook_id}",
+    "/api/v1/workspace/webhooks/{webhook_id}/reveal-secret",
+    "/api/v1/workspace/webhooks/{webhook_id}/rotate-secret",
+    "/api/v1/workspace/webhooks/{webhook_id}/test",
+    "/api/v1/workspace/webhooks/{webhook_id}/deliveries",
+    "/api/v1/workspace/webhooks/{webhook_id}/deliveries/{event_id}/resend",
+    "/api/v1/workspace/webhooks/{webhook_id}/stats",
 ];
 
 /// Whether an SDK's path (without `/api/v1`, its own parameter names) is
@@ -392,6 +400,69 @@ async fn the_reads_fit_the_overlaid_document_in_every_version() {
         for listing in ["/api/v1/user/ssh-keys", "/api/v1/workspace/webhooks"] {
             answer_fits(&sim, &doc, (Method::GET, listing, listing.to_string()), v, None).await;
         }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_answers_fit_the_overlaid_document_in_every_version() {
+    let doc = document();
+    let sim = Simulator::builder()
+        .cvms(6)
+        .seed(4)
+        .time_scale(500.0)
+        .start()
+        .await
+        .unwrap();
+    let hooks = "/api/v1/workspace/webhooks";
+    for version in phala_cloud_api::versions::supported() {
+        let v = version.as_str();
+        // Nobody listens there: its deliveries are recorded as they fail.
+        let body = json!({"url": "http://127.0.0.1:9/hook", "events": ["*"], "name": "fidelity"});
+        let created = answer_fits(&sim, &doc, (Method::POST, hooks, hooks.into()), v, Some(body)).await;
+        let id = created["id"].as_str().unwrap();
+        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"), "{created}");
+        let one = "/api/v1/workspace/webhooks/{webhook_id}";
+        let at = |tail: &str| format!("{hooks}/{id}{tail}");
+        answer_fits(&sim, &doc, (Method::GET, hooks, hooks.into()), v, None).await;
+        answer_fits(&sim, &doc, (Method::GET, one, at("")), v, None).await;
+        let update = json!({"name": null, "enabled": true, "events": ["cvm.stopped"]});
+        answer_fits(&sim, &doc, (Method::PUT, one, at("")), v, Some(update)).await;
+        for (tail, template) in [
+            (
+                "/reveal-secret",
+                "/api/v1/workspace/webhooks/{webhook_id}/reveal-secret",
+            ),
+            (
+                "/rotate-secret",
+                "/api/v1/workspace/webhooks/{webhook_id}/rotate-secret",
+            ),
+        ] {
+            let secret = answer_fits(&sim, &doc, (Method::POST, template, at(tail)), v, None).await;
+            assert!(secret["secret"].as_str().unwrap().starts_with("whsec_"), "{secret}");
+        }
+        let test = "/api/v1/workspace/webhooks/{webhook_id}/test";
+        let queued = answer_fits(&sim, &doc, (Method::POST, test, at("/test")), v, None).await;
+        let event = queued["event_id"].as_str().unwrap();
+        let resend = "/api/v1/workspace/webhooks/{webhook_id}/deliveries/{event_id}/resend";
+        let path = at(&format!("/deliveries/{event}/resend"));
+        answer_fits(&sim, &doc, (Method::POST, resend, path), v, None).await;
+        let deliveries = "/api/v1/workspace/webhooks/{webhook_id}/deliveries";
+        for query in ["", "?limit=1", "?limit=100&offset=1", "?offset=9"] {
+            let path = at(&format!("/deliveries{query}"));
+            answer_fits(&sim, &doc, (Method::GET, deliveries, path), v, None).await;
+        }
+        let stats = "/api/v1/workspace/webhooks/{webhook_id}/stats";
+        answer_fits(&sim, &doc, (Method::GET, stats, at("/stats")), v, None).await;
+        let gone = reqwest::Client::new()
+            .delete(format!("{}{}", sim.base_url(), at("")))
+            .header("X-API-Key", sim.api_key())
+            .header("X-Phala-Version", v)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), 204, "{v}");
+        assert!(gone.bytes().await.unwrap().is_empty());
     }
     sim.shutdown().await;
 }

@@ -55,6 +55,18 @@ pub struct OpRecord {
     pub events: Vec<(String, DateTime<Utc>, String)>,
 }
 
+/// A CVM's status changed (webhooks deliver these): `from` is `None` for a
+/// CVM just created, `to` is `deleted` for one just deleted.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub idx: usize,
+    pub from: Option<String>,
+    pub to: String,
+    /// The operation that moved it, if any (`start`, `stop`, ...).
+    pub operation: Option<&'static str>,
+    pub at: DateTime<Utc>,
+}
+
 /// Records kept per CVM, newest last.
 const HISTORY_LIMIT: usize = 500;
 
@@ -170,6 +182,12 @@ pub struct Fleet {
     /// Indices of each workspace's CVMs, in fleet order: a page of a
     /// workspace's list is a slice of it, whatever the fleet's size.
     by_workspace: Vec<Vec<usize>>,
+    /// Status changes not yet taken by [`Fleet::take_changes`]; `None`
+    /// while nobody observes them (no webhook registered), so an
+    /// unobserved fleet keeps nothing.
+    changes: Option<Vec<Change>>,
+    /// The simulated time of the last [`Fleet::tick`] (a delete's time).
+    last_tick: DateTime<Utc>,
 }
 
 const WORDS: [&str; 12] = [
@@ -243,6 +261,8 @@ impl Fleet {
             wake: BTreeSet::new(),
             restarts: 0,
             by_workspace: Vec::new(),
+            changes: None,
+            last_tick: epoch,
         };
         let now = Instant::now();
         for i in 0..config.cvms {
@@ -398,6 +418,7 @@ impl Fleet {
         }
         self.cvms.push(cvm);
         self.push_event(idx, "instance.info", "created", at);
+        self.note(idx, None, "starting", Some("start"), at);
         self.begin(idx, "start", "running", "stopped".into(), now, at, false);
         idx
     }
@@ -416,6 +437,8 @@ impl Fleet {
             return;
         }
         self.take_operation(idx);
+        let from = self.cvms[idx].status.clone();
+        self.note(idx, Some(from), "deleted", Some("delete"), self.last_tick);
         let cvm = &mut self.cvms[idx];
         cvm.deleted = true;
         cvm.history = Vec::new();
@@ -561,11 +584,15 @@ impl Fleet {
         let at = self.clock(now, origin);
         let op = self.take_operation(idx)?;
         let cvm = &mut self.cvms[idx];
-        cvm.status = if op.kind == "restart" && cvm.status == "starting" {
-            "stopped".into()
+        let to = if op.kind == "restart" && cvm.status == "starting" {
+            "stopped".to_string()
         } else {
             op.from.clone()
         };
+        let from = std::mem::replace(&mut cvm.status, to.clone());
+        if from != to {
+            self.note(idx, Some(from), &to, Some(op.kind), at);
+        }
         self.close_record(idx, &op.correlation_id, at, Err("Cancelled by user"));
         Some(op.correlation_id)
     }
@@ -573,6 +600,7 @@ impl Fleet {
     /// Applies every transition due by `now`, in the order they fell due.
     pub fn tick(&mut self, now: Instant, origin: Instant) {
         let at = self.clock(now, origin);
+        self.last_tick = at;
         while let Some(&(when, idx)) = self.wake.first() {
             if when > now {
                 break;
@@ -585,7 +613,10 @@ impl Fleet {
             let done_at = op.done_at;
             // Its key was the halfway point when it had one: due now.
             if op.halfway.take().is_some() && cvm.status == "stopping" {
+                let kind = op.kind;
                 cvm.status = "starting".into();
+                self.note(idx, Some("stopping".into()), "starting", Some(kind), at);
+                let cvm = &mut self.cvms[idx];
                 cvm.exited_at = Some(at);
                 cvm.running_since = None;
                 self.push_event(idx, "shutdown.progress", "stopped", at);
@@ -603,8 +634,9 @@ impl Fleet {
             let Some(op) = self.take_operation(idx) else {
                 continue;
             };
+            let from = std::mem::replace(&mut self.cvms[idx].status, op.target.into());
+            self.note(idx, Some(from), op.target, Some(op.kind), at);
             let cvm = &mut self.cvms[idx];
-            cvm.status = op.target.into();
             match op.target {
                 "stopped" => {
                     cvm.exited_at = Some(at);
@@ -680,7 +712,10 @@ impl Fleet {
         } else {
             status
         };
-        self.cvms[idx].status = status.into();
+        let previous = std::mem::replace(&mut self.cvms[idx].status, status.into());
+        if previous != status {
+            self.note(idx, Some(previous), status, Some(kind), at);
+        }
         self.cvms[idx].boot_error = None;
         self.begin(idx, kind, target, from, now, at, force);
         if status == "starting" {
@@ -688,6 +723,38 @@ impl Fleet {
         } else {
             self.push_event(idx, "shutdown.progress", "0%", at);
         }
+    }
+
+    /// Records a status change, if anyone observes them.
+    fn note(&mut self, idx: usize, from: Option<String>, to: &str, operation: Option<&'static str>, at: DateTime<Utc>) {
+        if let Some(changes) = self.changes.as_mut() {
+            changes.push(Change {
+                idx,
+                from,
+                to: to.to_string(),
+                operation,
+                at,
+            });
+        }
+    }
+
+    /// Starts (or stops) keeping status changes for [`Fleet::take_changes`].
+    pub fn observe(&mut self, on: bool) {
+        match (on, self.changes.is_some()) {
+            (true, false) => self.changes = Some(Vec::new()),
+            (false, true) => self.changes = None,
+            _ => {}
+        }
+    }
+
+    /// The status changes since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.changes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// When the next transition in flight falls due, if any.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.wake.first().map(|&(when, _)| when)
     }
 
     /// CVMs restarting right now (stopping or starting on the way back).

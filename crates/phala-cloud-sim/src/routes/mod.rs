@@ -24,6 +24,7 @@ pub(crate) mod fleet;
 pub(crate) mod kms;
 pub(crate) mod lifecycle;
 pub(crate) mod reads;
+pub(crate) mod webhooks;
 
 /// Mounts a handler for the route's method.
 pub(crate) type Mount = fn(MethodFilter) -> MethodRouter<Arc<Shared>>;
@@ -200,7 +201,35 @@ pub(crate) const ROUTES: &[Route] = &[
         on(m, account::workspace_quotas)
     }),
     route("GET /api/v1/user/ssh-keys", |m| on(m, reads::none_registered)),
-    route("GET /api/v1/workspace/webhooks", |m| on(m, reads::none_registered)),
+    // The workspace's webhooks (deliveries: crate::webhooks).
+    route("GET /api/v1/workspace/webhooks", |m| on(m, webhooks::list)),
+    route("POST /api/v1/workspace/webhooks", |m| on(m, webhooks::create)),
+    route("GET /api/v1/workspace/webhooks/{webhook_id}", |m| on(m, webhooks::get)),
+    route("PUT /api/v1/workspace/webhooks/{webhook_id}", |m| {
+        on(m, webhooks::update)
+    }),
+    route("DELETE /api/v1/workspace/webhooks/{webhook_id}", |m| {
+        on(m, webhooks::delete)
+    }),
+    route("POST /api/v1/workspace/webhooks/{webhook_id}/reveal-secret", |m| {
+        on(m, webhooks::reveal_secret)
+    }),
+    route("POST /api/v1/workspace/webhooks/{webhook_id}/rotate-secret", |m| {
+        on(m, webhooks::rotate_secret)
+    }),
+    route("POST /api/v1/workspace/webhooks/{webhook_id}/test", |m| {
+        on(m, webhooks::test)
+    }),
+    route("GET /api/v1/workspace/webhooks/{webhook_id}/deliveries", |m| {
+        on(m, webhooks::deliveries)
+    }),
+    route(
+        "POST /api/v1/workspace/webhooks/{webhook_id}/deliveries/{event_id}/resend",
+        |m| on(m, webhooks::resend),
+    ),
+    route("GET /api/v1/workspace/webhooks/{webhook_id}/stats", |m| {
+        on(m, webhooks::stats)
+    }),
 ];
 
 /// `op`'s method and path, and the method as axum filters it (`None`: not one it routes).

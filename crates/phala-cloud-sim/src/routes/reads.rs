@@ -98,7 +98,7 @@ pub(crate) fn ports(_: &Inner, _: usize) -> Value {
     json!([])
 }
 
-/// The caller's SSH keys, or workspace's webhooks: none registered.
+/// The caller's SSH keys: none registered.
 pub(crate) async fn none_registered(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
