@@ -51,6 +51,12 @@ pub struct DeploySpec {
 
 impl DeploySpec {
     /// A CVM named `name` running `compose`, no env.
+    ///
+    /// Two names, on purpose: `name` is the CVM's (what lists show and
+    /// references use; 5-63 characters starting with a letter), the
+    /// compose's is the app's, hashed into its compose hash and measured
+    /// into the CVM. They may differ (replicas of one app keep one compose
+    /// hash under different CVM names); usually they are the same.
     pub fn new(name: impl Into<String>, compose: AppCompose) -> Self {
         Self {
             name: name.into(),

@@ -106,6 +106,12 @@ fn payload<T: DeserializeOwned>(data: &str) -> Option<T> {
     serde_json::from_str(data).ok()
 }
 
+/// Seconds as the server counts them (a float, untrusted): negative, not a
+/// number or beyond any `Duration` count as zero.
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
+}
+
 /// What one event of the state stream means; `None` for events this crate
 /// does not know (ignored, so the server may add new ones).
 pub(crate) fn state_event(name: &str, data: &str, target: &str) -> Option<Result<StateEvent, Error>> {
@@ -121,13 +127,14 @@ pub(crate) fn state_event(name: &str, data: &str, target: &str) -> Option<Result
                     .as_ref()
                     .and_then(|f| f.status.clone())
                     .unwrap_or_else(|| Status::from(target)),
-                elapsed: f.and_then(|f| f.elapsed).unwrap_or_default(),
+                elapsed: f.and_then(|f| f.elapsed).map(seconds).unwrap_or_default(),
                 target: target.to_string(),
             })
         }
         "timeout" => Ok(StateEvent::Timeout {
             elapsed: payload::<CvmStateTimeout>(data)
                 .and_then(|f| f.elapsed)
+                .map(seconds)
                 .unwrap_or_default(),
             target: target.to_string(),
         }),
@@ -189,7 +196,7 @@ mod tests {
             decoded[1],
             StateEvent::Complete {
                 status: KnownStatus::Stopped.into(),
-                elapsed: 3.5,
+                elapsed: std::time::Duration::from_millis(3500),
                 target: "stopped".into()
             }
         );
@@ -212,7 +219,7 @@ mod tests {
     fn malformed_finish_payloads_fall_back_to_the_target() {
         let e = state_event("complete", "not json", "stopped").unwrap().unwrap();
         assert!(
-            matches!(e, StateEvent::Complete { ref status, elapsed, .. } if *status == KnownStatus::Stopped && elapsed == 0.0)
+            matches!(e, StateEvent::Complete { ref status, elapsed, .. } if *status == KnownStatus::Stopped && elapsed.is_zero())
         );
         let e = state_event("error", "gone", "stopped").unwrap().unwrap();
         assert_eq!(

@@ -82,7 +82,10 @@ impl WaitReport {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WaitAllOptions {
-    /// Time between rounds.
+    /// The longest time between rounds. Rounds start
+    /// [`WaitAllOptions::FIRST_INTERVAL`] apart (or `interval`, if shorter),
+    /// double while no CVM waited for changes, up to `interval`, and close
+    /// up again (halving) while they do.
     pub interval: Duration,
     /// Rounds in which an id may be missing from the answer before it counts as not found.
     pub missing_rounds: u32,
@@ -101,7 +104,11 @@ impl WaitAllOptions {
     /// The shortest interval accepted: anything shorter is a busy loop.
     pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-    /// Time between rounds (default 5 s; at least [`Self::MIN_INTERVAL`]).
+    /// The time between the first rounds, before they space out.
+    pub const FIRST_INTERVAL: Duration = Duration::from_millis(250);
+
+    /// The longest time between rounds (default 5 s; at least
+    /// [`Self::MIN_INTERVAL`]; see the field for how rounds are paced).
     pub fn interval(mut self, d: Duration) -> Self {
         self.interval = d;
         self
@@ -271,6 +278,11 @@ impl Client {
         let mut missing: BTreeMap<String, u32> = BTreeMap::new();
         let mut last_error = None;
         let mut round = 0;
+        // Rounds start close together and space out while nothing changes,
+        // up to the interval: a fleet that settles in a moment is seen to,
+        // a slow one is soon polled at the interval again.
+        let first = opts.interval.min(WaitAllOptions::FIRST_INTERVAL);
+        let mut delay = first;
         while !pending.is_empty() {
             round += 1;
             let (map, unanswered, error) = self.status_partial(pending.iter().cloned().collect()).await;
@@ -334,6 +346,13 @@ impl Client {
                     report.requests += again.requests;
                 }
             }
+            // Whether any CVM still waited for moved since the last round:
+            // the pace follows what is seen.
+            let moved = map.values().any(|s| {
+                last.get(&s.vm_uuid)
+                    .is_none_or(|p| p.status != s.status || p.is_in_progress() != s.is_in_progress())
+            });
+            delay = next_delay(delay, moved, first, opts.interval);
             last.extend([map]);
             let failed = outcomes.values().filter(|o| !matches!(o, WaitOutcome::Reached)).count();
             progress(&WaitProgress {
@@ -343,10 +362,10 @@ impl Client {
                 failed,
                 elapsed: started.elapsed(),
             });
-            if pending.is_empty() || started.elapsed() + opts.interval > deadline {
+            if pending.is_empty() || started.elapsed() + delay > deadline {
                 break;
             }
-            tokio::time::sleep(opts.interval).await;
+            tokio::time::sleep(delay).await;
         }
         for id in pending {
             let status = last.get(&id).map(|s| s.status.to_string());
@@ -360,5 +379,40 @@ impl Client {
             elapsed: started.elapsed(),
             last_error,
         })
+    }
+}
+
+/// The time to the next round: half of `delay` (not under `first`) after a
+/// round in which something moved, double (not over `max`) after one in
+/// which nothing did.
+fn next_delay(delay: Duration, moved: bool, first: Duration, max: Duration) -> Duration {
+    if moved {
+        (delay / 2).max(first)
+    } else {
+        (delay * 2).min(max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_space_out_while_nothing_moves_and_close_up_when_it_does() {
+        let (first, max) = (WaitAllOptions::FIRST_INTERVAL, Duration::from_secs(5));
+        let mut delay = first;
+        let mut quiet = Vec::new();
+        for _ in 0..6 {
+            delay = next_delay(delay, false, first, max);
+            quiet.push(delay.as_millis());
+        }
+        // A slow fleet: 250 ms apart at first, at the interval after five quiet rounds.
+        assert_eq!(quiet, [500, 1000, 2000, 4000, 5000, 5000]);
+        // Movement halves the wait, never under the first interval.
+        assert_eq!(next_delay(max, true, first, max), Duration::from_millis(2500));
+        assert_eq!(next_delay(first, true, first, max), first);
+        // An interval shorter than the first one is kept as it is.
+        let short = Duration::from_millis(20);
+        assert_eq!(next_delay(short, false, short, short), short);
     }
 }

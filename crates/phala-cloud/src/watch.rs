@@ -23,15 +23,16 @@ pub enum StateEvent {
     Complete {
         /// The status reached.
         status: Status,
-        /// Seconds the server waited.
-        elapsed: f64,
+        /// How long the server waited (what it said, or zero if it said
+        /// nothing usable).
+        elapsed: Duration,
         /// The status waited for.
         target: String,
     },
     /// The server's own wait ended; the stream reconnects if the deadline allows.
     Timeout {
-        /// Seconds the server waited.
-        elapsed: f64,
+        /// How long the server waited.
+        elapsed: Duration,
         /// The status waited for.
         target: String,
     },
@@ -230,7 +231,7 @@ impl Watch {
                 let status = state.status.clone();
                 self.queue.push_back(Ok(StateEvent::State(Box::new(state))));
                 if reached {
-                    let elapsed = self.started.elapsed().as_secs_f64();
+                    let elapsed = self.started.elapsed();
                     self.queue.push_back(Ok(StateEvent::Complete {
                         status,
                         elapsed,

@@ -506,13 +506,20 @@ async fn watch_state(
             ),
             StateEvent::Complete { status, elapsed, .. } => (
                 "complete",
-                json!({"status": status.as_str(), "elapsed": elapsed}),
-                format!("complete  {} after {elapsed:.1}s", out.status(status.as_str())),
+                json!({"status": status.as_str(), "elapsed": elapsed.as_secs_f64()}),
+                format!(
+                    "complete  {} after {:.1}s",
+                    out.status(status.as_str()),
+                    elapsed.as_secs_f64()
+                ),
             ),
             StateEvent::Timeout { elapsed, .. } => (
                 "timeout",
-                json!({"elapsed": elapsed}),
-                format!("timeout   server wait ended after {elapsed:.1}s; reconnecting"),
+                json!({"elapsed": elapsed.as_secs_f64()}),
+                format!(
+                    "timeout   server wait ended after {:.1}s; reconnecting",
+                    elapsed.as_secs_f64()
+                ),
             ),
             StateEvent::Error { error, message } => (
                 "error",
