@@ -20,7 +20,13 @@
 //!   [`Client::wait_all`] for whole fleets;
 //! - lists in one type, [`Cvm`], whatever shape the API version answers,
 //!   as a stream with no pages in sight ([`Client::cvms`]), and a CVM's
-//!   operation history the same way ([`Client::operations`]).
+//!   operation history the same way ([`Client::operations`]);
+//! - a CVM named any way it has a name ([`CvmRef`]: hashed id, VM UUID,
+//!   app id, instance id, name), resolved with one listing per fleet call;
+//!   waits on a [`KnownStatus`] or any [`Condition`]; failures in fleet
+//!   reports as the same [`Error`] a single call returns.
+//!
+//! `use phala_cloud::prelude::*;` brings the types most programs name.
 //!
 //! Every request goes through the generated builders of `phala-cloud-api`
 //! (document + overlay -> generated code), and what comes back is the
@@ -108,6 +114,14 @@ pub use update::{OnChainPending, Redeployed, UpdateSpec, Updated};
 pub use wait::{WaitAllOptions, WaitOutcome, WaitProgress, WaitReport};
 pub use watch::{StateEvent, WatchOptions};
 pub use webhook::{WEBHOOK_TOLERANCE, WebhookError, WebhookEvent, WebhookVerifier};
+
+/// The types most programs name: `use phala_cloud::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AppCompose, Client, Condition, Cvm, CvmRef, DeploySpec, Error, KnownStatus, RetryPolicy, Status, UpdateSpec,
+        WaitAllOptions, WatchOptions,
+    };
+}
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
