@@ -10,7 +10,11 @@
 //! Beyond the fleet and deploy paths it answers the reads Phala's own tools
 //! make (apps, KMS, instance types, OS images, nodes, the account and its
 //! workspaces, a CVM's attestation and composition) from the same seeded
-//! world, in each API version's shape. What it serves is one table of
+//! world, in each API version's shape. Webhooks are real: registered under
+//! `/api/v1/workspace/webhooks`, they receive a signed delivery (the
+//! service's envelope and `X-Webhook-Signature`) of every CVM state change,
+//! retried with backoff and recorded for the deliveries list, the stats and
+//! a resend. What it serves is one table of
 //! routes; [`IMPLEMENTED_OPERATIONS`] (and `phala-cloud-sim
 //! --list-operations`) lists it, and every other operation of the document
 //! (with the overlay's) answers 501 naming itself.

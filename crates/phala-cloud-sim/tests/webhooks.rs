@@ -71,9 +71,18 @@ async fn next_for(rx: &mut mpsc::UnboundedReceiver<Received>, cvm_id: &str) -> R
     }
 }
 
+/// One client for every call (building one costs more than a request);
+/// no idle connection is kept, as each test runs its own runtime.
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        phala_cloud_api::install_crypto_provider();
+        reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap()
+    })
+}
+
 async fn call(sim: &SimHandle, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    phala_cloud_api::install_crypto_provider();
-    let mut req = reqwest::Client::new()
+    let mut req = http()
         .request(method, format!("{}/api/v1{path}", sim.base_url()))
         .header("X-API-Key", sim.api_key())
         .header("X-Phala-Version", "2026-01-21");
@@ -188,7 +197,7 @@ async fn webhooks_are_created_read_updated_and_deleted() {
         &sim,
         Method::POST,
         "/workspace/webhooks",
-        Some(json!({"url": "https://example.test/h", "events": ["*"], "secret": "whsec_mine"})),
+        Some(json!({"url": "https://127.0.0.1:9/h", "events": ["*"], "secret": "whsec_mine"})),
     )
     .await;
     assert_eq!(own["secret"], "whsec_mine");
@@ -213,7 +222,7 @@ async fn webhooks_are_created_read_updated_and_deleted() {
     }
     let (status, _) = call(&sim, Method::PUT, &path, Some(json!({"enabled": "yes"}))).await;
     assert_eq!(status, 422);
-    for q in ["?limit=0", "?limit=x", "?offset=-1", "?limit=101"] {
+    for q in ["?limit=-1", "?limit=x", "?offset=-1", "?offset=1.5"] {
         let (status, _) = call(&sim, Method::GET, &format!("{path}/deliveries{q}"), None).await;
         assert_eq!(status, 422, "{q}");
     }
@@ -235,7 +244,7 @@ async fn webhooks_are_created_read_updated_and_deleted() {
             "{err}"
         );
     }
-    let partner = reqwest::Client::new()
+    let partner = http()
         .get(format!("{}/api/v1{path}", sim.base_url()))
         .header("X-API-Key", sim.partner_key())
         .send()

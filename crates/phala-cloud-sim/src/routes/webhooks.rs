@@ -1,7 +1,7 @@
 //! The workspace's webhooks: create, list, read, update, delete, the
 //! secret (shown on create, revealed, rotated), a test event, the
-//! deliveries (paged by `limit`/`offset`, newest first), a resend and the
-//! stats. Deliveries themselves are [`crate::webhooks`]'.
+//! deliveries (paged by `limit`, default 50, and `offset`, newest first),
+//! a resend and the stats. Deliveries themselves are [`crate::webhooks`]'.
 //!
 //! A webhook belongs to the caller's workspace (`X-Phala-Workspace`, else
 //! the key's first): another workspace's is not found (404 `ERR-08-001`; a
@@ -376,7 +376,8 @@ pub(crate) async fn deliveries(
     if let Err(r) = authenticate(&shared, &headers, rid) {
         return r;
     }
-    let limit = match bounded(&query, "limit", 50, 1, 100) {
+    // The document bounds neither; a negative one means nothing (422).
+    let limit = match bounded(&query, "limit", 50, 0, u64::MAX) {
         Ok(v) => v,
         Err(r) => return r,
     };
