@@ -120,3 +120,81 @@ async fn every_delivery_of_a_stop_and_start_verifies_and_a_tampered_one_does_not
     assert!(tampered_checked);
     sim.shutdown().await;
 }
+
+/// The facade's typed stream over the deliveries (feature `webhooks`)
+/// decodes what the simulator records: a test event to a receiver that
+/// answers 204, read back succeeded with its status code.
+#[cfg(feature = "webhooks")]
+#[tokio::test]
+async fn the_facade_reads_the_simulators_deliveries() {
+    use futures::TryStreamExt;
+
+    phala_cloud_api::install_crypto_provider();
+    let sim = Simulator::builder()
+        .cvms(4)
+        .seed(12)
+        .time_scale(500.0)
+        .start()
+        .await
+        .unwrap();
+    async fn hook(State(tx): State<mpsc::UnboundedSender<Bytes>>, body: Bytes) -> StatusCode {
+        let _ = tx.send(body);
+        StatusCode::NO_CONTENT
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", sim.base_url());
+    let created: Value = http
+        .post(api("/workspace/webhooks"))
+        .header("X-API-Key", sim.api_key())
+        .json(&json!({"url": url, "events": ["cvm.stopped"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let queued: Value = http
+        .post(api(&format!("/workspace/webhooks/{id}/test")))
+        .header("X-API-Key", sim.api_key())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("no delivery within the hang guard")
+        .unwrap();
+    let client = phala_cloud::Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .build()
+        .unwrap();
+    // The record follows the receiver's answer: read until it is in.
+    let delivery = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let all: Vec<_> = client.webhook_deliveries(id).try_collect().await.unwrap();
+            if let Some(d) = all.into_iter().find(|d| d.status != "pending") {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the delivery was never recorded as done");
+    assert_eq!(delivery.event_id, queued["event_id"].as_str().unwrap());
+    assert_eq!(
+        (delivery.status.as_str(), delivery.response_status, delivery.attempts),
+        ("success", 204, 1)
+    );
+    sim.shutdown().await;
+}
