@@ -322,7 +322,7 @@ impl SimHandle {
             Some(idx) => {
                 inner.fleet.remove(idx);
                 drop(inner);
-                self.shared.hub.wake.notify_one();
+                self.shared.hub.poke();
                 true
             }
             None => false,

@@ -124,7 +124,7 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
         *inner.stats.requests.entry((label.to_string(), status)).or_default() += 1;
     }
     // The handler may have changed a CVM or a webhook: the pump delivers.
-    shared.hub.wake.notify_one();
+    shared.hub.poke();
     if let Ok(v) = HeaderValue::from_str(&rid) {
         response.headers_mut().insert("x-request-id", v);
     }

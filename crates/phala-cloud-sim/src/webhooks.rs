@@ -324,10 +324,19 @@ pub(crate) struct Hub {
     pub wake: Notify,
     /// Set when the simulator stops: no further attempt starts.
     pub closed: AtomicBool,
+    /// A webhook is registered: only then do requests wake the pump.
+    pub active: AtomicBool,
     client: OnceLock<reqwest::Client>,
 }
 
 impl Hub {
+    /// Wakes the pump if a webhook is registered (else it has nothing to do).
+    pub fn poke(&self) {
+        if self.active.load(Ordering::Relaxed) {
+            self.wake.notify_one();
+        }
+    }
+
     fn client(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
             phala_cloud_api::install_crypto_provider();

@@ -224,6 +224,7 @@ pub(crate) async fn create(State(shared): State<Arc<Shared>>, rid: Rid, headers:
     let answer = hook.json(true);
     inner.webhooks.hooks.push(hook);
     inner.fleet.observe(true);
+    shared.hub.active.store(true, std::sync::atomic::Ordering::Relaxed);
     (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
@@ -310,6 +311,7 @@ pub(crate) async fn delete(
     inner.webhooks.hooks.remove(hook);
     let observed = !inner.webhooks.hooks.is_empty();
     inner.fleet.observe(observed);
+    shared.hub.active.store(observed, std::sync::atomic::Ordering::Relaxed);
     StatusCode::NO_CONTENT.into_response()
 }
 
