@@ -88,8 +88,8 @@ pub(crate) struct Delivery {
     pub body: Arc<str>,
 }
 
-/// One registered webhook.
-#[derive(Debug, Clone)]
+/// One registered webhook. Its `Debug` leaves the secret out.
+#[derive(Clone)]
 pub(crate) struct Webhook {
     pub id: String,
     pub workspace: usize,
@@ -101,6 +101,21 @@ pub(crate) struct Webhook {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deliveries: VecDeque<Delivery>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("workspace", &self.workspace)
+            .field("url", &self.url)
+            .field("secret", &"[redacted]")
+            .field("events", &self.events)
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("deliveries", &self.deliveries.len())
+            .finish()
+    }
 }
 
 impl Webhook {
@@ -471,5 +486,28 @@ pub(crate) async fn run_pump(shared: Arc<Shared>) {
             }
             None => shared.hub.wake.notified().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_webhook_prints_without_its_secret() {
+        let hook = super::Webhook {
+            id: "wh_1".into(),
+            workspace: 0,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_CANARY".into(),
+            events: vec!["*".into()],
+            name: None,
+            enabled: true,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            deliveries: Default::default(),
+        };
+        let shown = format!("{hook:?}");
+        assert!(!shown.contains("CANARY") && shown.contains("[redacted]"), "{shown}");
+        // The signature is the documented one: HMAC-SHA256 of "{timestamp}.{body}".
+        assert!(super::signature("k", 1, "{}").starts_with("sha256="));
     }
 }
