@@ -828,12 +828,20 @@ fn api_commands_cover_the_document_and_run_against_the_simulator() {
     assert!(text(&page).contains("\"page_size\":2"), "{}", text(&page));
 
     // What the simulator does not implement: 501 naming the operation, exit 1.
-    let missing = sim(&["api", "list-deliveries", "--webhook-id", "wh_1"]);
+    let missing = sim(&["api", "delete-user-ssh-key", "--key-id", "k1"]);
     assert_eq!(code(&missing), 1);
     let err = String::from_utf8_lossy(&missing.stderr).to_string();
     assert!(
-        err.contains("501") && err.contains("GET /api/v1/workspace/webhooks/{webhook_id}/deliveries"),
+        err.contains("501") && err.contains("DELETE /api/v1/user/ssh-keys/{key_id}"),
         "{err}"
+    );
+    // A webhook's deliveries are answered now: an unknown webhook is a 404.
+    let unknown = sim(&["api", "list-deliveries", "--webhook-id", "wh_1"]);
+    assert_eq!(code(&unknown), 1);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("HTTP 404"),
+        "{}",
+        text(&unknown)
     );
     // One the simulator answers: no webhook registered.
     let none = sim(&["api", "list-webhooks", "-o", "json"]);
