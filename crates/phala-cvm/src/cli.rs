@@ -232,67 +232,12 @@ pub enum Command {
     /// Deploy a CVM from a docker-compose file, checked end to end: the
     /// server's compose hash must be ours, the env key signed by the KMS,
     /// the env sealed here, the compose the CVM holds ours.
-    Deploy {
-        /// The docker-compose file.
-        #[arg(long, value_name = "FILE")]
-        compose: PathBuf,
-        /// Env variables (KEY=VALUE lines), sealed on this machine; their
-        /// keys become the compose's allowed_envs.
-        #[arg(long, value_name = "FILE")]
-        env_file: Option<PathBuf>,
-        /// CVM name (default: the compose file's name without extension).
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-        /// Instance type (default tdx.small).
-        #[arg(long, value_name = "TYPE")]
-        instance_type: Option<String>,
-        /// The KMS signer to trust (secp256k1 public key, hex); default: the
-        /// one the KMS contract reports (API 2026-06-23 on).
-        #[arg(long, value_name = "HEX")]
-        kms_signer: Option<String>,
-        /// Seal the env to a key whose signature is not checked.
-        #[arg(long)]
-        trust_unverified_env_key: bool,
-        /// Then wait until it runs.
-        #[arg(long)]
-        wait: bool,
-        /// Give up waiting after this many seconds.
-        #[arg(long, default_value_t = 600, value_name = "SECS")]
-        timeout: u64,
-    },
+    Deploy(DeployArgs),
     /// Update CVMs' compose, env or both, checked like deploy (the server's
     /// compose hash must be ours, the env key signed by the KMS, the held
     /// compose read back). Several CVMs (or --app/--all) roll --max-unavailable
     /// at a time.
-    Update {
-        #[command(flatten)]
-        select: CvmSelect,
-        #[command(flatten)]
-        wait: WaitFlags,
-        /// The new docker-compose file (default: keep the one held).
-        #[arg(long, value_name = "FILE", required_unless_present = "env_file")]
-        compose: Option<PathBuf>,
-        /// New env variables (KEY=VALUE lines), sealed on this machine; with
-        /// --compose their keys become its allowed_envs.
-        #[arg(long, value_name = "FILE")]
-        env_file: Option<PathBuf>,
-        /// With --compose: the app name in it (default: the one held).
-        #[arg(long, value_name = "NAME", requires = "compose")]
-        name: Option<String>,
-        /// The KMS signer to trust (secp256k1 public key, hex).
-        #[arg(long, value_name = "HEX")]
-        kms_signer: Option<String>,
-        /// Seal the env to a key whose signature is not checked.
-        #[arg(long)]
-        trust_unverified_env_key: bool,
-        /// Update --max-unavailable CVMs at a time, each batch running again
-        /// before the next; stop at the first failure (implied by several CVMs).
-        #[arg(long)]
-        rolling: bool,
-        /// CVMs updating at once.
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        max_unavailable: usize,
-    },
+    Update(UpdateArgs),
     /// Finish an update an on-chain KMS held (HTTP 465) once its compose
     /// hash is registered on chain: `update` printed the token and hash.
     CommitUpdate {
@@ -448,4 +393,65 @@ fn known_status() -> impl clap::builder::TypedValueParser<Value = KnownStatus> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(KnownStatus::ALL.map(|k| k.as_str()))
         .try_map(|s: String| KnownStatus::parse_listed(&s))
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct DeployArgs {
+    /// The docker-compose file.
+    #[arg(long, value_name = "FILE")]
+    pub compose: PathBuf,
+    /// Env variables (KEY=VALUE lines), sealed on this machine; their
+    /// keys become the compose's allowed_envs.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// CVM name (default: the compose file's name without extension).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Instance type (default tdx.small).
+    #[arg(long, value_name = "TYPE")]
+    pub instance_type: Option<String>,
+    /// The KMS signer to trust (secp256k1 public key, hex); default: the
+    /// one the KMS contract reports (API 2026-06-23 on).
+    #[arg(long, value_name = "HEX")]
+    pub kms_signer: Option<String>,
+    /// Seal the env to a key whose signature is not checked.
+    #[arg(long)]
+    pub trust_unverified_env_key: bool,
+    /// Then wait until it runs.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub select: CvmSelect,
+    #[command(flatten)]
+    pub wait: WaitFlags,
+    /// The new docker-compose file (default: keep the one held).
+    #[arg(long, value_name = "FILE", required_unless_present = "env_file")]
+    pub compose: Option<PathBuf>,
+    /// New env variables (KEY=VALUE lines), sealed on this machine; with
+    /// --compose their keys become its allowed_envs.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// With --compose: the app name in it (default: the one held).
+    #[arg(long, value_name = "NAME", requires = "compose")]
+    pub name: Option<String>,
+    /// The KMS signer to trust (secp256k1 public key, hex).
+    #[arg(long, value_name = "HEX")]
+    pub kms_signer: Option<String>,
+    /// Seal the env to a key whose signature is not checked.
+    #[arg(long)]
+    pub trust_unverified_env_key: bool,
+    /// Update --max-unavailable CVMs at a time, each batch running again
+    /// before the next; stop at the first failure (implied by several CVMs).
+    #[arg(long)]
+    pub rolling: bool,
+    /// CVMs updating at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub max_unavailable: usize,
 }

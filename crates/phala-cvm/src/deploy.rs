@@ -5,11 +5,15 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use phala_cloud::{AppCompose, Client, DeploySpec, EnvEncryptKey, EnvVars, Error, UpdateSpec, VerifiedEnvKey};
+use phala_cloud::{
+    AppCompose, Client, DeploySpec, EnvEncryptKey, EnvVars, Error, RollingOptions, UpdateSpec, VerifiedEnvKey,
+    WaitAllOptions,
+};
 use serde_json::json;
 
-use crate::cli::{Command, EnvCommand, Format};
+use crate::cli::{Command, DeployArgs, EnvCommand, Format, UpdateArgs};
 use crate::output::Out;
+use crate::run::Outcome;
 
 fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
@@ -101,32 +105,21 @@ pub fn local(command: &Command, out: &Out) -> Option<Result<(), Error>> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn deploy(
-    client: &Client,
-    out: &Out,
-    compose: &Path,
-    env_file: Option<&Path>,
-    name: Option<&str>,
-    instance_type: Option<&str>,
-    kms_signer: Option<&str>,
-    trust_unverified: bool,
-    wait: Option<Duration>,
-) -> Result<(), Error> {
-    let env = env_from(env_file)?;
-    let (name, app) = compose_from(compose, name, &env)?;
+pub async fn deploy(client: &Client, out: &Out, args: &DeployArgs) -> Result<(), Error> {
+    let env = env_from(args.env_file.as_deref())?;
+    let (name, app) = compose_from(&args.compose, args.name.as_deref(), &env)?;
     let mut spec = DeploySpec::new(name, app).env(env);
-    if let Some(t) = instance_type {
+    if let Some(t) = &args.instance_type {
         spec = spec.instance_type(t);
     }
-    if let Some(s) = kms_signer {
+    if let Some(s) = &args.kms_signer {
         spec = spec.kms_signer(s.parse()?);
     }
-    if trust_unverified {
+    if args.trust_unverified_env_key {
         spec = spec.trust_unverified_env_key();
     }
-    if let Some(d) = wait {
-        spec = spec.wait(d);
+    if args.wait {
+        spec = spec.wait(Duration::from_secs(args.timeout));
     }
     let done = client.deploy(&spec).await?;
     let signer = done.env_key.as_ref().and_then(|k| k.signer()).map(|s| s.to_string());
@@ -314,4 +307,67 @@ pub async fn commit_update(
         _ => out.json(&accepted),
     }
     Ok(())
+}
+
+/// Replicates a CVM and prints where the replica runs.
+pub async fn replicate(client: &Client, out: &Out, cvm_id: &str, node: Option<i64>) -> Result<Outcome, Error> {
+    let done = client.replicate(cvm_id, node).await?;
+    match out.format {
+        Format::Table => outln!(
+            "replicated {cvm_id} as {} ({}) on node {}, compose hash {} (the source's and the replica's copy match it)",
+            done.cvm.id.to_text(),
+            done.cvm.vm_uuid.as_deref().unwrap_or("-"),
+            done.cvm.teepod.as_ref().map_or("-", |n| n.name.as_str()),
+            done.compose_hash
+        ),
+        _ => out.json(&json!({"cvm": done.cvm, "compose_hash": done.compose_hash})),
+    }
+    Ok(Outcome::Done)
+}
+
+/// Updates one CVM, or rolls an update over several.
+pub async fn update(client: &Client, out: &Out, args: &UpdateArgs, interval: Duration) -> Result<Outcome, Error> {
+    let (targets, _) = crate::select::select_cvms(client, "update", &args.select, false).await?;
+    let how = UpdateHow {
+        compose: args.compose.as_deref(),
+        env_file: args.env_file.as_deref(),
+        name: args.name.as_deref(),
+        kms_signer: args.kms_signer.as_deref(),
+        trust_unverified: args.trust_unverified_env_key,
+    };
+    let spec = update_spec(client, &targets, &how).await?;
+    if args.rolling || targets.len() > 1 {
+        let opts = RollingOptions::default()
+            .max_unavailable(args.max_unavailable)
+            .batch_timeout(Duration::from_secs(args.wait.timeout))
+            .wait(WaitAllOptions::default().interval(interval));
+        let lines = out.progress;
+        let report = client
+            .rolling_update(&targets, &spec, &opts, |p| {
+                if lines {
+                    eprintln!(
+                        "rolling update: batch {}/{}: {} updated, {} failed, {} to go ({:.1?})",
+                        p.batch, p.batches, p.restarted, p.failed, p.remaining, p.elapsed
+                    );
+                }
+            })
+            .await?;
+        crate::lifecycle::print_rolling(out, "rolling update", &report);
+        Ok(if report.is_complete_success() {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        })
+    } else {
+        let spec = if args.wait.wait {
+            spec.wait(Duration::from_secs(args.wait.timeout))
+        } else {
+            spec
+        };
+        Ok(if update_one(client, out, &targets[0], &spec).await? {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        })
+    }
 }

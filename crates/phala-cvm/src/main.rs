@@ -18,9 +18,13 @@ macro_rules! outln {
 
 mod api;
 mod cli;
-mod commands;
 mod deploy;
+mod fleet;
+mod lifecycle;
 mod output;
+mod run;
+mod select;
+mod waiting;
 
 use std::process::ExitCode;
 
@@ -66,5 +70,5 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::API);
         }
     };
-    runtime.block_on(commands::run(args))
+    runtime.block_on(run::run(args))
 }

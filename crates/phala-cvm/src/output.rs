@@ -128,6 +128,11 @@ fn visible_width(s: &str) -> usize {
     n
 }
 
+/// A missing value in a table.
+pub fn dash(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_string()
+}
+
 /// The structured form of an error, with stable field names.
 pub fn error_json(e: &Error) -> Value {
     let mut value = match e.api() {
