@@ -98,6 +98,19 @@ impl ClientBuilder {
         self.credential = Some(Credential::Bearer(token.into()));
         self
     }
+    /// Authenticate as [`resolve_login`](crate::credentials::resolve_login)
+    /// decided (an OIDC token as a bearer token, any other as an API key),
+    /// at the base URL it found, if any.
+    pub fn login(mut self, login: &crate::credentials::Login) -> Self {
+        self = match login.source {
+            crate::credentials::TokenSource::Oidc => self.bearer_token(login.token.clone()),
+            _ => self.api_key(login.token.clone()),
+        };
+        match &login.base_url {
+            Some(url) => self.base_url(url.clone()),
+            None => self,
+        }
+    }
     /// The API origin, with or without a trailing `/api/v1`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();

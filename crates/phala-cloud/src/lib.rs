@@ -56,15 +56,20 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "account")]
+mod account;
 mod batch;
 mod client;
 mod compose;
 mod condition;
 mod config;
+pub mod credentials;
 mod cvm;
 mod cvm_ref;
 mod deadline;
 mod deploy;
+#[cfg(feature = "discovery")]
+mod discovery;
 mod env_seal;
 mod error;
 mod fleet;
@@ -84,6 +89,8 @@ mod wait;
 mod watch;
 mod webhook;
 
+#[cfg(feature = "account")]
+pub use account::CurrentUserExt;
 pub use batch::{StatusChunk, StatusChunkError, StopFailure};
 pub use client::{Client, ListFilter};
 pub use compose::{AppCompose, ComposeHash};
@@ -92,6 +99,8 @@ pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_R
 pub use cvm::{Cvm, CvmDetails};
 pub use cvm_ref::CvmRef;
 pub use deploy::{DeploySpec, Deployed, SignerSource};
+#[cfg(feature = "discovery")]
+pub use discovery::KmsListed;
 pub use env_seal::{EnvEncryptKey, EnvVars};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT, TrustError};
 pub use fleet::{ActionDone, ActionFailure, ActionReport};

@@ -17,7 +17,7 @@ pub const PAGED_SIZE: u64 = 100;
 
 /// The items of page after page (`fetch(n)`, `n` from 0), until one comes
 /// back shorter than [`PAGED_SIZE`] or fails.
-fn paged<'a, T, F, Fut>(fetch: F) -> impl Stream<Item = Result<T, Error>> + Send + 'a
+pub(crate) fn paged<'a, T, F, Fut>(fetch: F) -> impl Stream<Item = Result<T, Error>> + Send + 'a
 where
     T: Send + 'a,
     F: Fn(u64) -> Fut + Send + 'a,

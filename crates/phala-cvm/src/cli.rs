@@ -40,6 +40,10 @@ pub struct Args {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
+    /// The stored profile to use (see `profiles`); default: the project's
+    /// (phala.toml), else the current one. A key given outright wins.
+    #[arg(long, global = true, env = "PHALA_CLOUD_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
     /// Workspace, sent as X-Phala-Workspace.
     #[arg(long, global = true, env = "PHALA_CLOUD_WORKSPACE", value_name = "WORKSPACE")]
     pub workspace: Option<String>,
@@ -107,6 +111,41 @@ pub enum Command {
     /// operation, its parameters as flags, a body from flags or --json-body FILE.
     #[command(subcommand_value_name = "OPERATION", subcommand_help_heading = "Operations")]
     Api(crate::api::ApiArgs),
+    /// Check an API key and store it as a profile, in the credentials file
+    /// Phala's CLI reads (PHALA_CLOUD_DIR, else ~/.phala-cloud): the key
+    /// from the argument, --api-key or PHALA_CLOUD_API_KEY, else asked for.
+    Login {
+        /// The key (prefer the prompt or standard input: arguments show up in `ps`).
+        key: Option<String>,
+    },
+    /// Remove a stored profile (--profile, else the current one).
+    Logout,
+    /// List the stored profiles, or make one current.
+    Profiles {
+        #[command(subcommand)]
+        command: Option<crate::account::ProfilesCommand>,
+    },
+    /// Who the key in use belongs to, its workspace, and which profile.
+    Whoami,
+    /// Link this directory to a CVM (phala.toml, as Phala's CLI writes it):
+    /// commands run here then take it when no CVM is named.
+    Link {
+        /// Hashed id, VM UUID, app_APPID, instance id or name.
+        cvm: String,
+    },
+    /// The nodes this workspace may deploy to, with capacity left.
+    Nodes,
+    /// Instance types: every family's, or one family's (cpu, gpu, ...).
+    InstanceTypes {
+        /// Only this family.
+        family: Option<String>,
+    },
+    /// The OS images CVMs can run.
+    OsImages,
+    /// The KMS instances (contracts from API 2026-06-23 on).
+    Kms,
+    /// The workspaces the key may act in, with quotas left (remaining/limit).
+    Workspaces,
     /// List CVMs (both API response shapes, one table).
     List {
         /// Only the CVMs (replicas) of this app.
@@ -130,8 +169,8 @@ pub enum Command {
     },
     /// The state of one CVM, or follow it over Server-Sent Events.
     State {
-        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name.
-        cvm_id: String,
+        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name. Default: the CVM phala.toml here links to.
+        cvm_id: Option<String>,
         /// Follow state events until --target is reached.
         #[arg(long, requires = "target")]
         watch: bool,
@@ -165,8 +204,8 @@ pub enum Command {
     },
     /// A CVM's operation history, newest first (all of it: no pages).
     History {
-        /// Hashed id, VM UUID, app_APPID, instance id or name.
-        cvm_id: String,
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm_id: Option<String>,
         /// Only operations started since: an RFC 3339 time, or an age like 30m, 12h, 7d.
         #[arg(long, value_name = "WHEN", value_parser = parse_since)]
         since: Option<chrono::DateTime<chrono::Utc>>,
@@ -176,13 +215,13 @@ pub enum Command {
     },
     /// Cancel the operation in flight on a CVM.
     Cancel {
-        /// Hashed id, VM UUID, app_APPID, instance id or name.
-        cvm_id: String,
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm_id: Option<String>,
     },
     /// Details of one CVM (either API version's shape).
     Get {
-        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name.
-        cvm_id: String,
+        /// Hashed id, VM UUID, app_APPID (the app id with an app_ prefix), instance id or name. Default: the CVM phala.toml here links to.
+        cvm_id: Option<String>,
     },
     /// Start stopped CVMs (one request per CVM).
     Start {
@@ -257,8 +296,8 @@ pub enum Command {
     /// (hashed here and named to the server) and its env; the replica's
     /// compose is read back and compared.
     Replicate {
-        /// Hashed id, VM UUID, app_APPID, instance id or name.
-        cvm_id: String,
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm_id: Option<String>,
         /// The node to put the replica on (default: the source's).
         #[arg(long, value_name = "NODE_ID")]
         node: Option<i64>,

@@ -16,12 +16,15 @@ macro_rules! outln {
     }};
 }
 
+mod account;
 mod api;
 mod cli;
 mod deploy;
+mod discovery;
 mod fleet;
 mod lifecycle;
 mod output;
+mod project;
 mod run;
 mod select;
 mod waiting;

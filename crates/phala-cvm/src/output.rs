@@ -43,6 +43,7 @@ impl Out {
     /// print before the widest cell is known; a longer cell pushes the rest.
     pub fn row(&self, widths: &[usize], cells: &[String]) {
         let last = cells.len().saturating_sub(1);
+        let cells: Vec<std::borrow::Cow<'_, str>> = cells.iter().map(|c| safe_cell(c)).collect();
         let line: String = cells
             .iter()
             .enumerate()
@@ -61,8 +62,12 @@ impl Out {
     /// Prints aligned columns; cells may carry colour codes.
     pub fn table(&self, header: &[&str], rows: &[Vec<String>]) {
         let visible = visible_width;
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| safe_cell(c).into_owned()).collect())
+            .collect();
         let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for row in rows {
+        for row in &rows {
             for (i, cell) in row.iter().enumerate() {
                 widths[i] = widths[i].max(visible(cell));
             }
@@ -83,7 +88,7 @@ impl Out {
             outln!("{}", parts.join("  ").trim_end());
         };
         line(header.iter().map(|h| h.to_string()).collect());
-        for row in rows {
+        for row in &rows {
             line(row.clone());
         }
     }
@@ -126,6 +131,53 @@ fn visible_width(s: &str) -> usize {
         }
     }
     n
+}
+
+/// Text from a server or a CVM (names, log lines) made safe for a
+/// terminal: control characters, escape sequences and bidirectional
+/// overrides are shown escaped (`\u{1b}`), never interpreted.
+pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut clean = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            clean.extend(c.escape_unicode());
+        } else {
+            clean.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(clean)
+}
+
+/// Characters a terminal would act on rather than show.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A table cell made safe, keeping the colour codes [`Out::status`] adds
+/// (`ESC [ digits m`) and escaping every other control character.
+fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if !cell.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(cell);
+    }
+    let mut clean = String::with_capacity(cell.len() + 8);
+    let mut rest = cell;
+    while let Some(c) = rest.chars().next() {
+        let sgr = rest
+            .strip_prefix("\x1b[")
+            .and_then(|r| r.find('m').map(|end| (end, r)))
+            .filter(|(end, r)| r[..*end].bytes().all(|b| b.is_ascii_digit() || b == b';'));
+        if let Some((end, _)) = sgr {
+            clean.push_str(&rest[..end + 3]);
+            rest = &rest[end + 3..];
+            continue;
+        }
+        clean.push_str(&safe(&rest[..c.len_utf8()]));
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(clean)
 }
 
 /// A missing value in a table.
@@ -189,5 +241,21 @@ fn kind_name(kind: phala_cloud::ApiErrorKind) -> &'static str {
         K::KmsPrecondition => "kms_precondition",
         K::Server => "server",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_is_shown_not_interpreted() {
+        assert_eq!(safe("web-1"), "web-1");
+        assert_eq!(safe("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(safe("x\u{202e}y"), "x\\u{202e}y");
+        // Our own colour codes survive in a cell; a server's clear-screen does not.
+        assert_eq!(safe_cell("\x1b[32mrunning\x1b[0m"), "\x1b[32mrunning\x1b[0m");
+        assert_eq!(safe_cell("\x1b[2Jname"), "\\u{1b}[2Jname");
+        assert_eq!(visible_width(&safe_cell("\x1b[2J")), 9);
     }
 }

@@ -4,12 +4,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use phala_cloud::{Action, Client, Error, ListFilter};
+use phala_cloud::credentials::{Credentials, Login, LoginSources, resolve_login};
+use phala_cloud::{Action, Client, Error, ListFilter, Secret};
 
 use crate::cli::{Args, Command};
 use crate::exit;
 use crate::output::Out;
-use crate::{deploy, fleet, lifecycle, waiting};
+use crate::project::cvm_or_project;
+use crate::{deploy, discovery, fleet, lifecycle, waiting};
 
 /// Time compression of the embedded simulator: a 12 s stop takes 0.4 s.
 const SIM_TIME_SCALE: f64 = 30.0;
@@ -22,73 +24,119 @@ pub(crate) enum Outcome {
 
 pub async fn run(args: Args) -> ExitCode {
     let out = Out::new(args.output, args.progress);
-    let (client, sim, interval) = match connect(&args).await {
-        Ok(c) => c,
-        Err((code, e)) => {
-            out.error(&e);
-            return ExitCode::from(code);
-        }
-    };
     let result = match &args.command {
-        Command::Api(api) => {
-            let code = crate::api::run(&client, api, &out).await;
-            if let Some(sim) = sim {
-                sim.shutdown().await;
-            }
-            return ExitCode::from(code);
-        }
-        command => execute(&client, command, &out, interval).await,
+        // The credentials file alone: no key, no server.
+        Command::Logout => crate::account::logout(&out, args.profile.as_deref()).map(|()| Outcome::Done),
+        Command::Profiles { command } => crate::account::profiles(&out, command.as_ref()).map(|()| Outcome::Done),
+        _ => connected(&args, &out).await,
     };
-    if let Some(sim) = sim {
-        sim.shutdown().await;
-    }
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(exit::PARTIAL),
         Err(e) => {
             out.error(&e);
-            let code = if matches!(e, Error::InvalidInput(_)) {
-                exit::USAGE
-            } else {
-                exit::API
-            };
-            ExitCode::from(code)
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
+/// Usage and configuration mistakes exit 2, the API's and the network's 1.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidInput(_) | Error::Config(_) | Error::MissingEnv(_) => exit::USAGE,
+        _ => exit::API,
+    }
+}
+
+/// Runs a command that talks to the API (or the embedded simulator).
+async fn connected(args: &Args, out: &Out) -> Result<Outcome, Error> {
+    // `login` checks the key it is given, not the one stored.
+    let login = match &args.command {
+        Command::Login { key } => {
+            let key = crate::account::key_to_store(key.as_deref(), args)?;
+            Login::outright(key, args.base_url.clone())
+        }
+        _ => resolve(args)?,
+    };
+    let (client, sim, interval) = connect(args, &login).await?;
+    let result = match &args.command {
+        Command::Api(api) => {
+            let code = crate::api::run(&client, api, out).await;
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            std::process::exit(i32::from(code));
+        }
+        Command::Login { .. } => {
+            crate::account::login(&client, out, login.token.clone(), args.profile.as_deref()).await
+        }
+        Command::Whoami => crate::account::whoami(&client, out, &login).await,
+        Command::Link { cvm } => crate::account::link(&client, out, cvm, &login).await,
+        command => execute(&client, command, out, interval).await,
+    };
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    result
+}
+
+/// The key to send, as Phala's CLI finds it: --api-key or
+/// PHALA_CLOUD_API_KEY, the profile (--profile, PHALA_CLOUD_PROFILE, the
+/// project's phala.toml, the current one), then PHALA_OIDC_TOKEN.
+fn resolve(args: &Args) -> Result<Login, Error> {
+    let mut sources = LoginSources::from_env_with(|k| std::env::var(k).ok());
+    sources.api_key = args.api_key.clone().filter(|k| !k.trim().is_empty()).map(Secret::new);
+    sources.profile = args.profile.clone().filter(|p| !p.trim().is_empty());
+    sources.base_url = args.base_url.clone();
+    let project = crate::project::Project::load()?;
+    sources.project_profile = project.and_then(|p| p.profile);
+    // The file is read only when a profile may be needed.
+    let file = if sources.api_key.is_some() && sources.profile.is_none() && sources.project_profile.is_none() {
+        None
+    } else {
+        Credentials::load(&crate::account::credentials_path()?)?
+    };
+    match resolve_login(&sources, file.as_ref()) {
+        Err(Error::MissingEnv(_)) if args.simulate => Ok(Login::outright(Secret::new(""), None)),
+        Err(Error::MissingEnv(_)) => Err(Error::InvalidInput(
+            "no API key: set PHALA_CLOUD_API_KEY, pass --api-key, run `phala-cvm login`, or set PHALA_OIDC_TOKEN"
+                .into(),
+        )),
+        other => other,
+    }
+}
+
 /// The client, the embedded simulator if any, and the polling interval.
-async fn connect(args: &Args) -> Result<(Client, Option<phala_cloud_sim::SimHandle>, Duration), (u8, Error)> {
+/// The simulator accepts the key resolved (so `login` then `whoami` work
+/// against it), or its own when there is none.
+async fn connect(args: &Args, login: &Login) -> Result<(Client, Option<phala_cloud_sim::SimHandle>, Duration), Error> {
     let mut builder = Client::builder().api_version(args.api_version.clone());
     let mut sim = None;
     let mut interval = Duration::from_secs(5);
     if args.simulate {
-        let handle = phala_cloud_sim::Simulator::builder()
+        let mut sim_builder = phala_cloud_sim::Simulator::builder()
             .cvms(args.sim_cvms)
             .apps((args.sim_cvms / 8).max(1))
             .seed(args.sim_seed)
-            .time_scale(SIM_TIME_SCALE)
-            .start()
-            .await
-            .map_err(|e| (exit::API, Error::Config(format!("cannot start the simulator: {e}"))))?;
+            .time_scale(SIM_TIME_SCALE);
+        if !login.token.expose().is_empty() {
+            sim_builder = sim_builder.api_key(login.token.expose());
+        }
+        let handle = sim_builder.start().await.map_err(|e| Error::Transport {
+            message: format!("cannot start the simulator: {e}"),
+            connect: true,
+            source: None,
+        })?;
         builder = builder.base_url(handle.base_url()).api_key(handle.api_key());
         interval = interval.div_f64(SIM_TIME_SCALE);
         sim = Some(handle);
     } else {
-        let key = args
-            .api_key
-            .clone()
-            .filter(|k| !k.trim().is_empty())
-            .ok_or((exit::USAGE, Error::MissingEnv("PHALA_CLOUD_API_KEY")))?;
-        builder = builder.api_key(key);
-        if let Some(url) = &args.base_url {
-            builder = builder.base_url(url.clone());
-        }
+        builder = builder.login(login);
     }
     if let Some(ws) = &args.workspace {
         builder = builder.workspace(ws.clone());
     }
-    let client = builder.build().map_err(|e| (exit::USAGE, e))?;
+    let client = builder.build()?;
     Ok((client, sim, interval))
 }
 
@@ -106,6 +154,11 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             }
             fleet::list(client, out, app.as_deref(), status.as_deref(), &filter).await
         }
+        Command::Nodes => discovery::nodes(client, out).await,
+        Command::InstanceTypes { family } => discovery::instance_types(client, out, family.as_deref()).await,
+        Command::OsImages => discovery::os_images(client, out).await,
+        Command::Kms => discovery::kms(client, out).await,
+        Command::Workspaces => discovery::workspaces(client, out).await,
         Command::Status { select } => fleet::status(client, out, select).await,
         Command::State {
             cvm_id,
@@ -113,8 +166,8 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             target,
             timeout,
         } => match (watch, target) {
-            (true, Some(t)) => fleet::watch_state(client, out, cvm_id, *t, *timeout).await,
-            _ => fleet::state(client, out, cvm_id).await,
+            (true, Some(t)) => fleet::watch_state(client, out, &cvm_or_project(cvm_id.as_deref())?, *t, *timeout).await,
+            _ => fleet::state(client, out, &cvm_or_project(cvm_id.as_deref())?).await,
         },
         Command::Stop {
             ids,
@@ -124,13 +177,20 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             timeout,
             yes,
         } => lifecycle::stop(client, out, ids, *all, app.as_deref(), *wait, *timeout, *yes, interval).await,
-        Command::Get { cvm_id } => fleet::get(client, out, cvm_id).await,
-        Command::History { cvm_id, since, types } => fleet::history(client, out, cvm_id, *since, types).await,
-        Command::Cancel { cvm_id } => fleet::cancel(client, out, cvm_id).await,
+        Command::Get { cvm_id } => fleet::get(client, out, &cvm_or_project(cvm_id.as_deref())?).await,
+        Command::History { cvm_id, since, types } => {
+            fleet::history(client, out, &cvm_or_project(cvm_id.as_deref())?, *since, types).await
+        }
+        Command::Cancel { cvm_id } => fleet::cancel(client, out, &cvm_or_project(cvm_id.as_deref())?).await,
         // Answered in `main`, before any client exists.
         Command::Completions { .. } | Command::ComposeHash { .. } | Command::Env { .. } => Ok(Outcome::Done),
-        // Answered in `run`.
-        Command::Api(_) => Ok(Outcome::Done),
+        // Answered before: in `run`, or in `connected`.
+        Command::Api(_)
+        | Command::Login { .. }
+        | Command::Logout
+        | Command::Profiles { .. }
+        | Command::Whoami
+        | Command::Link { .. } => Ok(Outcome::Done),
         Command::CommitUpdate {
             cvm_id,
             token,
@@ -139,7 +199,9 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         } => crate::deploy::commit_update(client, out, cvm_id, token, compose_hash, transaction_hash)
             .await
             .map(|()| Outcome::Done),
-        Command::Replicate { cvm_id, node } => deploy::replicate(client, out, cvm_id, *node).await,
+        Command::Replicate { cvm_id, node } => {
+            deploy::replicate(client, out, &cvm_or_project(cvm_id.as_deref())?, *node).await
+        }
         Command::Update(update) => deploy::update(client, out, update, interval).await,
         Command::Deploy(spec) => deploy::deploy(client, out, spec).await.map(|()| Outcome::Done),
         Command::Start { select, wait } => {
