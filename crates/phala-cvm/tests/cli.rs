@@ -1,52 +1,12 @@
 //! The `phala-cvm` binary, run as a process, against the embedded simulator
 //! (`--simulate`) and against canned real-world answers (httpmock).
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{code, run, sim, stdout_json, text};
 
 use httpmock::prelude::*;
 use serde_json::{Value, json};
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_phala-cvm"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .env_remove("PHALA_CLOUD_API_KEY")
-        .env_remove("PHALA_CLOUD_API_PREFIX")
-        .env_remove("PHALA_CLOUD_WORKSPACE")
-        .env_remove("PHALA_CLOUD_API_VERSION")
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn sim(args: &[&str]) -> Output {
-    let mut all = vec!["--simulate", "--sim-cvms", "40"];
-    all.extend_from_slice(args);
-    run(&all, &[])
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout_json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}",
-            String::from_utf8_lossy(&o.stdout)
-        )
-    })
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn list_in_both_formats() {
