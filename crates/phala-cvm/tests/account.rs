@@ -157,7 +157,7 @@ fn a_file_written_by_phalas_cli_is_used_and_a_bad_key_is_never_stored() {
     // A key the API refuses is not stored, and says why.
     let refused = in_dir(
         &dir,
-        &["--base-url", &sim.base_url(), "--profile", "bad", "login", "phak_wrong"],
+        &["--base-url", sim.base_url(), "--profile", "bad", "login", "phak_wrong"],
     );
     assert_eq!(code(&refused), 1, "{}", text(&refused));
     assert!(text(&refused).contains("401"), "{}", text(&refused));
@@ -169,7 +169,7 @@ fn a_file_written_by_phalas_cli_is_used_and_a_bad_key_is_never_stored() {
         &dir,
         &[
             "--base-url",
-            &sim.base_url(),
+            sim.base_url(),
             "--profile",
             "second",
             "login",
