@@ -58,6 +58,8 @@
 
 #[cfg(feature = "account")]
 mod account;
+#[cfg(feature = "cvms")]
+mod attestation_check;
 mod batch;
 mod client;
 mod compose;
@@ -66,6 +68,8 @@ mod config;
 pub mod credentials;
 mod cvm;
 mod cvm_ref;
+#[cfg(feature = "cvms")]
+mod cvm_settings;
 mod deadline;
 mod deploy;
 #[cfg(feature = "discovery")]
@@ -91,6 +95,8 @@ mod webhook;
 
 #[cfg(feature = "account")]
 pub use account::CurrentUserExt;
+#[cfg(feature = "cvms")]
+pub use attestation_check::{AttestationCheck, DSTACK_RUNTIME_EVENT};
 pub use batch::{StatusChunk, StatusChunkError, StopFailure};
 pub use client::{Client, ListFilter};
 pub use compose::{AppCompose, ComposeHash};

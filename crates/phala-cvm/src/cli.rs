@@ -146,6 +146,31 @@ pub enum Command {
     Kms,
     /// The workspaces the key may act in, with quotas left (remaining/limit).
     Workspaces,
+    /// A CVM's containers (name, image, created, status, state).
+    Ps {
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm: Option<String>,
+    },
+    /// A CVM's attestation, checked here: each RTMR3 event's digest, the
+    /// log's replay to RTMR3, the compose hash and app id it records.
+    /// Exit 3 when the answer contradicts itself.
+    Attestation {
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm: Option<String>,
+    },
+    /// Change a CVM's vCPUs, memory, disk or instance type.
+    Resize(crate::settings::ResizeArgs),
+    /// Who may read a CVM's logs, system info and TCB info.
+    Visibility(crate::settings::VisibilityArgs),
+    /// Move a CVM to another OS image; without --image, list those it can
+    /// move to.
+    Upgrade {
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm: Option<String>,
+        /// The OS image name (see `upgrade CVM` or `os-images`).
+        #[arg(long, value_name = "NAME")]
+        image: Option<String>,
+    },
     /// List CVMs (both API response shapes, one table).
     List {
         /// Only the CVMs (replicas) of this app.

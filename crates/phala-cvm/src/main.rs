@@ -27,6 +27,7 @@ mod output;
 mod project;
 mod run;
 mod select;
+mod settings;
 mod waiting;
 
 use std::process::ExitCode;

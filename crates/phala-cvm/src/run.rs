@@ -11,7 +11,7 @@ use crate::cli::{Args, Command};
 use crate::exit;
 use crate::output::Out;
 use crate::project::cvm_or_project;
-use crate::{deploy, discovery, fleet, lifecycle, waiting};
+use crate::{deploy, discovery, fleet, lifecycle, settings, waiting};
 
 /// Time compression of the embedded simulator: a 12 s stop takes 0.4 s.
 const SIM_TIME_SCALE: f64 = 30.0;
@@ -153,6 +153,13 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
                 filter = filter.family(*family);
             }
             fleet::list(client, out, app.as_deref(), status.as_deref(), &filter).await
+        }
+        Command::Ps { cvm } => settings::ps(client, out, &cvm_or_project(cvm.as_deref())?).await,
+        Command::Attestation { cvm } => settings::attestation(client, out, &cvm_or_project(cvm.as_deref())?).await,
+        Command::Resize(r) => settings::resize(client, out, &cvm_or_project(r.cvm.as_deref())?, r).await,
+        Command::Visibility(v) => settings::visibility(client, out, &cvm_or_project(v.cvm.as_deref())?, v).await,
+        Command::Upgrade { cvm, image } => {
+            settings::upgrade(client, out, &cvm_or_project(cvm.as_deref())?, image.as_deref()).await
         }
         Command::Nodes => discovery::nodes(client, out).await,
         Command::InstanceTypes { family } => discovery::instance_types(client, out, family.as_deref()).await,
