@@ -126,6 +126,15 @@ impl Transport {
         self.max_body_bytes = Some(n);
         self
     }
+    /// Puts these headers on a request built by hand (for a path the
+    /// document does not have yet), as every generated request gets them.
+    pub fn apply(&self, request: &mut reqwest::Request) {
+        // Room for ours at once, instead of the map growing as they arrive.
+        request.headers_mut().reserve(self.headers.len());
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
     /// The per-attempt timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.request_timeout
@@ -186,12 +195,7 @@ impl ClientHooks<Transport> for Client {
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        let transport = self.inner();
-        // Room for ours at once, instead of the map growing as they arrive.
-        request.headers_mut().reserve(transport.headers.len());
-        for (name, value) in &transport.headers {
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
+        self.inner().apply(request);
         Ok(())
     }
 

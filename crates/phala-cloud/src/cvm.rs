@@ -247,4 +247,24 @@ impl CvmDetails {
             CvmDetails::Detail(c) => c.resource.memory_in_gb.map(|g| (g * 1024.0).round() as i64),
         }
     }
+
+    /// The dstack gateway's domain (`host` or `host:port`) its app is
+    /// reached through: `gateway_domain` before 2026-01-21,
+    /// `gateway.base_domain` after.
+    pub fn gateway_domain(&self) -> Option<&str> {
+        match self {
+            CvmDetails::Basic(c) => c.gateway_domain.as_deref(),
+            CvmDetails::Detail(c) => c.gateway.base_domain.as_deref(),
+        }
+        .filter(|d| !d.trim().is_empty())
+    }
+
+    /// Whether it runs a dev OS image (the ones with an SSH daemon), when
+    /// the answer says.
+    pub fn is_dev_os(&self) -> Option<bool> {
+        match self {
+            CvmDetails::Basic(c) => c.base_image.as_deref().map(|i| i.contains("dev")),
+            CvmDetails::Detail(c) => c.os.as_ref().and_then(|o| o.is_dev),
+        }
+    }
 }

@@ -82,6 +82,7 @@ mod kms_key;
 mod lifecycle;
 mod listing;
 mod paging;
+mod raw_request;
 mod replicate;
 mod report;
 mod retry;

@@ -120,6 +120,49 @@ pub fn commands() -> Vec<ClapCommand> {
             .args(phase_two),
     );
     all.push(
+        ClapCommand::new("request")
+            .about("An authenticated request to a path the bundled document does not have yet; the answer as JSON")
+            .arg(
+                Arg::new("method")
+                    .required(true)
+                    .value_name("METHOD")
+                    .value_parser([
+                        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "get", "post", "put", "patch", "delete",
+                        "head",
+                    ])
+                    .hide_possible_values(true)
+                    .help("GET, POST, PUT, PATCH, DELETE or HEAD"),
+            )
+            .arg(
+                Arg::new("path")
+                    .required(true)
+                    .value_name("PATH")
+                    .help("/api/v1/... or a path below it, e.g. /auth/me"),
+            )
+            .arg(
+                Arg::new("query")
+                    .long("query")
+                    .short('q')
+                    .value_name("KEY=VALUE")
+                    .action(clap::ArgAction::Append)
+                    .help("A query parameter (repeatable)"),
+            )
+            .arg(
+                Arg::new("body")
+                    .long("body")
+                    .value_name("JSON")
+                    .help("The JSON body")
+                    .conflicts_with("body-file"),
+            )
+            .arg(
+                Arg::new("body-file")
+                    .long("body-file")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("The JSON body, from a file (- for standard input)"),
+            ),
+    );
+    all.push(
         ClapCommand::new("upload-and-verify")
             .about("Verify an attestation quote, from a file or as hex (multipart upload)")
             .arg(file("The quote file").required_unless_present("hex"))
@@ -205,7 +248,10 @@ async fn hand_made(client: &Client, name: &str, m: &ArgMatches, printer: &Printe
             // The answer as the service sends it: JSON, or SSE events as they come.
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| Error::Stream(format!("the state stream broke: {e}")))?;
-                outln!("{}", String::from_utf8_lossy(&chunk).trim_end_matches('\n'));
+                String::from_utf8_lossy(&chunk)
+                    .trim_end_matches('\n')
+                    .split('\n')
+                    .for_each(|l| outln!("{}", crate::output::safe(l)));
             }
             return Ok(());
         }
@@ -244,10 +290,52 @@ async fn hand_made(client: &Client, name: &str, m: &ArgMatches, printer: &Printe
                 Err(e) => Err(client.error_from_raw(e).await),
             }
         }
+        "request" => request(client, m).await,
         other => Err(Error::InvalidInput(format!("no operation {other}"))),
     };
     printer.print(&answer?);
     Ok(())
+}
+
+/// `api request METHOD PATH`: the facade's raw request, its body checked
+/// as JSON before anything is sent.
+async fn request(client: &Client, m: &ArgMatches) -> Result<Value, Error> {
+    let method = m
+        .get_one::<String>("method")
+        .map(|s| s.to_ascii_uppercase())
+        .unwrap_or_default();
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| Error::InvalidInput(format!("no method {method}")))?;
+    let path = m.get_one::<String>("path").cloned().unwrap_or_default();
+    let query = m
+        .get_many::<String>("query")
+        .into_iter()
+        .flatten()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::InvalidInput(format!("--query {kv:?}: expected KEY=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = match (m.get_one::<String>("body"), m.get_one::<PathBuf>("body-file")) {
+        (Some(b), _) => Some(b.clone()),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| Error::InvalidInput(format!("cannot read the body from standard input: {e}")))?;
+            Some(s)
+        }
+        (None, Some(p)) => {
+            Some(std::fs::read_to_string(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?)
+        }
+        (None, None) => None,
+    };
+    let body = text
+        .map(|t| {
+            serde_json::from_str::<Value>(&t).map_err(|e| Error::InvalidInput(format!("the body is not JSON: {e}")))
+        })
+        .transpose()?;
+    client.request(method, &path, &query, body.as_ref()).await
 }
 
 /// How `api` commands print: our formats. progenitor hands it the typed
@@ -277,7 +365,8 @@ impl Printer {
                     .for_each(|item| outln!("{}", serde_json::to_string(item).unwrap_or_default())),
                 other => outln!("{}", serde_json::to_string(other).unwrap_or_default()),
             },
-            Format::Table => outln!("{}", table(&value)),
+            // What the server sent is untrusted: shown, never interpreted.
+            Format::Table => table(&value).lines().for_each(|l| outln!("{}", crate::output::safe(l))),
         }
     }
 }

@@ -158,6 +158,9 @@ pub enum Command {
         /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
         cvm: Option<String>,
     },
+    /// ssh into a CVM (dev OS) through its dstack gateway over TLS, as
+    /// Phala's CLI does (needs ssh and openssl); arguments after -- go to ssh.
+    Ssh(crate::ssh::SshArgs),
     /// Change a CVM's vCPUs, memory, disk or instance type.
     Resize(crate::settings::ResizeArgs),
     /// Who may read a CVM's logs, system info and TCB info.

@@ -28,6 +28,7 @@ mod project;
 mod run;
 mod select;
 mod settings;
+mod ssh;
 mod waiting;
 
 use std::process::ExitCode;

@@ -20,6 +20,8 @@ pub struct Project {
     pub app_id: Option<String>,
     pub instance_id: Option<String>,
     pub name: Option<String>,
+    pub gateway_domain: Option<String>,
+    pub gateway_port: Option<u16>,
 }
 
 impl Project {

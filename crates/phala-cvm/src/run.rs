@@ -161,6 +161,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Upgrade { cvm, image } => {
             settings::upgrade(client, out, &cvm_or_project(cvm.as_deref())?, image.as_deref()).await
         }
+        Command::Ssh(a) => crate::ssh::ssh(client, &cvm_or_project(a.cvm.as_deref())?, a).await,
         Command::Nodes => discovery::nodes(client, out).await,
         Command::InstanceTypes { family } => discovery::instance_types(client, out, family.as_deref()).await,
         Command::OsImages => discovery::os_images(client, out).await,
