@@ -47,7 +47,15 @@ pub struct DeploySpec {
     /// The KMS kind (`phala` when none). An on-chain KMS (`ethereum`,
     /// `base`) makes later updates wait for their hash to be registered.
     pub kms: Option<KmsType>,
+    /// Every other field of the provision request (node, region, image,
+    /// disk size, listed, dev OS, ...): the generated builder itself, so a
+    /// field Phala adds is reachable here by regeneration alone. The
+    /// name, compose and env keys are the spec's own and overwrite it.
+    pub provision: ProvisionBuilder,
 }
+
+/// The generated provision request's builder.
+pub type ProvisionBuilder = crate::raw::types::builder::ProvisionDstackAppRequestV2;
 
 impl DeploySpec {
     /// A CVM named `name` running `compose`, no env.
@@ -67,7 +75,20 @@ impl DeploySpec {
             trust_unverified_env_key: false,
             wait: None,
             kms: None,
+            provision: ProvisionDstackAppRequestV2::builder(),
         }
+    }
+
+    /// Sets fields of the provision request on its generated builder.
+    ///
+    /// ```
+    /// # use phala_cloud::{AppCompose, DeploySpec};
+    /// let spec = DeploySpec::new("web-app", AppCompose::docker_compose("web-app", "services: {}\n"))
+    ///     .provision(|p| p.teepod_id(Some(3)).region(Some("us-west".to_string())).disk_size(Some(80)));
+    /// ```
+    pub fn provision(mut self, set: impl FnOnce(ProvisionBuilder) -> ProvisionBuilder) -> Self {
+        self.provision = set(self.provision);
+        self
     }
     /// The KMS kind.
     pub fn kms(mut self, kms: KmsType) -> Self {
@@ -169,13 +190,23 @@ impl Client {
         spec.env.check_allowed(&compose_request.allowed_envs)?;
         let ours = spec.compose.hash();
 
-        let body = ProvisionDstackAppRequestV2::builder()
+        let mut body = spec
+            .provision
+            .clone()
             .name(spec.name.clone())
             .compose_file(compose_request)
-            .instance_type(Some(spec.instance_type.clone().unwrap_or_else(|| "tdx.small".into())))
-            .env_keys(spec.env.keys().map(str::to_string).collect::<Vec<_>>())
-            .kms(spec.kms.clone());
-        let body = ProvisionDstackAppRequestV2::try_from(body).map_err(|e| Error::InvalidInput(e.to_string()))?;
+            .env_keys(spec.env.keys().map(str::to_string).collect::<Vec<_>>());
+        if let Some(t) = &spec.instance_type {
+            body = body.instance_type(Some(t.clone()));
+        }
+        if let Some(kms) = &spec.kms {
+            body = body.kms(Some(kms.clone()));
+        }
+        let mut body = ProvisionDstackAppRequestV2::try_from(body).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        // No size at all: the smallest type, as Phala's SDKs default.
+        if body.instance_type.is_none() && body.vcpu.is_none() && body.memory.is_none() {
+            body.instance_type = Some("tdx.small".into());
+        }
         let request = self.raw().provision_cvm().body(body);
         // Provisioning only caches the compose: repeating it is harmless.
         let provisioned = self

@@ -105,7 +105,7 @@ pub use condition::Condition;
 pub use config::{ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT};
 pub use cvm::{Cvm, CvmDetails};
 pub use cvm_ref::CvmRef;
-pub use deploy::{DeploySpec, Deployed, SignerSource};
+pub use deploy::{DeploySpec, Deployed, ProvisionBuilder, SignerSource};
 #[cfg(feature = "discovery")]
 pub use discovery::KmsListed;
 pub use env_seal::{EnvEncryptKey, EnvVars};

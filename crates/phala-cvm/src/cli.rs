@@ -299,7 +299,7 @@ pub enum Command {
     /// Deploy a CVM from a docker-compose file, checked end to end: the
     /// server's compose hash must be ours, the env key signed by the KMS,
     /// the env sealed here, the compose the CVM holds ours.
-    Deploy(DeployArgs),
+    Deploy(crate::deploy_flags::DeployArgs),
     /// Update CVMs' compose, env or both, checked like deploy (the server's
     /// compose hash must be ours, the env key signed by the KMS, the held
     /// compose read back). Several CVMs (or --app/--all) roll --max-unavailable
@@ -460,36 +460,6 @@ fn known_status() -> impl clap::builder::TypedValueParser<Value = KnownStatus> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(KnownStatus::ALL.map(|k| k.as_str()))
         .try_map(|s: String| KnownStatus::parse_listed(&s))
-}
-
-#[derive(ClapArgs, Debug)]
-pub struct DeployArgs {
-    /// The docker-compose file.
-    #[arg(long, value_name = "FILE")]
-    pub compose: PathBuf,
-    /// Env variables (KEY=VALUE lines), sealed on this machine; their
-    /// keys become the compose's allowed_envs.
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
-    /// CVM name (default: the compose file's name without extension).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// Instance type (default tdx.small).
-    #[arg(long, value_name = "TYPE")]
-    pub instance_type: Option<String>,
-    /// The KMS signer to trust (secp256k1 public key, hex); default: the
-    /// one the KMS contract reports (API 2026-06-23 on).
-    #[arg(long, value_name = "HEX")]
-    pub kms_signer: Option<String>,
-    /// Seal the env to a key whose signature is not checked.
-    #[arg(long)]
-    pub trust_unverified_env_key: bool,
-    /// Then wait until it runs.
-    #[arg(long)]
-    pub wait: bool,
-    /// Give up waiting after this many seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECS")]
-    pub timeout: u64,
 }
 
 #[derive(ClapArgs, Debug)]

@@ -11,22 +11,17 @@ use phala_cloud::{
 };
 use serde_json::json;
 
-use crate::cli::{Command, DeployArgs, EnvCommand, Format, UpdateArgs};
-use crate::output::Out;
+use crate::cli::{Command, EnvCommand, Format, UpdateArgs};
+use crate::deploy_flags::{DeployArgs, env_file};
+use crate::output::{Out, safe};
 use crate::run::Outcome;
 
-fn read(path: &Path) -> Result<String, Error> {
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
 }
 
 fn env_from(path: Option<&Path>) -> Result<EnvVars, Error> {
-    match path {
-        Some(p) => EnvVars::parse(&read(p)?).map_err(|e| match e {
-            Error::InvalidInput(m) => Error::InvalidInput(format!("{}: {m}", p.display())),
-            other => other,
-        }),
-        None => Ok(EnvVars::new()),
-    }
+    Ok(path.map(env_file).transpose()?.unwrap_or_default())
 }
 
 /// A docker-compose file's text; an empty one is refused.
@@ -105,10 +100,52 @@ pub fn local(command: &Command, out: &Out) -> Option<Result<(), Error>> {
     }
 }
 
-pub async fn deploy(client: &Client, out: &Out, args: &DeployArgs) -> Result<(), Error> {
-    let env = env_from(args.env_file.as_deref())?;
+/// Deploys a new CVM, or updates the one `--cvm-id` or the name names
+/// (as Phala's CLI does); both with every trust check.
+pub async fn deploy(client: &Client, out: &Out, args: &DeployArgs) -> Result<Outcome, Error> {
+    let env = args.env()?;
+    let existing = match (&args.cvm_id, &args.name) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(name)) => match client.cvm(name).await {
+            Ok(found) => Some(found.id()),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        },
+        (None, None) => None,
+    };
+    if let Some(target) = existing {
+        let ignored = args.create_only();
+        if !ignored.is_empty() {
+            eprintln!(
+                "note: updating {}: ignoring {} (for a new CVM only)",
+                safe(&target),
+                ignored.join(", ")
+            );
+        }
+        let how = UpdateHow {
+            compose: Some(&args.compose),
+            env,
+            name: None,
+            kms_signer: args.kms_signer.as_deref(),
+            trust_unverified: args.trust_unverified_env_key,
+            shape: &|app| args.shape_compose(app),
+        };
+        let targets = [target];
+        let mut spec = update_spec(client, &targets, &how).await?;
+        if args.wait {
+            spec = spec.wait(Duration::from_secs(args.timeout));
+        }
+        return Ok(if update_one(client, out, &targets[0], &spec).await? {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        });
+    }
+    let env = env.unwrap_or_default();
     let (name, app) = compose_from(&args.compose, args.name.as_deref(), &env)?;
-    let mut spec = DeploySpec::new(name, app).env(env);
+    let mut spec = DeploySpec::new(name, args.shape_compose(app)?)
+        .env(env)
+        .provision(|p| args.shape_provision(p));
     if let Some(t) = &args.instance_type {
         spec = spec.instance_type(t);
     }
@@ -161,23 +198,25 @@ pub async fn deploy(client: &Client, out: &Out, args: &DeployArgs) -> Result<(),
             "signer_source": done.signer_source,
         })),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// What `update` was asked to change.
 pub struct UpdateHow<'a> {
     pub compose: Option<&'a Path>,
-    pub env_file: Option<&'a Path>,
+    pub env: Option<EnvVars>,
     pub name: Option<&'a str>,
     pub kms_signer: Option<&'a str>,
     pub trust_unverified: bool,
+    /// The compose's own settings (deploy's flags), applied to a new compose.
+    pub shape: &'a dyn Fn(AppCompose) -> Result<AppCompose, Error>,
 }
 
 /// The update for the given CVMs: a new compose wraps the file as `deploy`
 /// does, named as the held compose of the first CVM unless --name says,
 /// allowing the env file's keys (or the held ones when there is none).
 pub async fn update_spec(client: &Client, targets: &[String], how: &UpdateHow<'_>) -> Result<UpdateSpec, Error> {
-    let env = how.env_file.map(|p| env_from(Some(p))).transpose()?;
+    let env = how.env.clone();
     let mut spec = UpdateSpec::default();
     if let Some(file) = how.compose {
         let first = targets
@@ -201,7 +240,9 @@ pub async fn update_spec(client: &Client, targets: &[String], how: &UpdateHow<'_
                 .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
         };
-        spec = spec.compose(AppCompose::docker_compose(name, text).with_allowed_envs(keys));
+        spec = spec.compose((how.shape)(
+            AppCompose::docker_compose(name, text).with_allowed_envs(keys),
+        )?);
     }
     if let Some(env) = env {
         spec = spec.env(env);
@@ -330,10 +371,11 @@ pub async fn update(client: &Client, out: &Out, args: &UpdateArgs, interval: Dur
     let (targets, _) = crate::select::select_cvms(client, "update", &args.select, false).await?;
     let how = UpdateHow {
         compose: args.compose.as_deref(),
-        env_file: args.env_file.as_deref(),
+        env: args.env_file.as_deref().map(env_file).transpose()?,
         name: args.name.as_deref(),
         kms_signer: args.kms_signer.as_deref(),
         trust_unverified: args.trust_unverified_env_key,
+        shape: &|app| Ok(app),
     };
     let spec = update_spec(client, &targets, &how).await?;
     if args.rolling || targets.len() > 1 {

@@ -20,6 +20,7 @@ mod account;
 mod api;
 mod cli;
 mod deploy;
+mod deploy_flags;
 mod discovery;
 mod fleet;
 mod lifecycle;

@@ -211,7 +211,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             deploy::replicate(client, out, &cvm_or_project(cvm_id.as_deref())?, *node).await
         }
         Command::Update(update) => deploy::update(client, out, update, interval).await,
-        Command::Deploy(spec) => deploy::deploy(client, out, spec).await.map(|()| Outcome::Done),
+        Command::Deploy(spec) => deploy::deploy(client, out, spec).await,
         Command::Start { select, wait } => {
             lifecycle::lifecycle(client, out, Action::Start, select, wait, interval).await
         }

@@ -76,7 +76,7 @@ fn mebibytes(text: &str) -> Result<NonZeroU64, String> {
     size_in(text, 1)
 }
 
-fn gigabytes(text: &str) -> Result<NonZeroU64, String> {
+pub fn gigabytes(text: &str) -> Result<NonZeroU64, String> {
     size_in(text, 1024)
 }
 
