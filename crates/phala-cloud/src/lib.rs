@@ -81,6 +81,8 @@ mod history;
 mod kms_key;
 mod lifecycle;
 mod listing;
+#[cfg(feature = "cvms")]
+mod logs;
 mod paging;
 mod raw_request;
 mod replicate;
@@ -115,6 +117,8 @@ pub use history::OperationsFilter;
 pub use kms_key::{KmsSigner, MAX_KEY_AGE, MAX_KEY_SKEW, VerifiedEnvKey, recover_env_key_signer, verify_env_key};
 pub use lifecycle::Action;
 pub use listing::PAGE_SIZE;
+#[cfg(feature = "cvms")]
+pub use logs::{LogChannel, LogLine, LogSource, LogsOptions};
 pub use phala_cloud_api as raw;
 pub use raw::types::{
     BatchStopErrorEntry, BatchStopResponse, CancelOperationRequest, CvmBasicInfo, CvmInfoDetail, CvmOperation,

@@ -146,6 +146,10 @@ pub enum Command {
     Kms,
     /// The workspaces the key may act in, with quotas left (remaining/limit).
     Workspaces,
+    /// A CVM's logs: a container's (default), or its serial console, stdout
+    /// or stderr; -f follows. Lines from the CVM are shown escaped, never
+    /// interpreted (--raw opts out); an endless line is cut with a marker.
+    Logs(crate::logs::LogsArgs),
     /// A CVM's containers (name, image, created, status, state).
     Ps {
         /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.

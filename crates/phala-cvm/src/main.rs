@@ -24,6 +24,7 @@ mod deploy_flags;
 mod discovery;
 mod fleet;
 mod lifecycle;
+mod logs;
 mod output;
 mod project;
 mod run;

@@ -137,12 +137,12 @@ fn visible_width(s: &str) -> usize {
 /// terminal: control characters, escape sequences and bidirectional
 /// overrides are shown escaped (`\u{1b}`), never interpreted.
 pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(unsafe_char) {
+    if !s.chars().any(is_unsafe) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut clean = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if unsafe_char(c) {
+        if is_unsafe(c) {
             clean.extend(c.escape_unicode());
         } else {
             clean.push(c);
@@ -152,14 +152,14 @@ pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Characters a terminal would act on rather than show.
-fn unsafe_char(c: char) -> bool {
+pub fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A table cell made safe, keeping the colour codes [`Out::status`] adds
 /// (`ESC [ digits m`) and escaping every other control character.
 fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
-    if !cell.chars().any(unsafe_char) {
+    if !cell.chars().any(is_unsafe) {
         return std::borrow::Cow::Borrowed(cell);
     }
     let mut clean = String::with_capacity(cell.len() + 8);

@@ -154,6 +154,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
             }
             fleet::list(client, out, app.as_deref(), status.as_deref(), &filter).await
         }
+        Command::Logs(a) => crate::logs::logs(client, out, a).await,
         Command::Ps { cvm } => settings::ps(client, out, &cvm_or_project(cvm.as_deref())?).await,
         Command::Attestation { cvm } => settings::attestation(client, out, &cvm_or_project(cvm.as_deref())?).await,
         Command::Resize(r) => settings::resize(client, out, &cvm_or_project(r.cvm.as_deref())?, r).await,
