@@ -101,6 +101,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
     };
     let mut results = bench(&["--skip", "scale"])?;
     results["scale"] = bench(&["--only", "scale"])?["scale"].take();
+    results["cli"] = cli_scenario(&sim_bin, opts)?;
     if opts.build_times {
         results["build"] = build_times()?;
         results["features"] = feature_build_times()?;
@@ -405,7 +406,27 @@ fn markdown(r: &Value) -> String {
     md.push_str(TLS_CHOICE);
     md.push_str(&scale_section(&r["scale"]));
     md.push_str(&features_section(r.get("features")));
+    md.push_str(&crate::bench_cli::section(&r["cli"]));
     md
+}
+
+/// Scenario 8: our CLI beside Phala's. A quick run (the smoke test) uses
+/// Phala's CLI only if it is installed already and never installs it.
+fn cli_scenario(sim_bin: &Path, opts: &Options) -> Result<Value, String> {
+    let ours = build_binary("phala-cvm", "phala-cvm", opts.release)?;
+    let root = workspace_root();
+    let installed = root.join("target/official-cli/node_modules/phala/dist/index.js");
+    let node = command_output("node", &["--version"]);
+    let theirs = if node.is_empty() {
+        None
+    } else if opts.quick {
+        installed.is_file().then_some(installed)
+    } else {
+        Some(crate::bench_cli::phala_cli(&root)?)
+    };
+    let mut r = crate::bench_cli::run(sim_bin, &ours, theirs.as_deref(), opts.quick)?;
+    r["node"] = json!(node);
+    Ok(r)
 }
 
 /// Scenario 7, the features: see [`feature_build_times`].
@@ -646,6 +667,8 @@ mod tests {
             "### 1b. Event stream",
             "### 1c. Listing",
             "Status of a fleet named by each form of reference",
+            "## 8. Operators' commands",
+            "| whoami |",
         ] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }

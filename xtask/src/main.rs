@@ -6,6 +6,7 @@
 //! 3 for any failure (network, bad document).
 
 mod bench;
+mod bench_cli;
 mod bench_layers;
 mod evidence;
 mod md;

@@ -1,0 +1,228 @@
+//! Scenario 8: operators' commands, `phala-cvm` beside Phala's CLI (npm
+//! `phala`, pinned) on the same simulator: wall time and peak resident
+//! memory of each process, measured exactly (`wait4`'s rusage of the one
+//! child), runs alternating between the two tools.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+/// Phala's CLI, the version the notes and tests read.
+pub const PHALA_CLI_VERSION: &str = "1.1.18";
+
+/// One run of a command: its wall time, peak resident memory and status.
+struct Measured {
+    secs: f64,
+    peak_kib: u64,
+    ok: bool,
+}
+
+/// Runs `cmd` to the end and measures it alone: `wait4` reaps exactly this
+/// child and reports its own peak resident set.
+fn measure(cmd: &mut Command) -> Result<Measured, String> {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in; the pid is our
+    // child's, which nothing else waits for (the `Child` is dropped
+    // without a wait).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if reaped != pid {
+        return Err(format!("wait4 failed for {cmd:?}"));
+    }
+    drop(child);
+    Ok(Measured {
+        secs: started.elapsed().as_secs_f64(),
+        // Linux reports ru_maxrss in KiB.
+        peak_kib: usage.ru_maxrss.max(0) as u64,
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    })
+}
+
+/// The simulator binary, serving on a free port until dropped.
+struct Sim {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Sim {
+    fn start(bin: &Path, args: &[&str]) -> Result<Sim, String> {
+        let mut child = Command::new(bin)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the simulator: {e}"))?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("Phala Cloud simulator listening on ")
+                    .map(|r| r.split_whitespace().next().unwrap_or_default().to_string())
+            })
+            .ok_or("the simulator did not say where it listens")?;
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Sim { child, url })
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Installs Phala's CLI with npm into `target/official-cli` (once); its
+/// entry point, or why not (no npm, no registry).
+pub fn phala_cli(root: &Path) -> Result<PathBuf, String> {
+    let dir = root.join("target/official-cli");
+    let bin = dir.join("node_modules/phala/dist/index.js");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("package.json"), "{\"private\":true}").map_err(|e| e.to_string())?;
+    let out = Command::new("npm")
+        .args(["install", "--silent", "--no-audit", "--no-fund"])
+        .arg(format!("phala@{PHALA_CLI_VERSION}"))
+        .current_dir(&dir)
+        .output()
+        .map_err(|e| format!("npm: {e}"))?;
+    if !out.status.success() || !bin.is_file() {
+        return Err(format!("npm install phala@{PHALA_CLI_VERSION} failed"));
+    }
+    Ok(bin)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Runs every command of both tools `rounds` times, alternating.
+pub fn run(sim_bin: &Path, cvm_bin: &Path, phala: Option<&Path>, quick: bool) -> Result<Value, String> {
+    let sim = Sim::start(
+        sim_bin,
+        &[
+            "--cvms",
+            "200",
+            "--apps",
+            "25",
+            "--api-key",
+            "bench-key",
+            "--default-version",
+            "2026-01-21",
+        ],
+    )?;
+    let home = std::env::temp_dir().join(format!("phala-bench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+    let env = |c: &mut Command| {
+        c.env("PHALA_CLOUD_API_KEY", "bench-key")
+            .env("PHALA_CLOUD_API_PREFIX", format!("{}/api/v1", sim.url))
+            .env("PHALA_CLOUD_DIR", &home)
+            .env("PHALA_DISABLE_UPDATE_CHECK", "1")
+            .env("NO_COLOR", "1")
+            .env("CI", "1")
+            .current_dir(&home);
+    };
+    let name = "web-1-0";
+    let ours: [(&str, Vec<&str>); 4] = [
+        ("whoami", vec!["whoami"]),
+        ("list", vec!["list"]),
+        ("get", vec!["get", name]),
+        (
+            "logs (serial, last 100)",
+            vec!["logs", "--serial", "-n", "100", "--cvm", name],
+        ),
+    ];
+    let theirs: [Vec<&str>; 4] = [
+        vec!["whoami"],
+        vec!["cvms", "list"],
+        vec!["cvms", "get", name],
+        vec!["logs", "--serial", "-n", "100", "--cvm-id", name],
+    ];
+    let rounds = if quick { 1 } else { 5 };
+    let mut rows = Vec::new();
+    for ((label, our_args), their_args) in ours.iter().zip(&theirs) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let mut c = Command::new(cvm_bin);
+            c.args(our_args);
+            env(&mut c);
+            a.push(measure(&mut c)?);
+            if let Some(js) = phala {
+                let mut c = Command::new("node");
+                c.arg(js).args(their_args);
+                env(&mut c);
+                b.push(measure(&mut c)?);
+            }
+        }
+        let stats = |m: &[Measured]| {
+            (!m.is_empty()).then(|| {
+                json!({
+                    "s": (median(m.iter().map(|x| x.secs).collect()) * 1000.0).round() / 1000.0,
+                    "peak_mib": (m.iter().map(|x| x.peak_kib).max().unwrap_or(0) as f64 / 1024.0 * 10.0).round() / 10.0,
+                    "ok": m.iter().all(|x| x.ok),
+                })
+            })
+        };
+        rows.push(json!({"command": label, "phala_cvm": stats(&a), "phala_cli": stats(&b)}));
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(json!({"rounds": rounds, "commands": rows, "phala_cli_version": PHALA_CLI_VERSION}))
+}
+
+/// The scenario's section of BENCHMARKS.md.
+pub fn section(r: &Value) -> String {
+    let mut md = String::from("## 8. Operators' commands: `phala-cvm` beside Phala's CLI on one simulator\n\n");
+    if let Some(why) = r.get("skipped").and_then(Value::as_str) {
+        md.push_str(&format!("Not run ({why}).\n\n"));
+        return md;
+    }
+    md.push_str(&format!(
+        "Each command as a process against the simulator binary (200 CVMs, API 2026-01-21), median wall time of {} runs \
+         alternating between the tools, and the process's peak resident memory (`wait4`'s `ru_maxrss`, the largest run). \
+         Phala's CLI is npm `phala@{}` under Node {}.\n\n",
+        r["rounds"],
+        r["phala_cli_version"].as_str().unwrap_or("?"),
+        r["node"].as_str().unwrap_or("?"),
+    ));
+    md.push_str("| command | phala-cvm s | phala-cvm peak MiB | phala s | phala peak MiB | time ratio (phala / phala-cvm) |\n|---|---|---|---|---|---|\n");
+    for row in r["commands"].as_array().into_iter().flatten() {
+        let cell = |v: &Value, k: &str| v.get(k).map_or("-".to_string(), |x| x.to_string());
+        let (a, b) = (&row["phala_cvm"], &row["phala_cli"]);
+        let ratio = match (b["s"].as_f64(), a["s"].as_f64()) {
+            (Some(t), Some(o)) if o > 0.0 => format!("{:.1}", t / o),
+            _ => "-".into(),
+        };
+        let failed = |v: &Value| if v["ok"] == false { " (failed)" } else { "" };
+        md.push_str(&format!(
+            "| {} | {}{} | {} | {}{} | {} | {} |\n",
+            row["command"].as_str().unwrap_or("?"),
+            cell(a, "s"),
+            failed(a),
+            cell(a, "peak_mib"),
+            cell(b, "s"),
+            failed(b),
+            cell(b, "peak_mib"),
+            ratio
+        ));
+    }
+    if let Some(f) = r.get("follow") {
+        md.push_str(&format!("\n{}\n", f.as_str().unwrap_or("")));
+    }
+    md.push('\n');
+    md
+}
