@@ -39,6 +39,8 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "cvms", _, "stop"]) => "stop_cvm",
         ("POST", ["api", "v1", "cvms", _, "shutdown"]) => "shutdown_cvm",
         ("POST", ["api", "v1", "cvms", _, "restart"]) => "restart_cvm",
+        ("PATCH", ["api", "v1", "cvms", _, "resources"]) => "resize_cvm",
+        ("PATCH", ["api", "v1", "cvms", _, "visibility"]) => "update_visibility",
         ("POST", ["api", "v1", "cvms", "provision"]) => "provision_cvm",
         ("POST", ["api", "v1", "cvms"]) => "commit_cvm",
         ("GET", ["api", "v1", "cvms", _, "compose_file"]) => "cvm_compose_file",

@@ -119,6 +119,7 @@ impl Fleet {
                 memory_mb: [2048, 4096, 8192, 16384][fleet.rng.below(4)],
                 disk_gb: [20, 40, 80][fleet.rng.below(3)],
                 created_at,
+                visibility: Default::default(),
                 deleted: false,
             };
             match status {

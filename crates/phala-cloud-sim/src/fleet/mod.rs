@@ -94,9 +94,31 @@ pub struct Cvm {
     pub memory_mb: i64,
     pub disk_gb: i64,
     pub created_at: DateTime<Utc>,
+    /// Which of its logs and system information are public.
+    pub visibility: Visibility,
     /// Deleted: kept in place (so indices and fleet order hold) but gone
     /// from every lookup and listing; see [`Fleet::remove`].
     pub deleted: bool,
+}
+
+/// Which of a CVM's logs and system information are public
+/// (`PATCH /cvms/{cvm_id}/visibility`); the service's defaults: logs and
+/// system information private, TCB information public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visibility {
+    pub public_logs: bool,
+    pub public_sysinfo: bool,
+    pub public_tcbinfo: bool,
+}
+
+impl Default for Visibility {
+    fn default() -> Self {
+        Self {
+            public_logs: false,
+            public_sysinfo: false,
+            public_tcbinfo: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +262,7 @@ impl Fleet {
             memory_mb: 1024 * 2 * vcpu,
             disk_gb: 40,
             created_at: at,
+            visibility: Visibility::default(),
             deleted: false,
         };
         self.by_id.insert(cvm.id.clone(), idx);
