@@ -69,6 +69,7 @@ impl Fleet {
             by_workspace: Vec::new(),
             changes: None,
             last_tick: epoch,
+            log_urls: None,
         };
         let now = Instant::now();
         for i in 0..config.cvms {

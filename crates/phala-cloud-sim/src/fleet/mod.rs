@@ -209,6 +209,9 @@ pub struct Fleet {
     changes: Option<Vec<Change>>,
     /// The simulated time of the last [`Fleet::tick`] (a delete's time).
     last_tick: DateTime<Utc>,
+    /// Where the CVMs' logs are served (`syslog_endpoint`, the
+    /// containers' `log_endpoint`); `None` before the server has a port.
+    pub log_urls: Option<crate::logs::LogUrls>,
 }
 
 fn now_ms(t: DateTime<Utc>) -> i64 {

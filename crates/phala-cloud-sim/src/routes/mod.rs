@@ -23,6 +23,7 @@ pub(crate) mod deploy;
 pub(crate) mod fleet;
 pub(crate) mod kms;
 pub(crate) mod lifecycle;
+pub(crate) mod logs;
 pub(crate) mod reads;
 pub(crate) mod settings;
 pub(crate) mod webhooks;
