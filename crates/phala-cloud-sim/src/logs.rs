@@ -275,6 +275,12 @@ fn uptime(since_boot: Duration) -> String {
     format!("[{:5}.{:06}]", us / 1_000_000, us % 1_000_000)
 }
 
+/// The `k`th time of a series `base + k * period` (the end of time past it).
+fn nth(base: DateTime<Utc>, period: Duration, k: i64) -> DateTime<Utc> {
+    let offset = Duration::milliseconds(period.num_milliseconds().saturating_mul(k.max(0)));
+    base.checked_add_signed(offset).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The first `k` of a series `base + k * period` at or after `from`.
 fn first_at_or_after(base: DateTime<Utc>, period: Duration, from: DateTime<Utc>) -> i64 {
     let offset = (from - base).num_milliseconds();
@@ -406,7 +412,7 @@ impl Printer<'_> {
         let heartbeat = start + Duration::seconds(30);
         let seed = self.hash("load", start);
         for k in window(heartbeat, SERIAL_PERIOD) {
-            let at = heartbeat + SERIAL_PERIOD * k as i32;
+            let at = nth(heartbeat, SERIAL_PERIOD, k);
             let load = Rng::new(seed ^ k as u64).below(300);
             let text = format!(
                 "{} dstack-guest-agent[530]: {} containers up, load {}.{:02}",
@@ -421,7 +427,7 @@ impl Printer<'_> {
             let base = series_base(start, i);
             let seed = self.hash(&c.name, start);
             for k in window(base, APP_PERIOD) {
-                let at = base + APP_PERIOD * k as i32;
+                let at = nth(base, APP_PERIOD, k);
                 let (stderr, text) = app_line(&c.service, Rng::new(seed ^ k as u64).next_u64());
                 self.print(at, Target::Container(i, stderr), text);
             }
@@ -515,10 +521,14 @@ impl CvmLog {
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let (start, until) = (self.run?, self.until?);
         let heartbeat = start + Duration::seconds(30);
-        let serial = heartbeat + SERIAL_PERIOD * first_at_or_after(heartbeat, SERIAL_PERIOD, until) as i32;
+        let serial = nth(
+            heartbeat,
+            SERIAL_PERIOD,
+            first_at_or_after(heartbeat, SERIAL_PERIOD, until),
+        );
         let apps = (0..self.containers.len()).map(|i| {
             let base = series_base(start, i);
-            base + APP_PERIOD * first_at_or_after(base, APP_PERIOD, until) as i32
+            nth(base, APP_PERIOD, first_at_or_after(base, APP_PERIOD, until))
         });
         apps.chain([serial]).min()
     }
@@ -712,6 +722,17 @@ mod tests {
         assert_eq!(first_at_or_after(base, p, base), 0);
         assert_eq!(first_at_or_after(base, p, base + Duration::milliseconds(1)), 1);
         assert_eq!(first_at_or_after(base, p, base + p * 3), 3);
+    }
+
+    #[test]
+    fn a_channel_keeps_its_last_lines_only() {
+        let mut log = CvmLog::default();
+        let at = DateTime::from_timestamp(1_000, 0).unwrap();
+        let printed = (0..RETAINED + 50).map(|i| (at + Duration::seconds(i as i64), Target::Serial, Bytes::from("x")));
+        log.keep(printed.collect());
+        assert_eq!(log.serial.len(), RETAINED);
+        assert_eq!(log.serial.front().map(|l| l.seq), Some(50));
+        assert_eq!(log.next_seq(), (RETAINED + 50) as u64);
     }
 
     #[test]
