@@ -112,6 +112,10 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Port to bind on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// When set, each CVM's first container prints hostile lines at every
+    /// start, the longest this many bytes: see
+    /// [`crate::SimulatorBuilder::hostile_logs`].
+    pub hostile_logs: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -131,6 +135,7 @@ impl Default for SimConfig {
             max_sse_per_key: 5,
             faults: Faults::default(),
             port: 0,
+            hostile_logs: None,
         }
     }
 }

@@ -100,6 +100,24 @@ impl SimulatorBuilder {
         self.config.port = port;
         self
     }
+    /// Makes the logs carry hostile content, for testing code that shows
+    /// untrusted log lines. At every start of every CVM, its first
+    /// container (the first service of its compose) prints, on stdout:
+    /// - a line of terminal escapes that would retitle the window
+    ///   (`ESC ]0;pwned BEL`), clear the screen (`ESC [2J`), colour text and
+    ///   write the clipboard (`ESC ]52;c;... BEL`);
+    /// - one line of `long_line_bytes` bytes (`0123456789abcdef` repeated,
+    ///   no newline inside: the newline comes after the last byte);
+    ///
+    /// and on stderr a line with bytes that are not UTF-8 (`\xff\xfe...`).
+    /// The serial console (`syslog_endpoint`, `ch=serial`) prints the
+    /// escape line too, at the end of its boot. Read them raw with `ansi`
+    /// (`text&bare&ansi`, or the base64 NDJSON); without `ansi`, `text&bare`
+    /// and the syslog strip escape sequences, as the service does.
+    pub fn hostile_logs(mut self, long_line_bytes: usize) -> Self {
+        self.config.hostile_logs = Some(long_line_bytes);
+        self
+    }
     /// Replaces the whole configuration.
     pub fn config(mut self, config: SimConfig) -> Self {
         self.config = config;
@@ -144,10 +162,13 @@ impl SimulatorBuilder {
                 admin: true,
             },
         );
-        let fleet = Fleet::generate(&config);
+        let mut fleet = Fleet::generate(&config);
         let webhooks = crate::webhooks::Store::new(config.seed);
         let faults = config.faults.clone();
         let (listener, addr) = server::bind(config.port).await?;
+        let base_url = format!("http://{addr}");
+        fleet.log_urls = Some(crate::logs::LogUrls::new(&base_url, config.seed));
+        let logs = crate::logs::Store::new(config.seed, config.hostile_logs);
         let shared = Arc::new(Shared {
             kms: crate::deploy::Kms::new(config.seed),
             config,
@@ -161,8 +182,10 @@ impl SimulatorBuilder {
                 next_request: 0,
                 deployments: Default::default(),
                 webhooks,
+                logs,
             }),
             hub: Default::default(),
+            logs_wake: tokio::sync::watch::channel(()).0,
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
@@ -178,7 +201,7 @@ impl SimulatorBuilder {
             }
         });
         Ok(SimHandle {
-            base_url: format!("http://{addr}"),
+            base_url,
             api_key,
             admin_key,
             partner_key,
@@ -323,6 +346,7 @@ impl SimHandle {
                 inner.fleet.remove(idx);
                 drop(inner);
                 self.shared.hub.poke();
+                self.shared.logs_wake.send_replace(());
                 true
             }
             None => false,
@@ -335,6 +359,8 @@ impl SimHandle {
 
     async fn stop_now(&mut self) {
         self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Log streams end: they see the simulator closed.
+        self.shared.logs_wake.send_replace(());
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -349,6 +375,7 @@ impl SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.logs_wake.send_replace(());
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

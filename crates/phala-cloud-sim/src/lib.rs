@@ -14,7 +14,11 @@
 //! `/api/v1/workspace/webhooks`, they receive a signed delivery (the
 //! service's envelope and `X-Webhook-Signature`) of every CVM state change,
 //! retried with backoff and recorded for the deliveries list, the stats and
-//! a resend. What it serves is one table of
+//! a resend. Logs are real too: each CVM's `syslog_endpoint` and its
+//! containers' `log_endpoint` point at the simulator, which serves what the
+//! CVM prints (seeded, growing while it runs, followed as a stream) with
+//! the query flags Phala's CLI sends; they are not API operations, so not
+//! in the list below. What it serves is one table of
 //! routes; [`IMPLEMENTED_OPERATIONS`] (and `phala-cloud-sim
 //! --list-operations`) lists it, and every other operation of the document
 //! (with the overlay's) answers 501 naming itself.
@@ -42,6 +46,7 @@ mod config;
 mod deploy;
 mod fleet;
 mod handle;
+mod logs;
 mod rng;
 mod routes;
 mod server;

@@ -58,6 +58,10 @@ struct Args {
     /// Share of SSE streams cut after their first event (0..1).
     #[arg(long, default_value_t = 0.0)]
     sse_drop_rate: f64,
+    /// Each CVM's first container prints hostile log lines at every start
+    /// (terminal escapes, bytes that are not UTF-8, one line this many bytes long).
+    #[arg(long, value_name = "BYTES")]
+    hostile_logs: Option<usize>,
 }
 
 #[tokio::main]
@@ -92,6 +96,9 @@ async fn main() {
     }
     if let Some(k) = args.admin_key {
         builder = builder.admin_key(k);
+    }
+    if let Some(bytes) = args.hostile_logs {
+        builder = builder.hostile_logs(bytes);
     }
     let sim = match builder.start().await {
         Ok(sim) => sim,

@@ -39,6 +39,8 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "cvms", _, "stop"]) => "stop_cvm",
         ("POST", ["api", "v1", "cvms", _, "shutdown"]) => "shutdown_cvm",
         ("POST", ["api", "v1", "cvms", _, "restart"]) => "restart_cvm",
+        ("PATCH", ["api", "v1", "cvms", _, "resources"]) => "resize_cvm",
+        ("PATCH", ["api", "v1", "cvms", _, "visibility"]) => "update_visibility",
         ("POST", ["api", "v1", "cvms", "provision"]) => "provision_cvm",
         ("POST", ["api", "v1", "cvms"]) => "commit_cvm",
         ("GET", ["api", "v1", "cvms", _, "compose_file"]) => "cvm_compose_file",
@@ -51,8 +53,18 @@ fn endpoint(method: &Method, path: &str, query: Option<&str>) -> &'static str {
         ("POST", ["api", "v1", "apps", _, "revisions", _, "redeploy"]) => "redeploy_revision",
         ("GET", ["api", "v1", "kms", _, "pubkey", _]) => "kms_pubkey",
         ("GET", ["api", "v1", "kms", _]) => "kms_info",
+        ("GET", ["logs", "syslog"]) if follows(query) => "logs_syslog_follow",
+        ("GET", ["logs", "syslog"]) => "logs_syslog",
+        ("GET", ["logs", "containers"]) if follows(query) => "logs_container_follow",
+        ("GET", ["logs", "containers"]) => "logs_container",
         _ => "other",
     }
+}
+
+/// Whether a log request follows (a stream: never cut whole by the fault layer).
+fn follows(query: Option<&str>) -> bool {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "follow" && !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off"))
 }
 
 enum Fault {
@@ -67,6 +79,8 @@ enum Fault {
 /// Request ids, latency, faults and stats around every handler.
 async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let label = endpoint(request.method(), request.uri().path(), request.uri().query());
+    // Streams are cut by their own fault (SSE) or not at all: cutting reads the whole body.
+    let streams = label == "cvm_state_sse" || label.ends_with("_follow");
     let (rid, fault, delay) = {
         let mut inner = shared.lock();
         inner.next_request += 1;
@@ -85,9 +99,9 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
             Fault::RateLimited
         } else if inner.rng.chance(faults.conflict_rate) {
             Fault::Conflict
-        } else if label != "cvm_state_sse" && inner.rng.chance(faults.drop_rate) {
+        } else if !streams && inner.rng.chance(faults.drop_rate) {
             Fault::Drop
-        } else if label != "cvm_state_sse" && inner.rng.chance(faults.truncate_rate) {
+        } else if !streams && inner.rng.chance(faults.truncate_rate) {
             Fault::Truncate
         } else {
             Fault::None
@@ -123,8 +137,10 @@ async fn around(State(shared): State<Arc<Shared>>, mut request: Request, next: N
         let mut inner = shared.lock();
         *inner.stats.requests.entry((label.to_string(), status)).or_default() += 1;
     }
-    // The handler may have changed a CVM or a webhook: the pump delivers.
+    // The handler may have changed a CVM or a webhook: the pump delivers,
+    // log streams look again.
     shared.hub.poke();
+    shared.logs_wake.send_replace(());
     if let Ok(v) = HeaderValue::from_str(&rid) {
         response.headers_mut().insert("x-request-id", v);
     }
@@ -193,6 +209,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fold(Router::new(), |router, ((method, path), mount)| {
             router.route(path, mount(method))
         })
+        // The CVMs' logs: where `syslog_endpoint` and the containers'
+        // `log_endpoint` point, not API operations (crate::routes::logs).
+        .route("/logs/syslog", axum::routing::get(crate::routes::logs::syslog))
+        .route("/logs/containers", axum::routing::get(crate::routes::logs::container))
         .route(
             "/openapi.json",
             axum::routing::get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::BUNDLED_OPENAPI) }),

@@ -39,6 +39,9 @@ pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
     /// Webhook deliveries: the pump's wake-up, the HTTP client.
     pub hub: crate::webhooks::Hub,
+    /// Marked after every request (and a CVM deleted, the simulator
+    /// stopping): log streams that follow a CVM look again.
+    pub logs_wake: tokio::sync::watch::Sender<()>,
 }
 
 pub(crate) struct Inner {
@@ -49,6 +52,8 @@ pub(crate) struct Inner {
     pub next_request: u64,
     pub deployments: crate::deploy::Deployments,
     pub webhooks: crate::webhooks::Store,
+    /// The CVMs' logs read so far.
+    pub logs: crate::logs::Store,
 }
 
 impl Shared {

@@ -25,6 +25,21 @@ impl Fleet {
         })
     }
 
+    /// Where CVM `idx`'s console and VM output are served (`&ch=` picks a channel).
+    fn syslog_endpoint(&self, idx: usize) -> Option<String> {
+        Some(self.log_urls.as_ref()?.syslog(idx, &self.cvms[idx]))
+    }
+
+    /// `CVMLogUrls`: each syslog channel, and the base a container's name
+    /// is appended to.
+    fn log_urls_json(&self, idx: usize) -> Value {
+        let syslog = self.syslog_endpoint(idx);
+        let channel = |ch: &str| syslog.as_ref().map(|url| format!("{url}&ch={ch}"));
+        let base = self.log_urls.as_ref().map(|u| u.container(idx, &self.cvms[idx], ""));
+        json!({"serial": channel("serial"), "stdout": channel("stdout"), "stderr": channel("stderr"),
+               "container_log_base": base})
+    }
+
     fn events_json(&self, idx: usize) -> Value {
         self.cvms[idx]
             .events
@@ -124,7 +139,7 @@ impl Fleet {
             "status": cvm.status,
             "in_progress": cvm.operation.is_some(),
             "dapp_dashboard_url": format!("https://{gateway}/dashboard"),
-            "syslog_endpoint": None::<String>,
+            "syslog_endpoint": self.syslog_endpoint(idx),
             "allow_upgrade": true,
             "project_id": None::<String>,
             "project_type": "webapp",
@@ -168,12 +183,12 @@ impl Fleet {
             "docker_compose_hash": None::<String>,
             "pre_launch_script_hash": None::<String>,
             "gateway": {"base_domain": format!("dstack-{}.phala.network", node.region), "cname": None::<String>},
-            "logs": {"serial": None::<String>, "stdout": None::<String>, "stderr": None::<String>, "container_log_base": None::<String>},
+            "logs": self.log_urls_json(idx),
             "services": [],
             "endpoints": [{"app": format!("https://{}.dstack-{}.phala.network", cvm.app_id, node.region), "instance": format!("https://{}.dstack-{}.phala.network", cvm.instance_id, node.region)}],
-            "public_logs": false,
-            "public_sysinfo": false,
-            "public_tcbinfo": true,
+            "public_logs": cvm.visibility.public_logs,
+            "public_sysinfo": cvm.visibility.public_sysinfo,
+            "public_tcbinfo": cvm.visibility.public_tcbinfo,
             "gateway_enabled": true,
             "secure_time": false,
             "storage_fs": "zfs",
@@ -273,10 +288,10 @@ impl Fleet {
             "project_id": None::<String>,
             "project_type": "webapp",
             "instance_type": cvm.instance_type(),
-            "public_sysinfo": false,
-            "public_logs": false,
+            "public_sysinfo": cvm.visibility.public_sysinfo,
+            "public_logs": cvm.visibility.public_logs,
             "dapp_dashboard_url": format!("https://{gateway}/dashboard"),
-            "syslog_endpoint": None::<String>,
+            "syslog_endpoint": self.syslog_endpoint(idx),
             "kms_info": {"id": "kms_phalaprod", "slug": "phala-prod", "url": "https://kms.phala.network", "version": "0.5.3",
                          "chain_id": None::<i64>, "kms_contract_address": None::<String>, "gateway_app_id": None::<String>},
             "contract_address": None::<String>,

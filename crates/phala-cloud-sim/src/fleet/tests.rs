@@ -1,6 +1,7 @@
 //! The fleet's state machine, driven with explicit instants.
 
 use super::*;
+use crate::config::SimConfig;
 
 /// Operations in flight on the clock, one entry each, and the restarts
 /// among them counted.

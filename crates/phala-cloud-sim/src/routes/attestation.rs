@@ -126,41 +126,6 @@ pub(crate) fn attestation(inner: &Inner, idx: usize) -> Value {
     })
 }
 
-/// The services of a docker compose file, with their images: the keys
-/// indented one level under a top-level `services:` (block style); one
-/// `app` service when none is found that way.
-fn services(file: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut inside = false;
-    for line in file.lines() {
-        let body = line.trim_end();
-        if body.is_empty() || body.trim_start().starts_with('#') {
-            continue;
-        }
-        let indent = body.len() - body.trim_start().len();
-        if indent == 0 {
-            inside = body == "services:";
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        let text = body.trim_start();
-        if indent == 2 && text.ends_with(':') {
-            out.push((
-                text.trim_end_matches(':').trim_matches(['"', '\'']).to_string(),
-                String::new(),
-            ));
-        } else if let (Some(last), Some(image)) = (out.last_mut(), text.strip_prefix("image:")) {
-            last.1 = image.trim().trim_matches(['"', '\'']).to_string();
-        }
-    }
-    if out.is_empty() {
-        out.push(("app".into(), String::new()));
-    }
-    out
-}
-
 /// `GET /cvms/{cvm_id}/composition`: the compose the CVM holds and, while
 /// it runs, one container per service, each with its log endpoint.
 pub(crate) fn composition(inner: &Inner, idx: usize) -> Value {
@@ -171,25 +136,21 @@ pub(crate) fn composition(inner: &Inner, idx: usize) -> Value {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let online = cvm.status == "running";
-    let region = inner.fleet.nodes.get(cvm.node).map_or("us-west", |n| n.region.as_str());
-    let project = compose.get("name").and_then(Value::as_str).unwrap_or(&cvm.name);
     let started = cvm.running_since.unwrap_or(cvm.created_at);
-    let containers: Vec<Value> = services(file)
+    let urls = inner.fleet.log_urls.as_ref();
+    let containers: Vec<Value> = crate::logs::containers(&inner.deployments, &inner.fleet, idx)
         .into_iter()
-        .map(|(service, image)| {
-            let name = format!("{project}-{service}-1");
-            let id = hex::encode(Sha256::digest(format!("container {} {name}", cvm.instance_id)));
-            let image = if image.is_empty() { "unknown".to_string() } else { image };
+        .map(|c| {
             json!({
-                "id": id,
-                "names": [format!("/{name}")],
-                "image": image,
-                "image_id": format!("sha256:{}", hex::encode(Sha256::digest(image.as_bytes()))),
+                "id": c.id,
+                "names": [format!("/{}", c.name)],
+                "image_id": format!("sha256:{}", hex::encode(Sha256::digest(c.image.as_bytes()))),
+                "image": c.image,
                 "command": null,
                 "created": started.timestamp(),
                 "state": "running",
                 "status": "Up",
-                "log_endpoint": format!("https://{}-8090.dstack-{region}.phala.network/logs/{name}", cvm.app_id),
+                "log_endpoint": urls.map(|u| u.container(idx, cvm, &c.name)),
             })
         })
         .collect();
@@ -295,19 +256,6 @@ pub(crate) async fn app_attestations(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn services_are_read_from_a_block_style_compose() {
-        let file = "services:\n  web:\n    image: nginx:1\n  db:\n    image: \"postgres:16\"\n    ports: []\nvolumes:\n  data:\n";
-        assert_eq!(
-            services(file),
-            [
-                ("web".to_string(), "nginx:1".to_string()),
-                ("db".to_string(), "postgres:16".to_string())
-            ]
-        );
-        assert_eq!(services("services: {x: {}}\n"), [("app".to_string(), String::new())]);
-    }
 
     #[test]
     fn a_register_replays_from_zero() {

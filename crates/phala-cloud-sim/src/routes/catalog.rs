@@ -140,9 +140,14 @@ pub(crate) fn nodes_json(fleet: &Fleet) -> Vec<Value> {
         .collect()
 }
 
+/// The most one CVM may have: vCPUs, memory (MB), disk (GB).
+pub(crate) const MAX_VCPU: i64 = 32;
+pub(crate) const MAX_MEMORY_MB: i64 = 65536;
+pub(crate) const MAX_DISK_GB: i64 = 500;
+
 /// The caller's limits per CVM and in all.
 fn capacity() -> Value {
-    json!({"max_vcpu": 32, "max_memory": 65536, "max_disk": 500, "max_instances": 50})
+    json!({"max_vcpu": MAX_VCPU, "max_memory": MAX_MEMORY_MB, "max_disk": MAX_DISK_GB, "max_instances": 50})
 }
 
 fn no_gpus() -> Value {

@@ -23,7 +23,9 @@ pub(crate) mod deploy;
 pub(crate) mod fleet;
 pub(crate) mod kms;
 pub(crate) mod lifecycle;
+pub(crate) mod logs;
 pub(crate) mod reads;
+pub(crate) mod settings;
 pub(crate) mod webhooks;
 
 /// Mounts a handler for the route's method.
@@ -156,6 +158,13 @@ pub(crate) const ROUTES: &[Route] = &[
         lifecycle::action_route(Action::Restart { force: false }, m)
     }),
     route("GET /api/v1/cvms/{cvm_id}/state", |m| on(m, lifecycle::cvm_state)),
+    // A CVM's settings.
+    route("PATCH /api/v1/cvms/{cvm_id}/resources", |m| {
+        on(m, settings::update_resources)
+    }),
+    route("PATCH /api/v1/cvms/{cvm_id}/visibility", |m| {
+        on(m, settings::update_visibility)
+    }),
     // A CVM's reads.
     route("GET /api/v1/cvms/{cvm_id}/docker-compose.yml", |m| {
         on(m, reads::cvm_read(reads::docker_compose))
