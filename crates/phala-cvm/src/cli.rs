@@ -28,6 +28,10 @@ pub struct Args {
     /// Seed of the simulated fleet.
     #[arg(long, global = true, default_value_t = 1, value_name = "SEED")]
     pub sim_seed: u64,
+    /// Simulated containers also print hostile log lines (terminal escapes,
+    /// one line this many bytes long, bytes that are not UTF-8).
+    #[arg(long, global = true, hide = true, value_name = "BYTES")]
+    pub sim_hostile_logs: Option<usize>,
     /// API origin, with or without /api/v1.
     #[arg(long, global = true, env = "PHALA_CLOUD_API_PREFIX", value_name = "URL")]
     pub base_url: Option<String>,

@@ -119,6 +119,9 @@ async fn connect(args: &Args, login: &Login) -> Result<(Client, Option<phala_clo
             .apps((args.sim_cvms / 8).max(1))
             .seed(args.sim_seed)
             .time_scale(SIM_TIME_SCALE);
+        if let Some(bytes) = args.sim_hostile_logs {
+            sim_builder = sim_builder.hostile_logs(bytes);
+        }
         if !login.token.expose().is_empty() {
             sim_builder = sim_builder.api_key(login.token.expose());
         }
