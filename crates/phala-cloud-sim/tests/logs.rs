@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use phala_cloud_sim::{CvmInfo, SimHandle, Simulator};
+use phala_cloud_sim::{CvmInfo, Faults, SimHandle, Simulator};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -475,5 +475,23 @@ async fn hostile_logs_reach_clients_raw_and_stripped_without_ansi() {
     assert!(contains(&serial, b"\x1b]0;pwned\x07"));
     let (_, serial) = fetch(&format!("{syslog}&tail=all")).await;
     assert!(!serial.contains(&0x1b));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_responses_spare_follow_streams() {
+    let sim = sim(30).await;
+    let cvm = idle(&sim, "running", 0);
+    let (_, url) = log_endpoints(&sim, &cvm.id).await.remove(0);
+    sim.set_faults(Faults::default().with_drops(1.0));
+    let cut = match http().get(&url).send().await {
+        Ok(resp) => resp.bytes().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(cut, "a plain fetch is dropped");
+    // A stream is never read whole to be cut: it flows.
+    let mut follow = Follow::open(&format!("{url}&follow&text&bare&timestamps&tail=1")).await;
+    let (before, _) = stamped(&follow.line().await.unwrap());
+    while stamped(&follow.line().await.unwrap()).0 <= before {}
     sim.shutdown().await;
 }
