@@ -67,8 +67,8 @@ impl LogsArgs {
             LogSource::Stdout
         } else if self.cvm_stderr {
             LogSource::Stderr
-        } else if self.container.is_some() || self.app.is_some() {
-            LogSource::Container(self.container.clone())
+        } else if let Some(name) = &self.container {
+            LogSource::Container(Some(name.clone()))
         } else {
             LogSource::Auto
         };
