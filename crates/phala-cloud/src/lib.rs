@@ -56,48 +56,30 @@
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "account")]
 mod account;
-#[cfg(feature = "cvms")]
-mod attestation_check;
-mod batch;
-mod client;
-mod compose;
-mod condition;
-mod config;
-pub mod credentials;
-mod cvm;
-mod cvm_ref;
-#[cfg(feature = "cvms")]
-mod cvm_settings;
-mod deadline;
-mod deploy;
-#[cfg(feature = "discovery")]
-mod discovery;
-mod env_seal;
-mod error;
-mod fleet;
-mod history;
-mod kms_key;
-mod lifecycle;
-mod listing;
-#[cfg(feature = "cvms")]
-mod logs;
-mod paging;
-mod raw_request;
-mod replicate;
-mod report;
-mod retry;
-mod rolling;
-mod secret;
-mod sse;
-mod update;
-mod wait;
-mod watch;
+mod fleet_ops;
+mod one_cvm;
+mod transport;
+mod trust;
 mod webhook;
 
+// Each concern's modules by their short names, for paths within the crate.
+#[cfg(feature = "discovery")]
+use account::discovery;
 #[cfg(feature = "account")]
-pub use account::CurrentUserExt;
+use account::identity;
+#[cfg(feature = "discovery")]
+use fleet_ops::paging;
+use fleet_ops::{batch, fleet, listing, report, rolling, wait};
+#[cfg(feature = "cvms")]
+use one_cvm::logs;
+use one_cvm::{condition, cvm, cvm_ref, history, lifecycle, watch};
+use transport::{client, config, deadline, error, retry, secret, sse};
+#[cfg(feature = "cvms")]
+use trust::attestation_check;
+use trust::{compose, deploy, env_seal, kms_key, replicate, update};
+
+pub use account::credentials;
 #[cfg(feature = "cvms")]
 pub use attestation_check::{AttestationCheck, DSTACK_RUNTIME_EVENT};
 pub use batch::{StatusChunk, StatusChunkError, StopFailure};
@@ -114,6 +96,8 @@ pub use env_seal::{EnvEncryptKey, EnvVars};
 pub use error::{ApiError, ApiErrorKind, Error, FieldError, SNIPPET_LIMIT, TrustError};
 pub use fleet::{ActionDone, ActionFailure, ActionReport};
 pub use history::OperationsFilter;
+#[cfg(feature = "account")]
+pub use identity::CurrentUserExt;
 pub use kms_key::{KmsSigner, MAX_KEY_AGE, MAX_KEY_SKEW, VerifiedEnvKey, recover_env_key_signer, verify_env_key};
 pub use lifecycle::Action;
 pub use listing::PAGE_SIZE;

@@ -12,6 +12,7 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn run(client: phala_cloud::Client) -> Result<(), phala_cloud::Error> {
+    /// use phala_cloud::CurrentUserExt;
     /// let me = client.me().await?;
     /// println!("{} in {}", me.username(), me.workspace_name());
     /// # Ok(())
