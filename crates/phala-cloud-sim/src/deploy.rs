@@ -171,6 +171,10 @@ pub(crate) struct Provisioned {
     pub vcpu: i64,
     pub instance_type: String,
     pub workspace: usize,
+    /// The node asked for (by id or region), else the first.
+    pub node: usize,
+    /// The disk size asked for, in GB.
+    pub disk_gb: Option<i64>,
     /// The app's KMS is on chain: updates need their hash registered.
     pub on_chain: bool,
     /// The CVM its commit created, once committed (a commit is idempotent).

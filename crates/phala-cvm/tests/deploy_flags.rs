@@ -100,3 +100,40 @@ fn deploy_on_an_existing_name_updates_it() {
     let by_id = sim(&["deploy", "-c", &example("compose.yml"), "--cvm-id", id]);
     assert_eq!(code(&by_id), 0, "{}", text(&by_id));
 }
+
+#[test]
+fn deploy_places_the_cvm_where_asked() {
+    let nodes = stdout_json(&sim(&["-o", "json", "nodes"]));
+    let last = nodes["nodes"].as_array().unwrap().last().unwrap()["teepod_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = sim(&[
+        "-o",
+        "json",
+        "deploy",
+        "-c",
+        &example("compose.yml"),
+        "-n",
+        "placed-app",
+        "--node",
+        &last,
+        "--disk-size",
+        "80G",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let cvm = &stdout_json(&out)["cvm"];
+    assert_eq!(cvm["teepod"]["id"].to_string(), last);
+    assert_eq!(cvm["disk_size"], 80);
+    let nowhere = sim(&[
+        "deploy",
+        "-c",
+        &example("compose.yml"),
+        "-n",
+        "placed-app",
+        "--node",
+        "99999",
+    ]);
+    assert_eq!(code(&nowhere), 1);
+    assert!(text(&nowhere).contains("Node 99999 not found"), "{}", text(&nowhere));
+}

@@ -113,3 +113,51 @@ fn api_request_sends_what_the_document_lacks_with_our_errors() {
     let not_a_path = sim(&["api", "request", "GET", "https://evil.example/api"]);
     assert_eq!(code(&not_a_path), 2);
 }
+
+/// The first simulated CVM in `status`.
+fn first_in(status: &str) -> String {
+    let listed = stdout_json(&sim(&["-o", "json", "list"]));
+    let c = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == status)
+        .unwrap();
+    c["name"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn resize_and_visibility_by_name() {
+    let running = first_in("running");
+    let refused = sim(&["resize", &running, "--vcpu", "4"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    assert!(
+        text(&refused).contains("HTTP 400"),
+        "a running CVM restarts only when allowed: {}",
+        text(&refused)
+    );
+    let allowed = sim(&["resize", &running, "--vcpu", "4", "--memory", "8G", "--allow-restart"]);
+    assert_eq!(code(&allowed), 0, "{}", text(&allowed));
+    assert!(text(&allowed).contains("(it may restart)"));
+    let shrink = sim(&["resize", &running, "--disk-size", "1", "--allow-restart"]);
+    assert_eq!(code(&shrink), 1);
+    assert!(text(&shrink).contains("only grow"), "{}", text(&shrink));
+    assert_eq!(code(&sim(&["resize", &running])), 2, "nothing to resize: refused before sending");
+    assert_eq!(code(&sim(&["resize", &running, "--memory", "8X"])), 2);
+
+    let set = stdout_json(&sim(&[
+        "-o",
+        "json",
+        "visibility",
+        &running,
+        "--public-logs",
+        "true",
+        "--public-sysinfo",
+        "false",
+    ]));
+    assert_eq!(
+        (set["public_logs"].as_bool(), set["public_sysinfo"].as_bool()),
+        (Some(true), Some(false)),
+        "{set}"
+    );
+}

@@ -67,6 +67,9 @@ fn env_for(
     Ok(env)
 }
 
+/// The largest disk a CVM may have, in GB (as resize allows).
+const MAX_DISK_GB: i64 = 500;
+
 pub(crate) async fn provision(
     State(shared): State<Arc<Shared>>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
@@ -97,6 +100,29 @@ pub(crate) async fn provision(
     if request.kms_id.as_deref().is_some_and(|k| !known_kms(k)) {
         return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
     }
+    if let Some(d) = request.disk_size.filter(|d| !(1..=MAX_DISK_GB).contains(d)) {
+        let msg = format!("disk_size {d} GB is out of range (1-{MAX_DISK_GB})");
+        return api_error(StatusCode::BAD_REQUEST, "ERR-03-011", &msg, &rid);
+    }
+    let node = {
+        let inner = shared.lock();
+        let nodes = &inner.fleet.nodes;
+        match (request.teepod_id, request.region.as_deref()) {
+            (Some(id), _) => nodes
+                .iter()
+                .position(|n| n.id == id)
+                .ok_or(format!("Node {id} not found")),
+            (None, Some(region)) => nodes
+                .iter()
+                .position(|n| n.region == region)
+                .ok_or(format!("No node in region {region}")),
+            (None, None) => Ok(0),
+        }
+    };
+    let node = match node {
+        Ok(n) => n,
+        Err(msg) => return api_error(StatusCode::NOT_FOUND, "ERR-04-001", &msg, &rid),
+    };
     // The compose as the service stores it: the document's defaults filled in.
     let compose = match serde_json::to_value(&request.compose_file) {
         Ok(Value::Object(map)) => map,
@@ -131,6 +157,8 @@ pub(crate) async fn provision(
             vcpu,
             instance_type: instance_type.clone(),
             workspace: caller.workspace,
+            node,
+            disk_gb: request.disk_size,
             on_chain: matches!(
                 request.kms,
                 Some(KmsType::Known(KnownKmsType::Ethereum | KnownKmsType::Base))
@@ -203,11 +231,23 @@ pub(crate) async fn commit(
         &provisioned.name,
         &app_id,
         caller.workspace,
-        0,
+        provisioned.node,
         provisioned.vcpu,
         now,
         shared.origin,
     );
+    // What the request and its compose chose: disk, who may read what.
+    let flag = |k: &str| provisioned.compose.get(k).and_then(Value::as_bool);
+    let cvm = &mut inner.fleet.cvms[idx];
+    if let Some(d) = provisioned.disk_gb {
+        cvm.disk_gb = d;
+    }
+    if let Some(v) = flag("public_logs") {
+        cvm.visibility.public_logs = v;
+    }
+    if let Some(v) = flag("public_sysinfo") {
+        cvm.visibility.public_sysinfo = v;
+    }
     if let Some(p) = inner.deployments.provisions.get_mut(&key) {
         p.committed = Some(idx);
     }
