@@ -48,6 +48,118 @@ fn measure(cmd: &mut Command) -> Result<Measured, String> {
     })
 }
 
+/// Runs `cmd` until it has printed `lines` lines, then stops it (a follow
+/// never ends by itself) and measures it as [`measure`] does.
+fn measure_lines(cmd: &mut Command, lines: usize) -> Result<Measured, String> {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let read = std::io::BufReader::new(out)
+        .lines()
+        .take(lines)
+        .map_while(Result::ok)
+        .count();
+    let _ = child.kill();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: as in `measure`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if reaped != pid {
+        return Err(format!("wait4 failed for {cmd:?}"));
+    }
+    drop(child);
+    Ok(Measured {
+        secs: started.elapsed().as_secs_f64(),
+        peak_kib: usage.ru_maxrss.max(0) as u64,
+        ok: read == lines,
+    })
+}
+
+/// `phala-cvm logs` under what a CVM may print: a follow of many lines
+/// and one endless line, each at two sizes; peak memory should not grow
+/// with them.
+fn log_bounds(sim_bin: &Path, cvm_bin: &Path, quick: bool) -> Result<Value, String> {
+    let mut rows = Vec::new();
+    let follow_sizes: [usize; 2] = if quick { [200, 2_000] } else { [20_000, 200_000] };
+    let line_sizes: [usize; 2] = if quick { [1 << 16, 1 << 20] } else { [1 << 20, 64 << 20] };
+    for (i, lines) in follow_sizes.iter().enumerate() {
+        // Fast for the follow; slow enough for the endless line to stay
+        // among the last 1000 lines read after the restart that prints it.
+        let long = line_sizes[i].to_string();
+        let fast = Sim::start(
+            sim_bin,
+            &[
+                "--cvms",
+                "4",
+                "--apps",
+                "1",
+                "--time-scale",
+                "200000",
+                "--api-key",
+                "bench-key",
+            ],
+        )?;
+        let slow = Sim::start(
+            sim_bin,
+            &[
+                "--cvms",
+                "4",
+                "--apps",
+                "1",
+                "--time-scale",
+                "20",
+                "--api-key",
+                "bench-key",
+                "--hostile-logs",
+                &long,
+            ],
+        )?;
+        let cli = |sim: &Sim, args: &[&str]| {
+            let mut c = Command::new(cvm_bin);
+            c.args(["--base-url", &sim.url, "--api-key", "bench-key"]).args(args);
+            c
+        };
+        let running = |sim: &Sim| -> Result<String, String> {
+            let listed = cli(sim, &["-o", "json", "list"]).output().map_err(|e| e.to_string())?;
+            let listed: Value = serde_json::from_slice(&listed.stdout).map_err(|e| format!("list: {e}"))?;
+            listed
+                .as_array()
+                .and_then(|a| a.iter().find(|c| c["status"] == "running"))
+                .and_then(|c| c["name"].as_str())
+                .map(str::to_string)
+                .ok_or_else(|| "no running CVM to read".to_string())
+        };
+        let name = running(&fast)?;
+        let follow = measure_lines(
+            &mut cli(&fast, &["logs", "--cvm", &name, "-n", "0", "-f", "--stderr"]),
+            *lines,
+        )?;
+        let name = running(&slow)?;
+        let restarted = cli(&slow, &["restart", &name, "--yes", "--wait"])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !restarted.success() {
+            return Err(format!("cannot restart {name} on the simulator"));
+        }
+        let long_line = measure(&mut cli(&slow, &["logs", "--cvm", &name, "--stderr"]))?;
+        rows.push(json!({
+            "follow_lines": lines, "follow_peak_mib": mib(follow.peak_kib), "follow_ok": follow.ok,
+            "long_line_bytes": line_sizes[i], "long_line_peak_mib": mib(long_line.peak_kib), "long_line_ok": long_line.ok,
+        }));
+    }
+    Ok(Value::Array(rows))
+}
+
+fn mib(kib: u64) -> f64 {
+    (kib as f64 / 1024.0 * 10.0).round() / 10.0
+}
+
 /// The simulator binary, serving on a free port until dropped.
 struct Sim {
     child: std::process::Child,
@@ -173,7 +285,7 @@ pub fn run(sim_bin: &Path, cvm_bin: &Path, phala: Option<&Path>, quick: bool) ->
             (!m.is_empty()).then(|| {
                 json!({
                     "s": (median(m.iter().map(|x| x.secs).collect()) * 1000.0).round() / 1000.0,
-                    "peak_mib": (m.iter().map(|x| x.peak_kib).max().unwrap_or(0) as f64 / 1024.0 * 10.0).round() / 10.0,
+                    "peak_mib": mib(m.iter().map(|x| x.peak_kib).max().unwrap_or(0)),
                     "ok": m.iter().all(|x| x.ok),
                 })
             })
@@ -181,7 +293,9 @@ pub fn run(sim_bin: &Path, cvm_bin: &Path, phala: Option<&Path>, quick: bool) ->
         rows.push(json!({"command": label, "phala_cvm": stats(&a), "phala_cli": stats(&b)}));
     }
     let _ = std::fs::remove_dir_all(&home);
-    Ok(json!({"rounds": rounds, "commands": rows, "phala_cli_version": PHALA_CLI_VERSION}))
+    drop(sim);
+    let bounds = log_bounds(sim_bin, cvm_bin, quick)?;
+    Ok(json!({"rounds": rounds, "commands": rows, "phala_cli_version": PHALA_CLI_VERSION, "log_bounds": bounds}))
 }
 
 /// The scenario's section of BENCHMARKS.md.
@@ -220,8 +334,23 @@ pub fn section(r: &Value) -> String {
             ratio
         ));
     }
-    if let Some(f) = r.get("follow") {
-        md.push_str(&format!("\n{}\n", f.as_str().unwrap_or("")));
+    md.push_str(
+        "\n`phala-cvm logs` under what a CVM may print (simulator at 200000x, its containers printing every 5 virtual seconds): \
+         `-f` stopped after so many lines, and a whole log holding one endless line (cut at 64 KiB on output). \
+         Peak resident memory should not grow with either.\n\n\
+         | lines followed | peak MiB | one line of | peak MiB |\n|---|---|---|---|\n",
+    );
+    for row in r["log_bounds"].as_array().into_iter().flatten() {
+        let bad = |k: &str| if row[k] == false { " (failed)" } else { "" };
+        md.push_str(&format!(
+            "| {} | {}{} | {} MiB | {}{} |\n",
+            row["follow_lines"],
+            row["follow_peak_mib"],
+            bad("follow_ok"),
+            row["long_line_bytes"].as_u64().unwrap_or(0) as f64 / (1u64 << 20) as f64,
+            row["long_line_peak_mib"],
+            bad("long_line_ok"),
+        ));
     }
     md.push('\n');
     md

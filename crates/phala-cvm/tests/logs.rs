@@ -116,3 +116,52 @@ fn logs_follow_receives_lines_as_they_are_written() {
     sorted.dedup();
     assert_eq!(sorted, stamps, "new lines, in order, none repeated: {stamps:?}");
 }
+
+#[test]
+fn hostile_log_lines_are_shown_escaped_and_cut() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(
+            phala_cloud_sim::Simulator::builder()
+                .cvms(4)
+                .time_scale(20.0)
+                .api_key("phak_hostile")
+                .hostile_logs(300_000)
+                .start(),
+        )
+        .unwrap();
+    let url = sim.base_url().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--base-url", url.as_str(), "--api-key", "phak_hostile"];
+        all.extend_from_slice(args);
+        common::run(&all, &[])
+    };
+    let listed = stdout_json(&cli(&["-o", "json", "list"]));
+    let name = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "running")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The simulator's containers print the hostile lines as they start.
+    assert_eq!(code(&cli(&["restart", &name, "--yes", "--wait"])), 0);
+    let out = cli(&["logs", "--cvm", &name, "--stderr"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "no escape reaches the terminal"
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("\\u{1b}]0;pwned\\u{7}"), "shown escaped");
+    let cut = shown
+        .lines()
+        .find(|l| l.contains("[cut: line longer than 65536 bytes]"))
+        .expect("the long line, cut");
+    assert!(cut.len() < 65536 + 100, "{}", cut.len());
+    let raw = cli(&["logs", "--cvm", &name, "--raw"]);
+    assert!(raw.stdout.contains(&0x1b), "--raw prints what the CVM wrote");
+    rt.block_on(sim.shutdown());
+}

@@ -142,7 +142,11 @@ fn resize_and_visibility_by_name() {
     let shrink = sim(&["resize", &running, "--disk-size", "1", "--allow-restart"]);
     assert_eq!(code(&shrink), 1);
     assert!(text(&shrink).contains("only grow"), "{}", text(&shrink));
-    assert_eq!(code(&sim(&["resize", &running])), 2, "nothing to resize: refused before sending");
+    assert_eq!(
+        code(&sim(&["resize", &running])),
+        2,
+        "nothing to resize: refused before sending"
+    );
     assert_eq!(code(&sim(&["resize", &running, "--memory", "8X"])), 2);
 
     let set = stdout_json(&sim(&[
