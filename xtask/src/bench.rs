@@ -410,6 +410,38 @@ fn markdown(r: &Value) -> String {
     md
 }
 
+/// Scenario 8 alone (release), its section put in BENCHMARKS.md in place
+/// of the one there, with the commit it was measured at.
+pub fn cli_only() -> Result<String, String> {
+    let opts = Options {
+        quick: false,
+        release: true,
+        build_times: false,
+    };
+    let sim_bin = build_binary("phala-cloud-sim", "phala-cloud-sim", true)?;
+    let r = cli_scenario(&sim_bin, &opts)?;
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"]);
+    let section = crate::bench_cli::section(&r).replacen(
+        "\n\n",
+        &format!("\n\nMeasured alone by `cargo xtask bench --cli-only` at commit {commit}.\n\n"),
+        1,
+    );
+    let path = workspace_root().join("BENCHMARKS.md");
+    let mut doc = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match doc.find("\n## 8.") {
+        Some(start) => {
+            let end = doc[start + 1..].find("\n## ").map_or(doc.len(), |e| start + 1 + e);
+            doc.replace_range(start + 1..end, &section);
+        }
+        None => {
+            doc.push('\n');
+            doc.push_str(&section);
+        }
+    }
+    std::fs::write(&path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(section)
+}
+
 /// Scenario 8: our CLI beside Phala's. A quick run (the smoke test) uses
 /// Phala's CLI only if it is installed already and never installs it.
 fn cli_scenario(sim_bin: &Path, opts: &Options) -> Result<Value, String> {

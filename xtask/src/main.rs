@@ -50,6 +50,10 @@ enum Command {
         /// and writes nothing.
         #[arg(long, conflicts_with_all = ["quick", "no_build"])]
         features_only: bool,
+        /// Only scenario 8 (operators' commands beside Phala's CLI); rewrites
+        /// that section of BENCHMARKS.md.
+        #[arg(long, conflicts_with_all = ["quick", "no_build", "features_only"])]
+        cli_only: bool,
     },
 }
 
@@ -194,6 +198,13 @@ fn main() -> ExitCode {
         } => match bench::feature_build_times() {
             Ok(f) => {
                 print!("{}", bench::features_section(Some(&f)));
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(message),
+        },
+        Command::Bench { cli_only: true, .. } => match bench::cli_only() {
+            Ok(section) => {
+                print!("{section}");
                 ExitCode::SUCCESS
             }
             Err(message) => fail(message),
