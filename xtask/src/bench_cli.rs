@@ -20,15 +20,9 @@ struct Measured {
     ok: bool,
 }
 
-/// Runs `cmd` to the end and measures it alone: `wait4` reaps exactly this
-/// child and reports its own peak resident set.
-fn measure(cmd: &mut Command) -> Result<Measured, String> {
-    let started = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+/// Reaps `child` and measures it alone: `wait4` reports exactly this
+/// child's own peak resident set.
+fn reap(child: std::process::Child, started: Instant, ok: impl FnOnce(i32) -> bool) -> Result<Measured, String> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: rusage is plain data that wait4 fills in; the pid is our
@@ -36,20 +30,33 @@ fn measure(cmd: &mut Command) -> Result<Measured, String> {
     // without a wait).
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if reaped != pid {
-        return Err(format!("wait4 failed for {cmd:?}"));
-    }
     drop(child);
+    if reaped != pid {
+        return Err(format!("wait4 failed for process {pid}"));
+    }
     Ok(Measured {
         secs: started.elapsed().as_secs_f64(),
         // Linux reports ru_maxrss in KiB.
         peak_kib: usage.ru_maxrss.max(0) as u64,
-        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        ok: ok(status),
+    })
+}
+
+/// Runs `cmd` to the end and measures it.
+fn measure(cmd: &mut Command) -> Result<Measured, String> {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    reap(child, started, |status| {
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
     })
 }
 
 /// Runs `cmd` until it has printed `lines` lines, then stops it (a follow
-/// never ends by itself) and measures it as [`measure`] does.
+/// never ends by itself) and measures it.
 fn measure_lines(cmd: &mut Command, lines: usize) -> Result<Measured, String> {
     let started = Instant::now();
     let mut child = cmd
@@ -64,20 +71,7 @@ fn measure_lines(cmd: &mut Command, lines: usize) -> Result<Measured, String> {
         .map_while(Result::ok)
         .count();
     let _ = child.kill();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: as in `measure`.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if reaped != pid {
-        return Err(format!("wait4 failed for {cmd:?}"));
-    }
-    drop(child);
-    Ok(Measured {
-        secs: started.elapsed().as_secs_f64(),
-        peak_kib: usage.ru_maxrss.max(0) as u64,
-        ok: read == lines,
-    })
+    reap(child, started, |_| read == lines)
 }
 
 /// `phala-cvm logs` under what a CVM may print: a follow of many lines

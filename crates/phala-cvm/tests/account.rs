@@ -227,3 +227,34 @@ fn link_writes_phala_toml_and_commands_here_take_its_cvm() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&nowhere).unwrap();
 }
+
+#[test]
+fn an_oidc_token_is_sent_as_a_bearer_token_when_no_key_is_stored() {
+    let server = httpmock::MockServer::start();
+    let me = server.mock(|when, then| {
+        when.method(httpmock::Method::GET)
+            .path("/api/v1/auth/me")
+            .header("authorization", "Bearer ci-jwt")
+            .header_missing("x-api-key");
+        then.status(200).json_body(json!({
+            "user": {"username": "ci", "email": "ci@example.com", "role": "user", "avatar": "",
+                     "email_verified": true, "totp_enabled": false, "has_backup_codes": false, "flag_has_password": false},
+            "workspace": {"id": "wks_1", "name": "ci-team", "slug": "ci-team", "tier": "pro", "role": "owner"},
+            "credits": {"balance": "0", "granted_balance": "0", "is_post_paid": false, "outstanding_amount": null},
+        }));
+    });
+    let dir = temp_dir("oidc");
+    let out = run_in(
+        Some(&dir),
+        &["--base-url", &server.base_url(), "-o", "json", "whoami"],
+        &[
+            ("PHALA_CLOUD_DIR", dir.to_str().unwrap()),
+            ("PHALA_OIDC_TOKEN", "ci-jwt"),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(stdout_json(&out)["username"], "ci");
+    me.assert();
+    assert!(!text(&out).contains("ci-jwt"), "the token never prints");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
