@@ -165,3 +165,55 @@ async fn a_broken_follow_resumes_without_repeating_lines() {
         "resumed from the last line's time"
     );
 }
+
+/// A log endpoint whose answer holds between two lines for longer than the
+/// client's request timeout, then ends.
+async fn slow_log_server(listener: tokio::net::TcpListener, hold: Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok((mut socket, _)) = listener.accept().await else {
+        return;
+    };
+    let mut buf = [0u8; 2048];
+    let _ = socket.read(&mut buf).await;
+    let chunk = |text: String| format!("{:x}\r\n{text}\r\n", text.len());
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    let first = chunk(record("2026-01-01T00:00:01Z", "before"));
+    let _ = socket.write_all(format!("{head}{first}").as_bytes()).await;
+    tokio::time::sleep(hold).await;
+    let last = chunk(record("2026-01-01T00:00:09Z", "after"));
+    let _ = socket.write_all(format!("{last}0\r\n\r\n").as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_follow_outlives_the_request_timeout() {
+    let server = Server {
+        log_url: Arc::default(),
+        connections: Arc::default(),
+        since: Arc::default(),
+    };
+    let logs = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server
+        .log_url
+        .set(format!("http://{}/log?token=t", logs.local_addr().unwrap()))
+        .unwrap();
+    // The server holds for five request timeouts (and more than a second):
+    // only a total timeout on the stream (the bug this guards against)
+    // could end it early; with one the test fails, never by chance.
+    tokio::spawn(slow_log_server(logs, Duration::from_millis(1500)));
+    let app = axum::Router::new()
+        .route("/api/v1/cvms/{cvm_id}/composition", axum::routing::get(composition))
+        .with_state(server.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = Client::builder()
+        .base_url(base)
+        .api_key("k")
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let options = LogsOptions::default().source(LogSource::Container(None)).follow(true);
+    let texts: Vec<String> = client.logs("cvm_1", options).map(|l| l.unwrap().text).collect().await;
+    assert_eq!(texts, ["before", "after"]);
+}

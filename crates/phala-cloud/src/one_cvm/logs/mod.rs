@@ -379,16 +379,12 @@ impl Reader<'_> {
             self.skip = *n;
         }
         let timeout = self.client.inner.request_timeout;
-        let response = self
-            .client
-            .raw()
-            .client()
-            .get(url)
-            .timeout(timeout.max(Duration::from_secs(1)))
-            .send()
-            .await;
-        // The timeout above bounds the headers only: the body is streamed.
-        let response = response.map_err(|e| Error::transport(e, timeout))?;
+        // The timeout bounds the answer's headers only: reqwest's own would
+        // also cut the body, which a follow streams for as long as it runs.
+        let sent = tokio::time::timeout(timeout, self.client.raw().client().get(url).send()).await;
+        let response = sent
+            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(|e| Error::transport(e, timeout))?;
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
