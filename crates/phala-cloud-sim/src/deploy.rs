@@ -24,6 +24,13 @@ pub(crate) struct Kms {
     seed: [u8; 32],
 }
 
+impl std::fmt::Debug for Kms {
+    /// Its keys are secrets, even simulated ones.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kms { .. }")
+    }
+}
+
 /// The KMS id (and slug) provision answers with.
 pub(crate) const KMS_ID: &str = "kms_phalaprod";
 pub(crate) const KMS_SLUG: &str = "phala-prod";

@@ -168,9 +168,11 @@ impl SimulatorBuilder {
         let (listener, addr) = server::bind(config.port).await?;
         let base_url = format!("http://{addr}");
         fleet.log_urls = Some(crate::logs::LogUrls::new(&base_url, config.seed));
+        let kms = Arc::new(crate::deploy::Kms::new(config.seed));
+        fleet.kms = Some(kms.clone());
         let logs = crate::logs::Store::new(config.seed, config.hostile_logs);
         let shared = Arc::new(Shared {
-            kms: crate::deploy::Kms::new(config.seed),
+            kms,
             config,
             origin: Instant::now(),
             keys,

@@ -205,9 +205,18 @@ async fn cut(response: Response, truncate: bool) -> Response {
 /// answers the rest.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let served = ROUTES.iter().filter_map(|r| Some((split(r.op)?, r.mount)));
-    served
-        .fold(Router::new(), |router, ((method, path), mount)| {
-            router.route(path, mount(method))
+    let router = served.fold(Router::new(), |router, ((method, path), mount)| {
+        router.route(path, mount(method))
+    });
+    // An operation not served whose path is all literal segments gets its
+    // own route to the 501, or a served `/cvms/{cvm_id}` would take it
+    // (`PATCH /cvms/instance-ids` is not `PATCH /cvms/{cvm_id}`).
+    documented()
+        .iter()
+        .filter(|(m, t, _)| !t.contains('{') && !IMPLEMENTED.contains(&format!("{m} {t}").as_str()))
+        .filter_map(|(m, t, _)| Some((split(&format!("{m} {t}"))?.0, t.clone())))
+        .fold(router, |router, (method, path)| {
+            router.route(&path, axum::routing::on(method, unimplemented))
         })
         // The CVMs' logs: where `syslog_endpoint` and the containers'
         // `log_endpoint` point, not API operations (crate::routes::logs).

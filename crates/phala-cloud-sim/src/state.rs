@@ -33,7 +33,7 @@ pub(crate) struct KeyInfo {
 pub(crate) struct Shared {
     pub config: SimConfig,
     /// The simulated KMS (its keys never change).
-    pub kms: crate::deploy::Kms,
+    pub kms: std::sync::Arc<crate::deploy::Kms>,
     pub origin: Instant,
     pub keys: BTreeMap<String, KeyInfo>,
     pub inner: Mutex<Inner>,

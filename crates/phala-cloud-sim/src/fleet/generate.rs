@@ -70,6 +70,7 @@ impl Fleet {
             changes: None,
             last_tick: epoch,
             log_urls: None,
+            kms: None,
         };
         let now = Instant::now();
         for i in 0..config.cvms {

@@ -175,7 +175,11 @@ impl Fleet {
                           "device_id": None::<String>, "ppid": None::<String>, "status": "ONLINE", "version": "0.5.3"},
             "os": {"name": "dstack", "version": "0.5.3", "is_dev": false, "os_image_hash": None::<String>},
             "kms_type": "phala",
-            "kms_info": None::<Value>,
+            // A centralized KMS: no chain, the app's env key named here
+            // (what Phala's CLI seals `envs update` to).
+            "kms_info": {"chain_id": None::<i64>, "dstack_kms_address": None::<String>, "dstack_app_address": None::<String>,
+                         "deployer_address": None::<String>, "rpc_endpoint": None::<String>,
+                         "encrypted_env_pubkey": self.env_pubkey(&cvm.app_id)},
             "status": cvm.status,
             "in_progress": op.is_some(),
             "progress": op.map(|o| json!({"target": o.target, "started_at": o.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "correlation_id": o.correlation_id})),
@@ -229,6 +233,11 @@ impl Fleet {
     /// `instance_id` and `encrypted_env_pubkey` are always present (null when
     /// unknown): Phala's TypeScript SDK requires the keys.
     /// `hashed`: the hashed id (API versions from 2026-05-22), else the integer.
+    /// The app's env encryption key, as records name it (hex x25519).
+    fn env_pubkey(&self, app_id: &str) -> Option<String> {
+        self.kms.as_ref().map(|k| k.env_public_hex(app_id))
+    }
+
     pub fn vm_json(&self, idx: usize, hashed: bool) -> Value {
         let cvm = &self.cvms[idx];
         let node = &self.nodes[cvm.node];
@@ -252,7 +261,8 @@ impl Fleet {
             "runner": "docker-compose",
             "features": ["kms", "tproxy-net"],
             "created_at": cvm.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "encrypted_env_pubkey": None::<String>,
+            "docker_compose_file": None::<String>,
+            "encrypted_env_pubkey": self.env_pubkey(&cvm.app_id),
         })
     }
 
@@ -283,7 +293,7 @@ impl Fleet {
             "memory": cvm.memory_mb,
             "disk_size": cvm.disk_gb,
             "base_image": "dstack-0.5.3",
-            "encrypted_env_pubkey": None::<String>,
+            "encrypted_env_pubkey": self.env_pubkey(&cvm.app_id),
             "listed": false,
             "project_id": None::<String>,
             "project_type": "webapp",

@@ -212,6 +212,8 @@ pub struct Fleet {
     /// Where the CVMs' logs are served (`syslog_endpoint`, the
     /// containers' `log_endpoint`); `None` before the server has a port.
     pub log_urls: Option<crate::logs::LogUrls>,
+    /// The KMS, for the app env keys records name (`encrypted_env_pubkey`).
+    pub kms: Option<std::sync::Arc<crate::deploy::Kms>>,
 }
 
 fn now_ms(t: DateTime<Utc>) -> i64 {

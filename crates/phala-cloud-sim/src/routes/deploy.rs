@@ -40,7 +40,7 @@ fn device_of(inner: &Inner, node: usize) -> String {
 /// The env a CVM gets: `sealed` opened with the app's key as the CVM would
 /// (refused when it cannot be), else `kept`; every key must be one the
 /// compose allows.
-fn env_for(
+pub(crate) fn env_for(
     shared: &Shared,
     app_id: &str,
     sealed: Option<&str>,
@@ -221,9 +221,14 @@ pub(crate) async fn commit(
         Ok(env) => env,
         Err(r) => return r,
     };
-    let named: Vec<&str> = request.env_keys.iter().flatten().map(String::as_str).collect();
+    // Phala's CLI commits without env_keys, and the service takes that:
+    // the keys are checked only when they are named.
+    let named: Option<Vec<&str>> = request
+        .env_keys
+        .as_ref()
+        .map(|k| k.iter().map(String::as_str).collect());
     let opened: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    if !env.is_empty() && named != opened {
+    if let Some(named) = named.filter(|n| !env.is_empty() && *n != opened) {
         let msg = format!("env_keys {named:?} are not the keys of encrypted_env");
         return api_error(StatusCode::BAD_REQUEST, "ERR-02-013", &msg, &rid);
     }
@@ -344,16 +349,42 @@ pub(crate) async fn apply_update(
         Ok(env) => env,
         Err(r) => return r,
     };
-    let on_chain = at.inner.deployments.deployed.get(&idx).and_then(|d| d.on_chain.clone());
+    if let Some(held) = on_chain_gate(
+        &mut at.inner,
+        idx,
+        &patch.compose_hash,
+        compose.clone(),
+        env.clone(),
+        &rid,
+    ) {
+        return held;
+    }
+    let now = at.now;
+    apply(&mut at.inner, &shared, idx, compose, env, now, &rid)
+}
+
+/// An app whose KMS is on chain takes only hashes registered there: for
+/// one that is not, the update waits under a one-time commit token and the
+/// answer is 465 with what to register (`None`: go ahead).
+pub(crate) fn on_chain_gate(
+    inner: &mut Inner,
+    idx: usize,
+    hash: &str,
+    compose: Map<String, Value>,
+    env: Vec<(String, String)>,
+    rid: &str,
+) -> Option<Response> {
+    let app_id = inner.fleet.cvms[idx].app_id.clone();
+    let on_chain = inner.deployments.deployed.get(&idx).and_then(|d| d.on_chain.clone());
     if let Some(allowed) = &on_chain
-        && !allowed.contains(&patch.compose_hash)
+        && !allowed.iter().any(|h| h == hash)
     {
         // The app's KMS is on chain and does not allow this hash yet.
-        let token = hex::encode(Sha256::digest(format!("commit {idx} {} {}", patch.compose_hash, rid)));
-        let cvm = &at.inner.fleet.cvms[idx];
-        let device = device_of(&at.inner, cvm.node);
+        let token = hex::encode(Sha256::digest(format!("commit {idx} {} {}", hash, rid)));
+        let cvm = &inner.fleet.cvms[idx];
+        let device = device_of(inner, cvm.node);
         let fields = [
-            ("compose_hash", json!(patch.compose_hash)),
+            ("compose_hash", json!(hash)),
             ("app_id", json!(app_id)),
             ("device_id", json!(device)),
             ("kms_info", kms_info_json()),
@@ -365,11 +396,11 @@ pub(crate) async fn apply_update(
         ];
         let pending = crate::deploy::PendingCommit {
             idx,
-            compose_hash: patch.compose_hash.clone(),
+            compose_hash: hash.to_string(),
             compose,
             env,
         };
-        at.inner.deployments.pending_commits.insert(token, pending);
+        inner.deployments.pending_commits.insert(token, pending);
         let body = json!({"detail": {
             "error_code": "ERR-01-004",
             "message": "Compose hash verification required: register it on chain, then commit the update",
@@ -377,10 +408,9 @@ pub(crate) async fn apply_update(
             "suggestions": [], "links": [], "request_id": rid,
         }});
         let status = StatusCode::from_u16(465).unwrap_or(StatusCode::PRECONDITION_FAILED);
-        return (status, axum::Json(body)).into_response();
+        return Some((status, axum::Json(body)).into_response());
     }
-    let now = at.now;
-    apply(&mut at.inner, &shared, idx, compose, env, now, &rid)
+    None
 }
 
 /// Applies a compose and env to a CVM and restarts it: 202, or 409 when busy.
@@ -392,6 +422,19 @@ pub(crate) fn apply(
     env: Vec<(String, String)>,
     now: tokio::time::Instant,
     rid: &str,
+) -> Response {
+    apply_answering(inner, shared, idx, (compose, env), now, rid, Map::new())
+}
+
+/// [`apply`], its 202 answer carrying `extra` fields too.
+pub(crate) fn apply_answering(
+    inner: &mut Inner,
+    shared: &Shared,
+    idx: usize,
+    (compose, env): (Map<String, Value>, Vec<(String, String)>),
+    now: tokio::time::Instant,
+    rid: &str,
+    extra: Map<String, Value>,
 ) -> Response {
     let restart = crate::fleet::Action::Restart { force: false };
     if let crate::fleet::Acted::Busy = inner.fleet.act(idx, restart, now, shared.origin) {
@@ -410,8 +453,11 @@ pub(crate) fn apply(
         .insert(idx, Deployed { compose, env, on_chain });
     inner.deployments.updates.retain(|(i, _), _| *i != idx);
     let correlation = inner.fleet.cvms[idx].history.last().map(|h| h.correlation_id.clone());
-    let body =
+    let mut body =
         json!({"status": "in_progress", "message": "Compose file update in progress", "correlation_id": correlation});
+    if let Some(fields) = body.as_object_mut() {
+        fields.extend(extra);
+    }
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }
 

@@ -19,6 +19,7 @@ pub(crate) mod account;
 pub(crate) mod apps;
 pub(crate) mod attestation;
 pub(crate) mod catalog;
+pub(crate) mod cvm_patch;
 pub(crate) mod deploy;
 pub(crate) mod fleet;
 pub(crate) mod kms;
@@ -55,6 +56,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/cvms/{cvm_id}/compose_file", |m| {
         on(m, deploy::compose_file)
     }),
+    route("PATCH /api/v1/cvms/{cvm_id}", |m| on(m, cvm_patch::update_cvm)),
+    route("PATCH /api/v1/cvms/{cvm_id}/envs", |m| on(m, cvm_patch::update_envs)),
     route("PATCH /api/v1/cvms/{cvm_id}/compose_file", |m| {
         on(m, deploy::apply_update)
     }),
