@@ -173,6 +173,12 @@ pub enum Command {
     Resize(crate::settings::ResizeArgs),
     /// Who may read a CVM's logs, system info and TCB info.
     Visibility(crate::settings::VisibilityArgs),
+    /// A CVM's runtime configuration: hostname, SSH keys injected at launch,
+    /// default gateway domain.
+    RuntimeConfig {
+        /// Hashed id, VM UUID, app_APPID, instance id or name. Default: the CVM phala.toml here links to.
+        cvm: Option<String>,
+    },
     /// Move a CVM to another OS image; without --image, list those it can
     /// move to.
     Upgrade {

@@ -162,6 +162,7 @@ async fn execute(client: &Client, command: &Command, out: &Out, interval: Durati
         Command::Attestation { cvm } => settings::attestation(client, out, &cvm_or_project(cvm.as_deref())?).await,
         Command::Resize(r) => settings::resize(client, out, &cvm_or_project(r.cvm.as_deref())?, r).await,
         Command::Visibility(v) => settings::visibility(client, out, &cvm_or_project(v.cvm.as_deref())?, v).await,
+        Command::RuntimeConfig { cvm } => settings::runtime_config(client, out, &cvm_or_project(cvm.as_deref())?).await,
         Command::Upgrade { cvm, image } => {
             settings::upgrade(client, out, &cvm_or_project(cvm.as_deref())?, image.as_deref()).await
         }

@@ -208,6 +208,29 @@ pub async fn visibility(client: &Client, out: &Out, cvm: &str, args: &Visibility
     Ok(Outcome::Done)
 }
 
+/// The CVM's runtime configuration (hostname, SSH keys, gateway domain).
+pub async fn runtime_config(client: &Client, out: &Out, cvm: &str) -> Result<Outcome, Error> {
+    let config = client.runtime_config(cvm).await?;
+    match out.format {
+        Format::Table => {
+            let keys = match config.ssh_authorized_keys.as_deref() {
+                None | Some([]) => "-".to_string(),
+                Some(keys) => keys.join(", "),
+            };
+            out.table(
+                &["FIELD", "VALUE"],
+                &[
+                    vec!["hostname".into(), dash(config.hostname.as_deref())],
+                    vec!["gateway domain".into(), dash(config.default_gateway_domain.as_deref())],
+                    vec!["ssh keys".into(), keys],
+                ],
+            );
+        }
+        _ => out.json(&config),
+    }
+    Ok(Outcome::Done)
+}
+
 /// Moves the CVM to another OS image, or lists those it can move to.
 pub async fn upgrade(client: &Client, out: &Out, cvm: &str, image: Option<&str>) -> Result<Outcome, Error> {
     let Some(image) = image else {

@@ -40,6 +40,16 @@ fn ps_attestation_and_upgrade_by_name() {
         Some(app.trim_start_matches("app_"))
     );
 
+    let config = stdout_json(&sim(&["-o", "json", "runtime-config", &name]));
+    assert_eq!(config["hostname"], name.as_str(), "{config}");
+    assert!(config["default_gateway_domain"].as_str().unwrap().contains("phala.network"));
+
+    let moved = sim(&["upgrade", &name, "--image", "dstack-dev-0.5.3"]);
+    assert_eq!(code(&moved), 0, "{}", text(&moved));
+    let unknown = sim(&["upgrade", &name, "--image", "no-such-image"]);
+    assert_eq!(code(&unknown), 1);
+    assert!(text(&unknown).contains("not available"), "{}", text(&unknown));
+
     let images = sim(&["upgrade", &name]);
     assert_eq!(code(&images), 0, "{}", text(&images));
     assert!(text(&images).contains("dstack-") && text(&images).contains("--image NAME"));

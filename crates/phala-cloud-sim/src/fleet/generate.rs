@@ -120,6 +120,7 @@ impl Fleet {
                 vcpu: [1, 2, 4, 8][fleet.rng.below(4)],
                 memory_mb: [2048, 4096, 8192, 16384][fleet.rng.below(4)],
                 disk_gb: [20, 40, 80][fleet.rng.below(3)],
+                base_image: super::DEFAULT_IMAGE.into(),
                 created_at,
                 visibility: Default::default(),
                 deleted: false,

@@ -93,6 +93,8 @@ pub struct Cvm {
     pub vcpu: i64,
     pub memory_mb: i64,
     pub disk_gb: i64,
+    /// The OS image it runs (`PATCH /cvms/{cvm_id}/os-image` changes it).
+    pub base_image: String,
     pub created_at: DateTime<Utc>,
     /// Which of its logs and system information are public.
     pub visibility: Visibility,
@@ -100,6 +102,9 @@ pub struct Cvm {
     /// from every lookup and listing; see [`Fleet::remove`].
     pub deleted: bool,
 }
+
+/// The OS image a CVM runs unless moved.
+pub const DEFAULT_IMAGE: &str = "dstack-0.5.3";
 
 /// Which of a CVM's logs and system information are public
 /// (`PATCH /cvms/{cvm_id}/visibility`); the service's defaults: logs and
@@ -266,6 +271,7 @@ impl Fleet {
             vcpu,
             memory_mb: 1024 * 2 * vcpu,
             disk_gb: 40,
+            base_image: DEFAULT_IMAGE.into(),
             created_at: at,
             visibility: Visibility::default(),
             deleted: false,

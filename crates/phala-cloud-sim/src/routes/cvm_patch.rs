@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::deploy::{self, held_compose};
@@ -179,4 +179,41 @@ fn gate(
         }
         None => on_chain_gate(inner, idx, hash, compose, env, rid),
     }
+}
+
+/// `PATCH /cvms/{cvm_id}/os-image`: moves the CVM to another OS image of
+/// the catalogue (400 for one it does not have) and restarts it; 202.
+pub(crate) async fn upgrade_os(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    Path(cvm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: phala_cloud_api::types::OsImagePatch = match body_of(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let name = request.os_image_name;
+    if !deploy::OS_IMAGES.iter().any(|(n, _, _)| *n == name) {
+        let known: Vec<&str> = deploy::OS_IMAGES.iter().map(|(n, _, _)| *n).collect();
+        let msg = format!("OS image {name} is not available (available: {})", known.join(", "));
+        return api_error(StatusCode::BAD_REQUEST, "ERR-03-013", &msg, &rid);
+    }
+    let (idx, now) = (at.idx, at.now);
+    let restart = crate::fleet::Action::Restart { force: false };
+    if let crate::fleet::Acted::Busy = at.inner.fleet.act(idx, restart, now, shared.origin) {
+        let msg = "Another operation is in progress on this CVM";
+        return api_error(StatusCode::CONFLICT, crate::state::OPERATION_IN_PROGRESS, msg, &rid);
+    }
+    let cvm = &mut at.inner.fleet.cvms[idx];
+    cvm.base_image = name.clone();
+    let correlation = cvm.history.last().map(|h| h.correlation_id.clone());
+    let answer =
+        json!({"status": "in_progress", "message": format!("Moving to {name}"), "correlation_id": correlation});
+    (StatusCode::ACCEPTED, axum::Json(answer)).into_response()
 }

@@ -58,6 +58,7 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     route("PATCH /api/v1/cvms/{cvm_id}", |m| on(m, cvm_patch::update_cvm)),
     route("PATCH /api/v1/cvms/{cvm_id}/envs", |m| on(m, cvm_patch::update_envs)),
+    route("PATCH /api/v1/cvms/{cvm_id}/os-image", |m| on(m, cvm_patch::upgrade_os)),
     route("PATCH /api/v1/cvms/{cvm_id}/compose_file", |m| {
         on(m, deploy::apply_update)
     }),

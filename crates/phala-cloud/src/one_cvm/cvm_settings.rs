@@ -26,6 +26,15 @@ impl Client {
             .await
     }
 
+    /// The CVM's runtime configuration: hostname, the SSH keys injected at
+    /// launch, the default gateway domain (`GET /cvms/{id}/user_config`).
+    pub async fn runtime_config(&self, cvm: &str) -> Result<types::CvmUserConfig, Error> {
+        Self::check_id(cvm, "CVM id")?;
+        let request = self.raw().get_cvm_user_config().cvm_id(cvm);
+        self.send("get_cvm_user_config", Replay::Idempotent, || request.clone().send())
+            .await
+    }
+
     /// Changes vCPUs, memory (MB), disk (GB) or instance type (`PATCH
     /// /cvms/{id}/resources`); a running CVM restarts only with
     /// `allow_restart`. Retried only when nothing can have been applied.
