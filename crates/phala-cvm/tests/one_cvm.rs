@@ -42,7 +42,12 @@ fn ps_attestation_and_upgrade_by_name() {
 
     let config = stdout_json(&sim(&["-o", "json", "runtime-config", &name]));
     assert_eq!(config["hostname"], name.as_str(), "{config}");
-    assert!(config["default_gateway_domain"].as_str().unwrap().contains("phala.network"));
+    assert!(
+        config["default_gateway_domain"]
+            .as_str()
+            .unwrap()
+            .contains("phala.network")
+    );
 
     let moved = sim(&["upgrade", &name, "--image", "dstack-dev-0.5.3"]);
     assert_eq!(code(&moved), 0, "{}", text(&moved));
