@@ -84,22 +84,6 @@ impl LogsArgs {
     }
 }
 
-/// A log line for a terminal: control characters but the tab escaped.
-fn neutralised(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c != '\t' && crate::output::is_unsafe(c)) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut s = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if c != '\t' && crate::output::is_unsafe(c) {
-            s.extend(c.escape_unicode());
-        } else {
-            s.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(s)
-}
-
 /// Prints one line where it belongs.
 fn print(out: &Out, args: &LogsArgs, prefix: Option<&str>, line: &LogLine) {
     if out.format != Format::Table {
@@ -113,7 +97,7 @@ fn print(out: &Out, args: &LogsArgs, prefix: Option<&str>, line: &LogLine) {
     let text = if args.raw {
         line.text.as_str().into()
     } else {
-        neutralised(&line.text)
+        crate::output::safe_log(&line.text)
     };
     let mut shown = String::with_capacity(text.len() + 64);
     if let Some(p) = prefix {
@@ -199,18 +183,4 @@ pub async fn logs(client: &Client, out: &Out, args: &LogsArgs) -> Result<Outcome
     } else {
         Outcome::Done
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_text_is_shown_not_interpreted_but_tabs_stay() {
-        assert_eq!(neutralised("a\tb"), "a\tb");
-        assert_eq!(
-            neutralised("\x1b]0;pwned\x07x\x1b[2J"),
-            "\\u{1b}]0;pwned\\u{7}x\\u{1b}[2J"
-        );
-    }
 }

@@ -137,12 +137,22 @@ fn visible_width(s: &str) -> usize {
 /// terminal: control characters, escape sequences and bidirectional
 /// overrides are shown escaped (`\u{1b}`), never interpreted.
 pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
+    escaped(s, is_unsafe)
+}
+
+/// Log text for a terminal: as [`safe`], but a tab stays a tab.
+pub fn safe_log(s: &str) -> std::borrow::Cow<'_, str> {
+    escaped(s, |c| c != '\t' && is_unsafe(c))
+}
+
+/// `s` with every character `escape` picks shown as `\u{..}`.
+fn escaped(s: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(&escape) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut clean = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if is_unsafe(c) {
+        if escape(c) {
             clean.extend(c.escape_unicode());
         } else {
             clean.push(c);
@@ -152,7 +162,7 @@ pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Characters a terminal would act on rather than show.
-pub fn is_unsafe(c: char) -> bool {
+fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -253,6 +263,9 @@ mod tests {
         assert_eq!(safe("web-1"), "web-1");
         assert_eq!(safe("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
         assert_eq!(safe("x\u{202e}y"), "x\\u{202e}y");
+        // Log text keeps its tabs, and nothing else a terminal would act on.
+        assert_eq!(safe_log("a\tb"), "a\tb");
+        assert_eq!(safe_log("\x1b]0;pwned\x07x\x1b[2J"), "\\u{1b}]0;pwned\\u{7}x\\u{1b}[2J");
         // Our own colour codes survive in a cell; a server's clear-screen does not.
         assert_eq!(safe_cell("\x1b[32mrunning\x1b[0m"), "\x1b[32mrunning\x1b[0m");
         assert_eq!(safe_cell("\x1b[2Jname"), "\\u{1b}[2Jname");

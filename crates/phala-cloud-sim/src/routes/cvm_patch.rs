@@ -68,14 +68,7 @@ pub(crate) async fn update_cvm(
     // Phase 2 of an on-chain update names the hash it registered.
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let registered = header("x-compose-hash").filter(|_| header("x-transaction-hash").is_some());
-    if let Some(refused) = gate(
-        &mut at.inner,
-        idx,
-        &hash,
-        registered,
-        (compose.clone(), env.clone()),
-        &rid,
-    ) {
+    if let Some(refused) = gate(&mut at.inner, idx, &hash, registered, (&compose, &env), &rid) {
         return refused;
     }
     let cvm = &mut at.inner.fleet.cvms[idx];
@@ -133,14 +126,7 @@ pub(crate) async fn update_envs(
         .compose_hash
         .as_deref()
         .filter(|_| request.transaction_hash.is_some());
-    if let Some(refused) = gate(
-        &mut at.inner,
-        idx,
-        &hash,
-        registered,
-        (compose.clone(), env.clone()),
-        &rid,
-    ) {
+    if let Some(refused) = gate(&mut at.inner, idx, &hash, registered, (&compose, &env), &rid) {
         return refused;
     }
     let now = at.now;
@@ -157,7 +143,7 @@ fn gate(
     idx: usize,
     hash: &str,
     registered: Option<&str>,
-    (compose, env): (Map<String, Value>, Vec<(String, String)>),
+    held: (&Map<String, Value>, &[(String, String)]),
     rid: &str,
 ) -> Option<Response> {
     match registered {
@@ -177,7 +163,7 @@ fn gate(
             }
             None
         }
-        None => on_chain_gate(inner, idx, hash, compose, env, rid),
+        None => on_chain_gate(inner, idx, hash, held, rid),
     }
 }
 

@@ -349,14 +349,7 @@ pub(crate) async fn apply_update(
         Ok(env) => env,
         Err(r) => return r,
     };
-    if let Some(held) = on_chain_gate(
-        &mut at.inner,
-        idx,
-        &patch.compose_hash,
-        compose.clone(),
-        env.clone(),
-        &rid,
-    ) {
+    if let Some(held) = on_chain_gate(&mut at.inner, idx, &patch.compose_hash, (&compose, &env), &rid) {
         return held;
     }
     let now = at.now;
@@ -370,8 +363,7 @@ pub(crate) fn on_chain_gate(
     inner: &mut Inner,
     idx: usize,
     hash: &str,
-    compose: Map<String, Value>,
-    env: Vec<(String, String)>,
+    (compose, env): (&Map<String, Value>, &[(String, String)]),
     rid: &str,
 ) -> Option<Response> {
     let app_id = inner.fleet.cvms[idx].app_id.clone();
@@ -397,8 +389,9 @@ pub(crate) fn on_chain_gate(
         let pending = crate::deploy::PendingCommit {
             idx,
             compose_hash: hash.to_string(),
-            compose,
-            env,
+            // Copied only when held: the update waits under its token.
+            compose: compose.clone(),
+            env: env.to_vec(),
         };
         inner.deployments.pending_commits.insert(token, pending);
         let body = json!({"detail": {
