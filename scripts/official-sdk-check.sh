@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Phala's official TypeScript SDK (@phala/cloud, pinned) against the running
-# simulator: every simulated operation it has an action for must pass the
-# SDK's own response validation (its zod schemas), in both API versions it
-# supports. Installs the SDK into target/official-sdk with npm itself.
+# simulator: every action that sends a Phala Cloud API request (reads,
+# deploys, updates, SSH keys, lifecycle) must pass the SDK's own response
+# validation (its zod schemas), in both API versions it supports; the calls
+# and the few that must fail, with why, are in official-sdk-check.mjs.
+# Installs the SDK into target/official-sdk with npm itself. SIM_BIN names a
+# simulator binary built already (see start-sim.sh).
 #
 #   scripts/official-sdk-check.sh
 set -euo pipefail
@@ -15,5 +18,5 @@ if [ ! -d "$dir/node_modules/@phala/cloud" ]; then
         && npm install --silent --no-audit --no-fund "@phala/cloud@$sdk_version" >/dev/null)
 fi
 cp scripts/official-sdk-check.mjs "$dir/check.mjs"
-. scripts/start-sim.sh --cvms 60 --time-scale 1 --api-key sdk-check-key
+. scripts/start-sim.sh --cvms 200 --time-scale 20 --api-key sdk-check-key
 PHALA_SIM_URL="$url" PHALA_SIM_KEY=sdk-check-key node "$dir/check.mjs"

@@ -220,6 +220,17 @@ pub(crate) struct PendingCommit {
     pub env: Vec<(String, String)>,
 }
 
+/// A new CVM of an app waiting for its commit token (a prepare-only
+/// request, or a compose hash its on-chain KMS must allow first).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingReplica {
+    pub source: usize,
+    pub node: usize,
+    pub compose_hash: String,
+    pub compose: Map<String, Value>,
+    pub env: Vec<(String, String)>,
+}
+
 /// Provisions by (app id, compose hash), and what each deployed CVM holds.
 #[derive(Default)]
 pub(crate) struct Deployments {
@@ -229,9 +240,19 @@ pub(crate) struct Deployments {
     pub updates: HashMap<(usize, String), Map<String, Value>>,
     /// Updates waiting for on-chain registration, by one-time commit token.
     pub pending_commits: HashMap<String, PendingCommit>,
+    /// Replicas waiting for their commit, by one-time commit token.
+    pub pending_replicas: HashMap<String, PendingReplica>,
     /// Every revision, oldest first.
     pub revisions: Vec<Revision>,
     pub next_app: u64,
+}
+
+impl Deployments {
+    /// The env CVM `idx` holds (none for a generated CVM never updated):
+    /// what an update keeps when it brings no new one.
+    pub fn kept_env(&self, idx: usize) -> Vec<(String, String)> {
+        self.deployed.get(&idx).map(|d| d.env.clone()).unwrap_or_default()
+    }
 }
 
 /// The simulated instance types (all of the `cpu` family): name, vCPUs,

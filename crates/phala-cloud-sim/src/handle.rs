@@ -185,6 +185,7 @@ impl SimulatorBuilder {
                 deployments: Default::default(),
                 webhooks,
                 logs,
+                records: Default::default(),
             }),
             hub: Default::default(),
             logs_wake: tokio::sync::watch::channel(()).0,

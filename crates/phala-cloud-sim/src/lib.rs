@@ -47,6 +47,7 @@ mod deploy;
 mod fleet;
 mod handle;
 mod logs;
+mod records;
 mod rng;
 mod routes;
 mod server;

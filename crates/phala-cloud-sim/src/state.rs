@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub webhooks: crate::webhooks::Store,
     /// The CVMs' logs read so far.
     pub logs: crate::logs::Store,
+    /// SSH keys, CVM settings, device logins.
+    pub records: crate::records::Records,
 }
 
 impl Shared {
@@ -116,6 +118,23 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The API version a request asks for (`X-Phala-Version`, `latest`, or
+/// the simulator's default); `Err` with what it asked when that is unknown.
+fn version_name<'a>(shared: &'a Shared, headers: &'a HeaderMap) -> Result<&'a str, &'a str> {
+    match header_str(headers, "x-phala-version") {
+        None => Ok(shared.config.default_version.as_str()),
+        Some(v) if v.eq_ignore_ascii_case("latest") => Ok(KNOWN_VERSIONS[KNOWN_VERSIONS.len() - 1]),
+        Some(v) if KNOWN_VERSIONS.contains(&v) => Ok(v),
+        Some(v) => Err(v),
+    }
+}
+
+/// The API version of a request that carries no key (a commit token
+/// stands for one); `None` when it names an unknown version.
+pub(crate) fn version_of(shared: &Shared, headers: &HeaderMap) -> Option<phala_cloud_api::versions::ApiVersion> {
+    phala_cloud_api::versions::ApiVersion::parse(version_name(shared, headers).ok()?).ok()
+}
+
 /// Authenticates a request and resolves its workspace and API version.
 pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> Result<Caller, Response> {
     let key = header_str(headers, "x-api-key").or_else(|| {
@@ -138,11 +157,9 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
             rid,
         ));
     };
-    let version = match header_str(headers, "x-phala-version") {
-        None => shared.config.default_version.as_str(),
-        Some(v) if v.eq_ignore_ascii_case("latest") => KNOWN_VERSIONS[KNOWN_VERSIONS.len() - 1],
-        Some(v) if KNOWN_VERSIONS.contains(&v) => v,
-        Some(v) => {
+    let version = match version_name(shared, headers) {
+        Ok(v) => v,
+        Err(v) => {
             let msg = format!(
                 "Unknown API version '{v}'. Known versions: {}",
                 KNOWN_VERSIONS.join(", ")
@@ -381,4 +398,23 @@ pub(crate) fn page_of<T: Clone>(items: &[T], page: u64, page_size: u64) -> (Vec<
         .min(items.len());
     let end = start.saturating_add(size).min(items.len());
     (items[start..end].to_vec(), items.len().div_ceil(size) as u64)
+}
+
+impl Inner {
+    /// `GET /cvms/{cvm_id}` of CVM `idx` in the caller's version's shape,
+    /// with what was set after its creation (listed, scheduled deletion).
+    pub(crate) fn detail(&self, idx: usize, cvminfo: bool) -> Value {
+        let mut detail = self.fleet.detail_json(idx, cvminfo);
+        if let (Some(settings), Value::Object(map)) = (self.records.settings.get(&idx), &mut detail) {
+            for (key, value) in [
+                ("listed", json!(settings.listed)),
+                ("scheduled_delete_at", json!(settings.scheduled_delete_at)),
+            ] {
+                if let Some(slot) = map.get_mut(key) {
+                    *slot = value;
+                }
+            }
+        }
+        detail
+    }
 }

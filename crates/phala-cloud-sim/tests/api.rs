@@ -1346,7 +1346,7 @@ async fn a_waiting_commit_can_be_read_back_and_operation_status_follows_the_cvm(
         .unwrap();
     assert_eq!(resp.status().as_u16(), 465);
     let body: Value = resp.json().await.unwrap();
-    let token = body["detail"]["details"]
+    let token = body["details"]
         .as_array()
         .unwrap()
         .iter()

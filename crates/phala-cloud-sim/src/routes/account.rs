@@ -22,7 +22,7 @@ const TIER: &str = "pro";
 const QUOTA: (i64, i64, i64, i64) = (64, 128 * 1024, 2000, 50);
 
 /// The user behind the caller's key: the owner of the workspace it acts in.
-fn user_of(fleet: &Fleet, caller: &Caller) -> usize {
+pub(crate) fn user_of(fleet: &Fleet, caller: &Caller) -> usize {
     caller.workspace.min(fleet.users.len().saturating_sub(1))
 }
 

@@ -69,7 +69,7 @@ pub(crate) async fn app_revisions(
     .into_response()
 }
 
-fn find_revision<'a>(
+pub(crate) fn find_revision<'a>(
     inner: &'a Inner,
     caller: &Caller,
     app_id: &str,
@@ -157,12 +157,7 @@ pub(crate) async fn redeploy_revision(
     };
     let mut last = None;
     for idx in targets {
-        let env = inner
-            .deployments
-            .deployed
-            .get(&idx)
-            .map(|d| d.env.clone())
-            .unwrap_or_default();
+        let env = inner.deployments.kept_env(idx);
         let response = crate::routes::deploy::apply(&mut inner, &shared, idx, revision.compose.clone(), env, now, &rid);
         if response.status() != StatusCode::ACCEPTED {
             return response;

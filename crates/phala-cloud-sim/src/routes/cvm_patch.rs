@@ -37,6 +37,14 @@ pub(crate) async fn update_cvm(
         Err(r) => return r,
     };
     let idx = at.idx;
+    // Phase 2 of an on-chain update names the hash it registered.
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let registered = header("x-compose-hash").filter(|_| header("x-transaction-hash").is_some());
+    // Both SDKs confirm with an empty body: the update held under that hash.
+    if let Some(held) = registered.and_then(|h| take_held(&mut at.inner, idx, h)) {
+        let now = at.now;
+        return apply(&mut at.inner, &shared, idx, held.compose, held.env, now, &rid);
+    }
     let mut compose = held_compose(&at.inner.deployments, &at.inner.fleet, idx);
     let mut set = |key: &str, value: Option<Value>| {
         if let Some(v) = value {
@@ -54,20 +62,11 @@ pub(crate) async fn update_cvm(
     set("public_tcbinfo", request.public_tcbinfo.map(Value::from));
     let hash = deploy::compose_hash(&compose);
     let app_id = at.inner.fleet.cvms[idx].app_id.clone();
-    let kept = at
-        .inner
-        .deployments
-        .deployed
-        .get(&idx)
-        .map(|d| d.env.clone())
-        .unwrap_or_default();
+    let kept = at.inner.deployments.kept_env(idx);
     let env = match env_for(&shared, &app_id, request.encrypted_env.as_deref(), kept, &compose, &rid) {
         Ok(env) => env,
         Err(r) => return r,
     };
-    // Phase 2 of an on-chain update names the hash it registered.
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let registered = header("x-compose-hash").filter(|_| header("x-transaction-hash").is_some());
     if let Some(refused) = gate(&mut at.inner, idx, &hash, registered, (&compose, &env), &rid) {
         return refused;
     }
@@ -83,6 +82,26 @@ pub(crate) async fn update_cvm(
     }
     let now = at.now;
     apply(&mut at.inner, &shared, idx, compose, env, now, &rid)
+}
+
+/// The update of CVM `idx` held (465) under compose hash `hash`, taken to
+/// apply: its hash registered from now on.
+fn take_held(inner: &mut Inner, idx: usize, hash: &str) -> Option<crate::deploy::PendingCommit> {
+    let held = &mut inner.deployments.pending_commits;
+    let token = held
+        .iter()
+        .find(|(_, p)| p.idx == idx && p.compose_hash.eq_ignore_ascii_case(hash))
+        .map(|(t, _)| t.clone())?;
+    let pending = held.remove(&token)?;
+    if let Some(allowed) = inner
+        .deployments
+        .deployed
+        .get_mut(&idx)
+        .and_then(|d| d.on_chain.as_mut())
+    {
+        allowed.push(pending.compose_hash.clone());
+    }
+    Some(pending)
 }
 
 /// `PATCH /cvms/{cvm_id}/envs`: a new sealed env; new `env_keys` change the
@@ -138,7 +157,7 @@ pub(crate) async fn update_envs(
 /// An update's hash against an on-chain KMS: registered (phase 2: the hash
 /// it names must be this update's, and is allowed from then on), or held
 /// until it is (465). `None`: go ahead.
-fn gate(
+pub(crate) fn gate(
     inner: &mut Inner,
     idx: usize,
     hash: &str,

@@ -18,9 +18,7 @@ use sha2::{Digest, Sha256};
 use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, held_compose, kms_info_json, known_kms};
-use crate::state::{
-    Inner, RequestId, Shared, api_error, authenticate, body_of, locate, optional_body_of, validation_error,
-};
+use crate::state::{Inner, RequestId, Shared, api_error, authenticate, body_of, locate, validation_error};
 
 /// The compose hash a provision answers: the true one, or (fault
 /// `wrong_compose_hash`) another.
@@ -33,7 +31,7 @@ fn answered_hash(inner: &Inner, hash: String) -> String {
 }
 
 /// The device id of a simulated node.
-fn device_of(inner: &Inner, node: usize) -> String {
+pub(crate) fn device_of(inner: &Inner, node: usize) -> String {
     deploy::device_id(inner.fleet.nodes[node].id)
 }
 
@@ -65,6 +63,16 @@ pub(crate) fn env_for(
         return Err(api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, rid));
     }
     Ok(env)
+}
+
+/// Whether a provision's `kms` is one on chain (`ethereum`, `base`; any case:
+/// Phala's TypeScript SDK sends `BASE`).
+fn on_chain_kms(kms: Option<&KmsType>) -> bool {
+    match kms {
+        Some(KmsType::Known(known)) => matches!(known, KnownKmsType::Ethereum | KnownKmsType::Base),
+        Some(KmsType::Unknown(name)) => ["ethereum", "base"].contains(&name.to_ascii_lowercase().as_str()),
+        None => false,
+    }
 }
 
 /// The largest disk a CVM may have, in GB (as resize allows).
@@ -159,10 +167,7 @@ pub(crate) async fn provision(
             workspace: caller.workspace,
             node,
             disk_gb: request.disk_size,
-            on_chain: matches!(
-                request.kms,
-                Some(KmsType::Known(KnownKmsType::Ethereum | KnownKmsType::Base))
-            ),
+            on_chain: on_chain_kms(request.kms.as_ref()),
             committed: None,
         });
     let answered_hash = answered_hash(&inner, hash);
@@ -338,13 +343,7 @@ pub(crate) async fn apply_update(
         return api_error(StatusCode::BAD_REQUEST, "ERR-02-010", msg, &rid);
     };
     let app_id = at.inner.fleet.cvms[idx].app_id.clone();
-    let kept = at
-        .inner
-        .deployments
-        .deployed
-        .get(&idx)
-        .map(|d| d.env.clone())
-        .unwrap_or_default();
+    let kept = at.inner.deployments.kept_env(idx);
     let env = match env_for(&shared, &app_id, patch.encrypted_env.as_deref(), kept, &compose, &rid) {
         Ok(env) => env,
         Err(r) => return r,
@@ -373,19 +372,7 @@ pub(crate) fn on_chain_gate(
     {
         // The app's KMS is on chain and does not allow this hash yet.
         let token = hex::encode(Sha256::digest(format!("commit {idx} {} {}", hash, rid)));
-        let cvm = &inner.fleet.cvms[idx];
-        let device = device_of(inner, cvm.node);
-        let fields = [
-            ("compose_hash", json!(hash)),
-            ("app_id", json!(app_id)),
-            ("device_id", json!(device)),
-            ("kms_info", kms_info_json()),
-            ("commit_token", json!(token)),
-            (
-                "commit_url",
-                json!(format!("https://cloud.phala.network/commit/{token}")),
-            ),
-        ];
+        let device = device_of(inner, inner.fleet.cvms[idx].node);
         let pending = crate::deploy::PendingCommit {
             idx,
             compose_hash: hash.to_string(),
@@ -393,17 +380,42 @@ pub(crate) fn on_chain_gate(
             compose: compose.clone(),
             env: env.to_vec(),
         };
-        inner.deployments.pending_commits.insert(token, pending);
-        let body = json!({"detail": {
-            "error_code": "ERR-01-004",
-            "message": "Compose hash verification required: register it on chain, then commit the update",
-            "details": fields.iter().map(|(f, v)| json!({"field": f, "value": v})).collect::<Vec<_>>(),
-            "suggestions": [], "links": [], "request_id": rid,
-        }});
-        let status = StatusCode::from_u16(465).unwrap_or(StatusCode::PRECONDITION_FAILED);
-        return Some((status, axum::Json(body)).into_response());
+        inner.deployments.pending_commits.insert(token.clone(), pending);
+        return Some(commit_required(hash, &app_id, &device, &token, rid));
     }
     None
+}
+
+/// The 465 of a compose hash an on-chain KMS must allow first: what to
+/// register, and the one-time token that commits the held request after.
+/// At the top level (Python's SDK reads nothing else): the structured
+/// error's `error_code` and `details` (`[{field, value}]`, which both SDKs
+/// and our client read) and the same fields flat (the older form, in the
+/// API notes, which Python's SDK also reads).
+pub(crate) fn commit_required(hash: &str, app_id: &str, device: &str, token: &str, rid: &str) -> Response {
+    let fields = [
+        ("compose_hash", json!(hash)),
+        ("app_id", json!(app_id)),
+        ("device_id", json!(device)),
+        ("kms_info", kms_info_json()),
+        ("commit_token", json!(token)),
+        (
+            "commit_url",
+            json!(format!("https://cloud.phala.network/commit/{token}")),
+        ),
+    ];
+    let mut body = json!({
+        "status": "precondition_required",
+        "error_code": "ERR-01-004",
+        "message": "Compose hash verification required: register it on chain, then commit",
+        "details": fields.iter().map(|(f, v)| json!({"field": f, "value": v})).collect::<Vec<_>>(),
+        "suggestions": [], "links": [], "request_id": rid,
+    });
+    if let Some(map) = body.as_object_mut() {
+        map.extend(fields.into_iter().map(|(f, v)| (f.to_string(), v)));
+    }
+    let status = StatusCode::from_u16(465).unwrap_or(StatusCode::PRECONDITION_FAILED);
+    (status, axum::Json(body)).into_response()
 }
 
 /// Applies a compose and env to a CVM and restarts it: 202, or 409 when busy.
@@ -522,79 +534,27 @@ pub(crate) async fn commit_update(
     response
 }
 
-/// `POST /cvms/{cvm_id}/replicas`: a new CVM of the same app, with the
-/// compose the source holds (and its env, or a new one opened as the CVM
-/// would), on the node asked for or the source's.
-pub(crate) async fn replicate(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    Path(cvm_id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let request: Option<phala_cloud_api::types::ReplicateRequest> = match optional_body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
-    let source = at.idx;
-    let compose = held_compose(&at.inner.deployments, &at.inner.fleet, source);
-    let hash = deploy::compose_hash(&compose);
-    let request = request.unwrap_or_default();
-    if request
-        .compose_hash
-        .as_ref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case(&hash))
-    {
-        let msg = "compose_hash is not the hash of the compose the source CVM holds";
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", msg, &rid);
-    }
-    let node = match request.node_id.or(request.teepod_id) {
-        None => at.inner.fleet.cvms[source].node,
-        Some(id) => match at.inner.fleet.nodes.iter().position(|n| n.id == id) {
-            Some(i) => i,
-            None => {
-                return api_error(
-                    StatusCode::NOT_FOUND,
-                    "ERR-04-001",
-                    &format!("Node {id} not found"),
-                    &rid,
-                );
-            }
-        },
-    };
-    let src = &at.inner.fleet.cvms[source];
+/// A new CVM of CVM `source`'s app on node `node`, holding `compose` and
+/// `env` (and the source's on-chain allowances); its fleet index.
+pub(crate) fn create_replica(
+    inner: &mut Inner,
+    shared: &Shared,
+    source: usize,
+    node: usize,
+    (compose, env): (Map<String, Value>, Vec<(String, String)>),
+    now: tokio::time::Instant,
+) -> usize {
+    let src = &inner.fleet.cvms[source];
     let (name, app_id, workspace, vcpu) = (format!("{}-r", src.name), src.app_id.clone(), src.workspace, src.vcpu);
-    let kept = at
-        .inner
-        .deployments
-        .deployed
-        .get(&source)
-        .map(|d| d.env.clone())
-        .unwrap_or_default();
-    let env = match env_for(&shared, &app_id, request.encrypted_env.as_deref(), kept, &compose, &rid) {
-        Ok(env) => env,
-        Err(r) => return r,
-    };
-    let now = at.now;
-    let idx = at
-        .inner
+    let idx = inner
         .fleet
         .create(&name, &app_id, workspace, node, vcpu, now, shared.origin);
-    let on_chain = at
-        .inner
-        .deployments
-        .deployed
-        .get(&source)
-        .and_then(|d| d.on_chain.clone());
-    at.inner
+    let on_chain = inner.deployments.deployed.get(&source).and_then(|d| d.on_chain.clone());
+    inner
         .deployments
         .deployed
         .insert(idx, Deployed { compose, env, on_chain });
-    axum::Json(at.inner.fleet.vm_json(idx, at.caller.hashed_ids)).into_response()
+    idx
 }
 
 pub(crate) async fn compose_file(

@@ -68,7 +68,7 @@ pub(crate) async fn get_cvm(
     Path(cvm_id): Path<String>,
 ) -> Response {
     match locate(&shared, &headers, &rid, &cvm_id) {
-        Ok(at) => axum::Json(at.inner.fleet.detail_json(at.idx, at.caller.cvminfo)).into_response(),
+        Ok(at) => axum::Json(at.inner.detail(at.idx, at.caller.cvminfo)).into_response(),
         Err(r) => r,
     }
 }

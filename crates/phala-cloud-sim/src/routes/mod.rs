@@ -19,14 +19,22 @@ pub(crate) mod account;
 pub(crate) mod apps;
 pub(crate) mod attestation;
 pub(crate) mod catalog;
+pub(crate) mod compose_edits;
+pub(crate) mod cvm_config;
 pub(crate) mod cvm_patch;
 pub(crate) mod deploy;
+pub(crate) mod device_login;
 pub(crate) mod fleet;
+pub(crate) mod instances;
+pub(crate) mod is_allowed;
 pub(crate) mod kms;
+pub(crate) mod legacy_deploy;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
+pub(crate) mod quote_verify;
 pub(crate) mod reads;
 pub(crate) mod settings;
+pub(crate) mod ssh_keys;
 pub(crate) mod webhooks;
 
 /// Mounts a handler for the route's method.
@@ -53,6 +61,18 @@ pub(crate) const ROUTES: &[Route] = &[
     // Deploying and updating.
     route("POST /api/v1/cvms", |m| on(m, deploy::commit)),
     route("POST /api/v1/cvms/provision", |m| on(m, deploy::provision)),
+    route("POST /api/v1/cvms/provision/eliza", |m| {
+        on(m, legacy_deploy::provision_eliza)
+    }),
+    // An Eliza provision commits as any provision does.
+    route("POST /api/v1/cvms/eliza", |m| on(m, deploy::commit)),
+    route("POST /api/v1/cvms/workload", |m| on(m, legacy_deploy::create_workload)),
+    route("POST /api/v1/cvms/pubkey/from_cvm_configuration", |m| {
+        on(m, legacy_deploy::legacy_pubkey)
+    }),
+    route("POST /api/v1/cvms/from_cvm_configuration", |m| {
+        on(m, legacy_deploy::legacy_create)
+    }),
     route("GET /api/v1/cvms/{cvm_id}/compose_file", |m| {
         on(m, deploy::compose_file)
     }),
@@ -65,7 +85,27 @@ pub(crate) const ROUTES: &[Route] = &[
     route("POST /api/v1/cvms/{cvm_id}/compose_file/provision", |m| {
         on(m, deploy::provision_update)
     }),
-    route("POST /api/v1/cvms/{cvm_id}/replicas", |m| on(m, deploy::replicate)),
+    route("POST /api/v1/cvms/{cvm_id}/compose_file", |m| {
+        on(m, compose_edits::submit_compose)
+    }),
+    route("PATCH /api/v1/cvms/{cvm_id}/docker-compose", |m| {
+        on(m, compose_edits::upload_docker_compose)
+    }),
+    route("PATCH /api/v1/cvms/{cvm_id}/pre-launch-script", |m| {
+        on(m, compose_edits::upload_pre_launch_script)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/revisions/{revision_id}/redeploy", |m| {
+        on(m, compose_edits::redeploy_revision)
+    }),
+    route("PUT /api/v1/cvms/{cvm_id}/compose", |m| {
+        on(m, compose_edits::legacy_upgrade)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/replicas", |m| {
+        on(m, instances::replicate_cvm)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/commit-replica", |m| {
+        on(m, instances::commit_replica)
+    }),
     route("POST /api/v1/cvms/{cvm_id}/commit-update", |m| {
         on(m, deploy::commit_update)
     }),
@@ -101,6 +141,16 @@ pub(crate) const ROUTES: &[Route] = &[
     route("POST /api/v1/apps/{app_id}/revisions/{revision_id}/redeploy", |m| {
         on(m, apps::redeploy_revision)
     }),
+    route("POST /api/v1/apps/{app_id}/cvms/{vm_uuid}/replicas", |m| {
+        on(m, instances::replicate)
+    }),
+    route("POST /api/v1/apps/{app_id}/instances", |m| {
+        on(m, instances::create_instance)
+    }),
+    route("POST /api/v1/apps/{app_id}/is-allowed", |m| on(m, is_allowed::app)),
+    route("POST /api/v1/apps/{app_id}/cvms/is-allowed", |m| {
+        on(m, is_allowed::app_cvms)
+    }),
     // KMS.
     route("GET /api/v1/kms", |m| on(m, kms::list_kms)),
     route("GET /api/v1/kms/{kms_id}/nodes", |m| on(m, kms::kms_nodes)),
@@ -118,6 +168,7 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/attestations/device_ids", |m| {
         on(m, catalog::attestation_device_ids)
     }),
+    route("POST /api/v1/attestations/verify", |m| on(m, quote_verify::verify)),
     route("GET /api/v1/attestations/recent", |m| {
         on(m, catalog::recent_attestations)
     }),
@@ -169,6 +220,25 @@ pub(crate) const ROUTES: &[Route] = &[
     route("PATCH /api/v1/cvms/{cvm_id}/visibility", |m| {
         on(m, settings::update_visibility)
     }),
+    route("PATCH /api/v1/cvms/{cvm_id}/name", |m| on(m, cvm_config::rename)),
+    route("PATCH /api/v1/cvms/{cvm_id}/listed", |m| on(m, cvm_config::set_listed)),
+    route("PATCH /api/v1/cvms/{cvm_id}/scheduled-delete", |m| {
+        on(m, cvm_config::schedule_delete)
+    }),
+    route("PATCH /api/v1/cvms/{cvm_id}/network-config", |m| {
+        on(m, cvm_config::network_config)
+    }),
+    route("PUT /api/v1/cvms/{cvm_id}/ports", |m| on(m, cvm_config::set_ports)),
+    route("PATCH /api/v1/cvms/{cvm_id}/instance-id", |m| {
+        on(m, cvm_config::refresh_instance_id)
+    }),
+    route("PATCH /api/v1/cvms/instance-ids", |m| {
+        on(m, cvm_config::refresh_instance_ids)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/customize-domain-diagnose", |m| {
+        on(m, cvm_config::diagnose_domains)
+    }),
+    route("POST /api/v1/cvms/{cvm_id}/is-allowed", |m| on(m, is_allowed::cvm)),
     // A CVM's reads.
     route("GET /api/v1/cvms/{cvm_id}/docker-compose.yml", |m| {
         on(m, reads::cvm_read(reads::docker_compose))
@@ -205,6 +275,8 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     // The account.
     route("GET /api/v1/auth/me", |m| on(m, account::me)),
+    route("POST /api/v1/auth/device/code", |m| on(m, device_login::request_code)),
+    route("POST /api/v1/auth/device/token", |m| on(m, device_login::poll_token)),
     route("GET /api/v1/workspaces", |m| on(m, account::list_workspaces)),
     route("GET /api/v1/workspaces/{team_slug}", |m| on(m, account::get_workspace)),
     route("GET /api/v1/workspaces/{team_slug}/nodes", |m| {
@@ -213,7 +285,15 @@ pub(crate) const ROUTES: &[Route] = &[
     route("GET /api/v1/workspaces/{team_slug}/quotas", |m| {
         on(m, account::workspace_quotas)
     }),
-    route("GET /api/v1/user/ssh-keys", |m| on(m, reads::none_registered)),
+    route("GET /api/v1/user/ssh-keys", |m| on(m, ssh_keys::list)),
+    route("POST /api/v1/user/ssh-keys", |m| on(m, ssh_keys::create)),
+    route("DELETE /api/v1/user/ssh-keys/{key_id}", |m| on(m, ssh_keys::delete)),
+    route("POST /api/v1/user/ssh-keys/github-profile", |m| {
+        on(m, ssh_keys::import_github)
+    }),
+    route("POST /api/v1/user/ssh-keys/github-sync", |m| {
+        on(m, ssh_keys::sync_github)
+    }),
     // The workspace's webhooks (deliveries: crate::webhooks).
     route("GET /api/v1/workspace/webhooks", |m| on(m, webhooks::list)),
     route("POST /api/v1/workspace/webhooks", |m| on(m, webhooks::create)),

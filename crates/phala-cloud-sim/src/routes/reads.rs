@@ -1,7 +1,6 @@
 //! Read operations about the CVMs the simulator holds: the files a CVM
-//! runs with, its launch configuration, network and system state, its port
-//! mappings; and the workspace's SSH keys and webhooks (none: the simulator
-//! registers neither, and says so rather than 501).
+//! runs with, its launch configuration (with its owner's SSH keys), network
+//! and system state, its port mappings.
 
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::state::{Inner, RequestId, Shared, authenticate, locate};
+use crate::state::{Inner, RequestId, Shared, locate};
 
 /// What a CVM read answers for the CVM at an index of the fleet.
 pub(crate) type Answer = fn(&Inner, usize) -> Value;
@@ -57,7 +56,10 @@ fn gateway_domain(inner: &Inner, idx: usize) -> String {
 pub(crate) fn user_config(inner: &Inner, idx: usize) -> Value {
     json!({
         "hostname": inner.fleet.cvms[idx].name,
-        "ssh_authorized_keys": [],
+        "ssh_authorized_keys": inner.fleet.cvms[idx]
+            .user
+            .map(|u| crate::routes::ssh_keys::authorized_keys(inner, u))
+            .unwrap_or_default(),
         "default_gateway_domain": gateway_domain(inner, idx),
     })
 }
@@ -93,21 +95,30 @@ pub(crate) fn stats(inner: &Inner, idx: usize) -> Value {
     })
 }
 
-/// No port is mapped: the simulator's CVMs are reached through the gateway.
-pub(crate) fn ports(_: &Inner, _: usize) -> Value {
-    json!([])
+/// The ports mapped on the node (`PUT /cvms/{cvm_id}/ports`); none until
+/// some are: the simulator's CVMs are reached through the gateway.
+pub(crate) fn ports(inner: &Inner, idx: usize) -> Value {
+    let host = host_address(inner, idx);
+    let ports = inner
+        .records
+        .settings
+        .get(&idx)
+        .map(|s| s.ports.as_slice())
+        .unwrap_or_default();
+    Value::Array(
+        ports
+            .iter()
+            .map(|p| {
+                json!({"id": p.id, "host_port": p.host_port, "vm_port": p.vm_port, "protocol": p.protocol,
+                       "host_address": host})
+            })
+            .collect(),
+    )
 }
 
-/// The caller's SSH keys: none registered.
-pub(crate) async fn none_registered(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    match authenticate(&shared, &headers, &rid) {
-        Ok(_) => axum::Json(json!([])).into_response(),
-        Err(r) => r,
-    }
+/// The address of the node a CVM runs on, where its mapped ports listen.
+pub(crate) fn host_address(inner: &Inner, idx: usize) -> String {
+    format!("10.1.0.{}", inner.fleet.cvms[idx].node % 254 + 1)
 }
 
 /// The firewall is there while the CVM runs.
@@ -117,13 +128,26 @@ pub(crate) fn firewall_status(inner: &Inner, idx: usize) -> Value {
     json!({"available": running, "reason": (!running).then(|| format!("CVM is {}", cvm.status))})
 }
 
-/// The KMS and gateway the CVM reaches, and no port mapped (as `ports`).
+/// The KMS and gateway the CVM reaches (as set by `PATCH
+/// /cvms/{cvm_id}/network-config`, else the node's), and its mapped ports.
 pub(crate) fn network_config(inner: &Inner, idx: usize) -> Value {
-    json!({
-        "kms_urls": ["https://kms.phala.network"],
-        "gateway_urls": [format!("https://gateway.{}", gateway_domain(inner, idx))],
-        "ports": [],
-    })
+    let settings = inner.records.settings.get(&idx);
+    let kms = settings
+        .and_then(|s| s.kms_urls.clone())
+        .unwrap_or_else(|| vec!["https://kms.phala.network".into()]);
+    let gateway = settings
+        .and_then(|s| s.gateway_urls.clone())
+        .unwrap_or_else(|| vec![format!("https://gateway.{}", gateway_domain(inner, idx))]);
+    let ports: Vec<Value> = ports(inner, idx)
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            json!({"host_port": p["host_port"], "vm_port": p["vm_port"], "protocol": p["protocol"],
+                        "host_address": p["host_address"]})
+        })
+        .collect();
+    json!({"kms_urls": kms, "gateway_urls": gateway, "ports": ports})
 }
 
 /// `GET /cvms/{cvm_id}/operation-status`: idle, or the operation in flight

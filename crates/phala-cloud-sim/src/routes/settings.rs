@@ -266,5 +266,5 @@ pub(crate) async fn update_visibility(
     if let Some(tcb) = tcbinfo {
         visibility.public_tcbinfo = tcb;
     }
-    axum::Json(inner.fleet.detail_json(idx, caller.cvminfo)).into_response()
+    axum::Json(inner.detail(idx, caller.cvminfo)).into_response()
 }
