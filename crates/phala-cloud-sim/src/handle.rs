@@ -361,7 +361,7 @@ impl SimHandle {
     }
 
     async fn stop_now(&mut self) {
-        self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.hub.close();
         // Log streams end: they see the simulator closed.
         self.shared.logs_wake.send_replace(());
         if let Some(tx) = self.stop.take() {
@@ -377,7 +377,7 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        self.shared.hub.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.hub.close();
         self.shared.logs_wake.send_replace(());
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -32,7 +32,7 @@ use crate::rng::Rng;
 use crate::state::Inner;
 
 /// Lines kept per channel of a CVM (and per channel of each container).
-pub(crate) const RETAINED: usize = 10_000;
+pub(crate) const RETAINED: usize = 2_000;
 
 /// Periodic lines made at most per series when a log is caught up over a
 /// long time (a CVM up for months before its first read): half of what is
@@ -585,13 +585,23 @@ impl CvmLog {
     }
 }
 
-/// Every CVM's log that was read, by fleet index.
+/// CVMs whose logs are kept at most: the least recently read is dropped
+/// past it (and made again from the seed if read again), so reading the
+/// logs of a whole fleet does not keep them all.
+pub(crate) const LOGS_KEPT: usize = 32;
+
+/// The logs of the CVMs read last, by fleet index.
 #[derive(Debug)]
 pub(crate) struct Store {
     seed: u64,
     /// The long line of hostile content, when the simulator prints it.
     hostile: Option<Bytes>,
     logs: HashMap<usize, CvmLog>,
+    /// When each kept log was last read (a count of reads).
+    last_read: HashMap<usize, u64>,
+    reads: u64,
+    /// Streams following each CVM's log: those logs are kept.
+    followers: HashMap<usize, usize>,
 }
 
 impl Store {
@@ -603,6 +613,33 @@ impl Store {
             seed,
             hostile,
             logs: HashMap::new(),
+            last_read: HashMap::new(),
+            reads: 0,
+            followers: HashMap::new(),
+        }
+    }
+
+    /// One more (`1`) or one fewer (`-1`) stream following CVM `idx`'s log.
+    pub fn follow(&mut self, idx: usize, change: isize) {
+        let n = self.followers.entry(idx).or_default();
+        *n = n.saturating_add_signed(change);
+        if *n == 0 {
+            self.followers.remove(&idx);
+        }
+    }
+
+    /// Marks CVM `idx`'s log read now; drops the least recently read past [`LOGS_KEPT`].
+    fn touch(&mut self, idx: usize) {
+        self.reads += 1;
+        self.last_read.insert(idx, self.reads);
+        if self.logs.len() > LOGS_KEPT
+            && let Some((&oldest, _)) = self
+                .last_read
+                .iter()
+                .filter(|(i, _)| **i != idx && !self.followers.contains_key(*i))
+                .min_by_key(|(_, at)| **at)
+        {
+            self.forget(oldest);
         }
     }
 
@@ -613,6 +650,7 @@ impl Store {
     /// Drops a deleted CVM's log.
     pub fn forget(&mut self, idx: usize) {
         self.logs.remove(&idx);
+        self.last_read.remove(&idx);
     }
 }
 
@@ -695,6 +733,7 @@ pub(crate) fn catch_up(inner: &mut Inner, idx: usize, now: DateTime<Utc>) {
     }
     let printed = printer.out;
     log.keep(printed);
+    logs.touch(idx);
 }
 
 #[cfg(test)]

@@ -418,3 +418,24 @@ impl Inner {
         detail
     }
 }
+
+/// The JSON text of an array of `items`, each written as it is made and
+/// then dropped: a listing of the whole fleet holds its text, never the
+/// tree of values (a 100,000-CVM listing would take gigabytes as one).
+pub(crate) fn json_array_text(items: impl Iterator<Item = Value>) -> Vec<u8> {
+    let mut out = vec![b'['];
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        // Writing a `Value` to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut out, &item);
+    }
+    out.push(b']');
+    out
+}
+
+/// A 200 answer of JSON text made by hand (see [`json_array_text`]).
+pub(crate) fn json_text_response(body: Vec<u8>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}

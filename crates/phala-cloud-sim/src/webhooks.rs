@@ -332,8 +332,15 @@ pub(crate) fn queue_resend(inner: &mut Inner, hook: usize, event_id: &str, at: D
     Some((inner.webhooks.hooks[hook].id.clone(), new_id))
 }
 
+/// Senders, each making one attempt at a time: a burst (a batch stop of
+/// thousands) waits in the queue as ids, not as thousands of tasks and
+/// connections.
+const SENDERS: usize = 64;
+
+/// Idle connections kept per receiver between deliveries.
+const IDLE_PER_RECEIVER: usize = 8;
+
 /// The delivery machinery every request shares.
-#[derive(Default)]
 pub(crate) struct Hub {
     /// Wakes the pump: a request may have changed the fleet or the webhooks.
     pub wake: Notify,
@@ -342,6 +349,26 @@ pub(crate) struct Hub {
     /// A webhook is registered: only then do requests wake the pump.
     pub active: AtomicBool,
     client: OnceLock<reqwest::Client>,
+    /// Attempts waiting for a sender, oldest first: (webhook id, event id, attempt).
+    queue: std::sync::Mutex<VecDeque<(String, String, u32)>>,
+    /// Wakes a sender: an attempt is queued, or the simulator stops.
+    queued: Notify,
+    /// The [`SENDERS`] are started (with the first delivery).
+    senders: std::sync::Once,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            client: OnceLock::new(),
+            queue: std::sync::Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
+            senders: std::sync::Once::new(),
+        }
+    }
 }
 
 impl Hub {
@@ -352,11 +379,31 @@ impl Hub {
         }
     }
 
+    /// Queues an attempt and wakes a sender.
+    fn push(&self, hook: String, event: String, attempt: u32) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back((hook, event, attempt));
+        self.queued.notify_one();
+    }
+
+    fn pop(&self) -> Option<(String, String, u32)> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    }
+
+    /// Wakes every sender to see the simulator stopped.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.queued.notify_waiters();
+    }
+
     fn client(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
             phala_cloud_api::install_crypto_provider();
             reqwest::Client::builder()
                 .timeout(ATTEMPT_TIMEOUT)
+                .pool_max_idle_per_host(IDLE_PER_RECEIVER)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default()
@@ -374,90 +421,113 @@ pub(crate) fn signature(secret: &str, timestamp: u64, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Starts the deliveries `jobs`, each in its own task.
+/// Queues the deliveries `jobs` for the senders (started with the first).
 pub(crate) fn spawn(shared: &Arc<Shared>, jobs: Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
+    shared.hub.senders.call_once(|| {
+        for _ in 0..SENDERS {
+            tokio::spawn(sender(shared.clone()));
+        }
+    });
     for (hook, event) in jobs {
-        tokio::spawn(deliver(shared.clone(), hook, event));
+        shared.hub.push(hook, event, 1);
     }
 }
 
-/// Makes one delivery: attempts until an answer is 2xx or the attempts are
-/// spent, recording each; gives up if the webhook or the delivery goes.
-async fn deliver(shared: Arc<Shared>, hook_id: String, event_id: String) {
-    let mut attempt = 0u32;
+/// Makes the queued attempts one at a time until the simulator stops.
+async fn sender(shared: Arc<Shared>) {
     loop {
-        attempt += 1;
         if shared.hub.closed.load(Ordering::Relaxed) {
             return;
         }
-        let (url, secret, body, event) = {
-            let mut inner = shared.lock();
-            let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
-                return;
-            };
-            let secret = hook.secret.clone();
-            let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
-                return;
-            };
-            d.status = "pending";
-            (d.request_url.clone(), secret, d.body.clone(), d.event_type.clone())
-        };
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let started = std::time::Instant::now();
-        let sent = shared
-            .hub
-            .client()
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("User-Agent", "phala-cloud-sim-webhooks")
-            .header("X-Webhook-Timestamp", timestamp.to_string())
-            .header("X-Webhook-Signature", signature(&secret, timestamp, &body))
-            .header("X-Webhook-Event", event)
-            .header("X-Webhook-Id", event_id.clone())
-            .body(body.to_string())
-            .send()
-            .await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (ok, code, error) = match sent {
-            Ok(answer) if answer.status().is_success() => (true, answer.status().as_u16(), String::new()),
-            Ok(answer) => {
-                let status = answer.status();
-                (false, status.as_u16(), format!("HTTP {status}"))
-            }
-            Err(e) if e.is_timeout() => (false, 0, format!("timed out after {} s", ATTEMPT_TIMEOUT.as_secs())),
-            Err(e) => (false, 0, format!("connection failed: {e}")),
-        };
-        let done = ok || attempt >= MAX_ATTEMPTS;
-        {
-            let mut inner = shared.lock();
-            let at = inner.fleet.clock(Instant::now(), shared.origin);
-            let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
-                return;
-            };
-            let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
-                return;
-            };
-            d.attempts = attempt;
-            d.response_status = code;
-            d.error_message = error;
-            d.duration_ms = duration_ms;
-            d.status = match (ok, done) {
-                (true, _) => "success",
-                (false, true) => "failed",
-                (false, false) => "pending",
-            };
-            if ok {
-                d.delivered_at = Some(at);
-            }
+        match shared.hub.pop() {
+            Some((hook, event, attempt)) => attempt_delivery(&shared, hook, event, attempt).await,
+            None => shared.hub.queued.notified().await,
         }
-        if done {
-            return;
-        }
-        tokio::time::sleep(backoff(attempt).div_f64(shared.config.time_scale.max(1e-6))).await;
     }
+}
+
+/// One attempt at a delivery, recorded; a failed one is queued again after
+/// its backoff until the attempts are spent. Nothing is sent if the webhook
+/// or the delivery went.
+async fn attempt_delivery(shared: &Arc<Shared>, hook_id: String, event_id: String, attempt: u32) {
+    if shared.hub.closed.load(Ordering::Relaxed) {
+        return;
+    }
+    let (url, secret, body, event) = {
+        let mut inner = shared.lock();
+        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
+            return;
+        };
+        let secret = hook.secret.clone();
+        let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
+            return;
+        };
+        d.status = "pending";
+        (d.request_url.clone(), secret, d.body.clone(), d.event_type.clone())
+    };
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let started = std::time::Instant::now();
+    let sent = shared
+        .hub
+        .client()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("User-Agent", "phala-cloud-sim-webhooks")
+        .header("X-Webhook-Timestamp", timestamp.to_string())
+        .header("X-Webhook-Signature", signature(&secret, timestamp, &body))
+        .header("X-Webhook-Event", event)
+        .header("X-Webhook-Id", event_id.clone())
+        .body(body.to_string())
+        .send()
+        .await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (ok, code, error) = match sent {
+        Ok(answer) if answer.status().is_success() => (true, answer.status().as_u16(), String::new()),
+        Ok(answer) => {
+            let status = answer.status();
+            (false, status.as_u16(), format!("HTTP {status}"))
+        }
+        Err(e) if e.is_timeout() => (false, 0, format!("timed out after {} s", ATTEMPT_TIMEOUT.as_secs())),
+        Err(e) => (false, 0, format!("connection failed: {e}")),
+    };
+    let done = ok || attempt >= MAX_ATTEMPTS;
+    {
+        let mut inner = shared.lock();
+        let at = inner.fleet.clock(Instant::now(), shared.origin);
+        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
+            return;
+        };
+        let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
+            return;
+        };
+        d.attempts = attempt;
+        d.response_status = code;
+        d.error_message = error;
+        d.duration_ms = duration_ms;
+        d.status = match (ok, done) {
+            (true, _) => "success",
+            (false, true) => "failed",
+            (false, false) => "pending",
+        };
+        if ok {
+            d.delivered_at = Some(at);
+        }
+    }
+    if done {
+        return;
+    }
+    let wait = backoff(attempt).div_f64(shared.config.time_scale.max(1e-6));
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        shared.hub.push(hook_id, event_id, attempt + 1);
+    });
 }
 
 /// Applies the fleet's transitions as they fall due while a webhook is

@@ -286,14 +286,16 @@ pub(crate) async fn list_apps(
         .filter(|(app, members)| members.iter().any(|&i| filter.passes(fleet, *app, i)))
         .collect();
     let (shown, pages) = page_of(&apps, page, page_size);
-    let items: Vec<Value> = shown
+    // Each app embeds its CVMs' records (twice): written one app at a time.
+    let items = shown
         .iter()
-        .map(|(app, members)| fleet.app_json(*app, members, caller.cvminfo))
-        .collect();
-    axum::Json(json!({
-        "dstack_apps": items, "page": page, "page_size": page_size, "total": apps.len(), "total_pages": pages,
-    }))
-    .into_response()
+        .map(|(app, members)| fleet.app_json(*app, members, caller.cvminfo));
+    let mut body = b"{\"dstack_apps\":".to_vec();
+    body.extend(crate::state::json_array_text(items));
+    let rest = json!({"page": page, "page_size": page_size, "total": apps.len(), "total_pages": pages}).to_string();
+    body.push(b',');
+    body.extend_from_slice(&rest.as_bytes()[1..]);
+    crate::state::json_text_response(body)
 }
 
 /// The 404 of an app that does not exist or that the caller may not see.

@@ -75,6 +75,9 @@ fn on_chain_kms(kms: Option<&KmsType>) -> bool {
     }
 }
 
+/// A commit for an app that has its CVM (the official error code list, PyPI phala-cloud 0.2.0).
+const CVM_APP_ID_CONFLICT: &str = "ERR-03-007";
+
 /// The largest disk a CVM may have, in GB (as resize allows).
 const MAX_DISK_GB: i64 = 500;
 
@@ -220,6 +223,18 @@ pub(crate) async fn commit(
     if let Some(idx) = provisioned.committed.filter(|&i| !inner.fleet.cvms[i].deleted) {
         // The same app and compose committed again: the same CVM.
         return axum::Json(inner.fleet.vm_json(idx, caller.hashed_ids)).into_response();
+    }
+    // An app is created once: a commit of another compose for an app id a
+    // live CVM was committed under is refused (Python SDK 0.2.0:
+    // CVM_APP_ID_CONFLICT); new CVMs of an app come from replicas and instances.
+    let committed_before = inner
+        .deployments
+        .provisions
+        .iter()
+        .any(|((app, _), p)| *app == app_id && p.committed.is_some_and(|i| !inner.fleet.cvms[i].deleted));
+    if committed_before {
+        let msg = format!("App {app_id} has a CVM already: add instances with POST /apps/{app_id}/instances");
+        return api_error(StatusCode::CONFLICT, CVM_APP_ID_CONFLICT, &msg, &rid);
     }
     let sealed = request.encrypted_env.as_deref();
     let env = match env_for(&shared, &app_id, sealed, Vec::new(), &provisioned.compose, &rid) {

@@ -148,12 +148,11 @@ fn item_json(fleet: &Fleet, caller: &Caller, idx: usize, now: Instant, origin: I
 fn list_json(shared: &Shared, caller: &Caller, pick: impl Fn(&Fleet, usize) -> bool) -> Response {
     let (inner, now) = shared.now();
     let fleet = &inner.fleet;
-    let items: Vec<Value> = fleet
+    let items = fleet
         .live()
         .filter(|&i| pick(fleet, i))
-        .map(|i| item_json(fleet, caller, i, now, shared.origin))
-        .collect();
-    axum::Json(Value::Array(items)).into_response()
+        .map(|i| item_json(fleet, caller, i, now, shared.origin));
+    crate::state::json_text_response(crate::state::json_array_text(items))
 }
 
 /// Which CVMs a listing covers: the caller's workspace, or (admins only)

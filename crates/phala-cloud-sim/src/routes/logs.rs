@@ -288,6 +288,12 @@ struct Follower {
     done: bool,
 }
 
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.shared.lock().logs.follow(self.idx, -1);
+    }
+}
+
 impl Follower {
     /// Catches the CVM's log up and takes its new lines; ends the stream
     /// when the CVM has stopped running (or is gone, or `until` passed).
@@ -450,6 +456,8 @@ fn serve(shared: Arc<Shared>, rid: &str, raw: Option<&str>, kind: Kind) -> Respo
         done: !log.running() || until.is_some_and(|u| at >= u),
         shared: shared.clone(),
     };
+    // A followed log is never dropped to make room (its sequence goes on).
+    inner.logs.follow(idx, 1);
     drop(inner);
     text_response(Body::from_stream(futures::stream::unfold(follower, Follower::next)))
 }
