@@ -102,6 +102,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
     let mut results = bench(&["--skip", "scale"])?;
     results["scale"] = bench(&["--only", "scale"])?["scale"].take();
     results["cli"] = cli_scenario(&sim_bin, opts)?;
+    results["sim"] = crate::bench_sim::run(&sim_bin, opts.quick)?;
     if opts.build_times {
         results["build"] = build_times()?;
         results["features"] = feature_build_times()?;
@@ -407,6 +408,7 @@ fn markdown(r: &Value) -> String {
     md.push_str(&scale_section(&r["scale"]));
     md.push_str(&features_section(r.get("features")));
     md.push_str(&crate::bench_cli::section(&r["cli"]));
+    md.push_str(&crate::bench_sim::section(&r["sim"]));
     md
 }
 
@@ -701,6 +703,8 @@ mod tests {
             "Status of a fleet named by each form of reference",
             "## 8. Operators' commands",
             "| whoami |",
+            "## 9. Simulator at scale",
+            "| single stop or start, one at a time: its completion",
         ] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }
