@@ -64,4 +64,9 @@ print(next(c["cvmName"] for c in items if c.get("status") == "running"))')
 check "running" ps "$running"
 check "app:" logs --cvm-id "$running" -n 5
 check "systemd" logs --serial --cvm-id "$running"
+# The device login `phala login` runs (RFC 8628; the simulator approves at
+# once), without the key from the environment; it writes the credentials.
+PHALA_CLOUD_API_KEY= check "Credentials saved successfully" login --no-open
+grep -qF '"current_profile": "main-team"' "$work/credentials/credentials.json" \
+    || { echo "FAIL: phala login wrote no profile"; exit 1; }
 echo "Phala's CLI $cli_version against the simulator: $passed commands passed"

@@ -704,7 +704,7 @@ mod tests {
             "## 8. Operators' commands",
             "| whoami |",
             "## 9. Simulator at scale",
-            "| single stop or start, one at a time: its completion",
+            "| single stop or start: its completion",
         ] {
             assert!(report.contains(section), "{section} missing:\n{report}");
         }

@@ -20,8 +20,9 @@
 //! the query flags Phala's CLI sends; they are not API operations, so not
 //! in the list below. What it serves is one table of
 //! routes; [`IMPLEMENTED_OPERATIONS`] (and `phala-cloud-sim
-//! --list-operations`) lists it, and every other operation of the document
-//! (with the overlay's) answers 501 naming itself.
+//! --list-operations`) lists it: every operation of the document and the
+//! overlay. An operation a newer document adds answers 501 naming itself
+//! until it is served.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

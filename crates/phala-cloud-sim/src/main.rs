@@ -10,7 +10,7 @@ use phala_cloud_sim::{Faults, Simulator};
 #[command(name = "phala-cloud-sim", version)]
 struct Args {
     /// Print the operations the simulator implements (`METHOD /path`, one
-    /// per line) and exit; the others answer 501.
+    /// per line: every one of its document) and exit; one it lacks answers 501.
     #[arg(long)]
     list_operations: bool,
     /// Port on 127.0.0.1 (0 picks a free one).

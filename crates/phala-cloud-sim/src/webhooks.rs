@@ -340,6 +340,18 @@ const SENDERS: usize = 64;
 /// Idle connections kept per receiver between deliveries.
 const IDLE_PER_RECEIVER: usize = 8;
 
+/// An attempt waiting for a sender: what it sends, taken from the delivery's
+/// record when it was queued, so a record the store has since dropped (it
+/// keeps a webhook's last deliveries) is still sent.
+struct Queued {
+    hook_id: String,
+    event_id: String,
+    url: String,
+    event_type: String,
+    body: Arc<str>,
+    attempt: u32,
+}
+
 /// The delivery machinery every request shares.
 pub(crate) struct Hub {
     /// Wakes the pump: a request may have changed the fleet or the webhooks.
@@ -349,8 +361,8 @@ pub(crate) struct Hub {
     /// A webhook is registered: only then do requests wake the pump.
     pub active: AtomicBool,
     client: OnceLock<reqwest::Client>,
-    /// Attempts waiting for a sender, oldest first: (webhook id, event id, attempt).
-    queue: std::sync::Mutex<VecDeque<(String, String, u32)>>,
+    /// Attempts waiting for a sender, oldest first.
+    queue: std::sync::Mutex<VecDeque<Queued>>,
     /// Wakes a sender: an attempt is queued, or the simulator stops.
     queued: Notify,
     /// The [`SENDERS`] are started (with the first delivery).
@@ -380,15 +392,12 @@ impl Hub {
     }
 
     /// Queues an attempt and wakes a sender.
-    fn push(&self, hook: String, event: String, attempt: u32) {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back((hook, event, attempt));
+    fn push(&self, attempt: Queued) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(attempt);
         self.queued.notify_one();
     }
 
-    fn pop(&self) -> Option<(String, String, u32)> {
+    fn pop(&self) -> Option<Queued> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
     }
 
@@ -431,8 +440,25 @@ pub(crate) fn spawn(shared: &Arc<Shared>, jobs: Vec<Job>) {
             tokio::spawn(sender(shared.clone()));
         }
     });
-    for (hook, event) in jobs {
-        shared.hub.push(hook, event, 1);
+    let queued: Vec<Queued> = {
+        let inner = shared.lock();
+        jobs.into_iter()
+            .filter_map(|(hook_id, event_id)| {
+                let hook = inner.webhooks.hooks.iter().find(|h| h.id == hook_id)?;
+                let d = hook.deliveries.iter().find(|d| d.event_id == event_id)?;
+                Some(Queued {
+                    url: d.request_url.clone(),
+                    event_type: d.event_type.clone(),
+                    body: d.body.clone(),
+                    hook_id,
+                    event_id,
+                    attempt: 1,
+                })
+            })
+            .collect()
+    };
+    for attempt in queued {
+        shared.hub.push(attempt);
     }
 }
 
@@ -443,7 +469,7 @@ async fn sender(shared: Arc<Shared>) {
             return;
         }
         match shared.hub.pop() {
-            Some((hook, event, attempt)) => attempt_delivery(&shared, hook, event, attempt).await,
+            Some(attempt) => attempt_delivery(&shared, attempt).await,
             None => shared.hub.queued.notified().await,
         }
     }
@@ -452,21 +478,29 @@ async fn sender(shared: Arc<Shared>) {
 /// One attempt at a delivery, recorded; a failed one is queued again after
 /// its backoff until the attempts are spent. Nothing is sent if the webhook
 /// or the delivery went.
-async fn attempt_delivery(shared: &Arc<Shared>, hook_id: String, event_id: String, attempt: u32) {
+async fn attempt_delivery(shared: &Arc<Shared>, queued: Queued) {
+    let Queued {
+        hook_id,
+        event_id,
+        url,
+        event_type,
+        body,
+        attempt,
+    } = &queued;
+    let attempt = *attempt;
     if shared.hub.closed.load(Ordering::Relaxed) {
         return;
     }
-    let (url, secret, body, event) = {
+    // Signed with the secret the webhook has now (rotation applies to retries).
+    let secret = {
         let mut inner = shared.lock();
-        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
+        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == *hook_id) else {
             return;
         };
-        let secret = hook.secret.clone();
-        let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
-            return;
-        };
-        d.status = "pending";
-        (d.request_url.clone(), secret, d.body.clone(), d.event_type.clone())
+        if let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == *event_id) {
+            d.status = "pending";
+        }
+        hook.secret.clone()
     };
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -476,13 +510,13 @@ async fn attempt_delivery(shared: &Arc<Shared>, hook_id: String, event_id: Strin
     let sent = shared
         .hub
         .client()
-        .post(&url)
+        .post(url)
         .header("Content-Type", "application/json")
         .header("User-Agent", "phala-cloud-sim-webhooks")
         .header("X-Webhook-Timestamp", timestamp.to_string())
-        .header("X-Webhook-Signature", signature(&secret, timestamp, &body))
-        .header("X-Webhook-Event", event)
-        .header("X-Webhook-Id", event_id.clone())
+        .header("X-Webhook-Signature", signature(&secret, timestamp, body))
+        .header("X-Webhook-Event", event_type.as_str())
+        .header("X-Webhook-Id", event_id.as_str())
         .body(body.to_string())
         .send()
         .await;
@@ -500,23 +534,23 @@ async fn attempt_delivery(shared: &Arc<Shared>, hook_id: String, event_id: Strin
     {
         let mut inner = shared.lock();
         let at = inner.fleet.clock(Instant::now(), shared.origin);
-        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == hook_id) else {
+        let Some(hook) = inner.webhooks.hooks.iter_mut().find(|h| h.id == *hook_id) else {
             return;
         };
-        let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == event_id) else {
-            return;
-        };
-        d.attempts = attempt;
-        d.response_status = code;
-        d.error_message = error;
-        d.duration_ms = duration_ms;
-        d.status = match (ok, done) {
-            (true, _) => "success",
-            (false, true) => "failed",
-            (false, false) => "pending",
-        };
-        if ok {
-            d.delivered_at = Some(at);
+        // A record the store has dropped since is not recorded again.
+        if let Some(d) = hook.deliveries.iter_mut().find(|d| d.event_id == *event_id) {
+            d.attempts = attempt;
+            d.response_status = code;
+            d.error_message = error;
+            d.duration_ms = duration_ms;
+            d.status = match (ok, done) {
+                (true, _) => "success",
+                (false, true) => "failed",
+                (false, false) => "pending",
+            };
+            if ok {
+                d.delivered_at = Some(at);
+            }
         }
     }
     if done {
@@ -526,7 +560,10 @@ async fn attempt_delivery(shared: &Arc<Shared>, hook_id: String, event_id: Strin
     let shared = shared.clone();
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
-        shared.hub.push(hook_id, event_id, attempt + 1);
+        shared.hub.push(Queued {
+            attempt: attempt + 1,
+            ..queued
+        });
     });
 }
 

@@ -381,8 +381,9 @@ pub(crate) async fn refresh_instance_ids(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let request: BatchRefresh = match crate::state::optional_body_of(&body) {
-        Ok(r) => r.unwrap_or_default(),
+    // The document requires a body here (`{}` takes every default).
+    let request: BatchRefresh = match body_of(&body) {
+        Ok(r) => r,
         Err(r) => return r,
     };
     if !(1..=500).contains(&request.limit) {
