@@ -196,6 +196,32 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
     })
 }
 
+/// What every handler that needs a key starts with, as an extractor: the
+/// request's id (from the server's layer) and the caller its key
+/// authenticates; a request the key does not authenticate is answered with
+/// the rejection (401, or 400 for an unknown API version).
+pub(crate) struct Authed {
+    pub caller: Caller,
+    pub rid: String,
+}
+
+impl axum::extract::FromRequestParts<std::sync::Arc<Shared>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        shared: &std::sync::Arc<Shared>,
+    ) -> Result<Self, Response> {
+        let rid = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let caller = authenticate(shared, &parts.headers, &rid)?;
+        Ok(Authed { caller, rid })
+    }
+}
+
 /// Stops a handler applied, attached to its response for the fault layer.
 #[derive(Clone)]
 pub(crate) struct AppliedStops(pub Vec<String>);
@@ -332,6 +358,16 @@ pub(crate) fn locate<'a>(
     cvm_id: &str,
 ) -> Result<Located<'a>, Response> {
     let caller = authenticate(shared, headers, rid)?;
+    locate_for(shared, caller, rid, cvm_id)
+}
+
+/// [`locate`] for a caller already authenticated ([`Authed`]).
+pub(crate) fn locate_for<'a>(
+    shared: &'a Shared,
+    caller: Caller,
+    rid: &str,
+    cvm_id: &str,
+) -> Result<Located<'a>, Response> {
     let (inner, now) = shared.now();
     match inner.fleet.find(cvm_id).filter(|&i| caller.sees(&inner.fleet, i)) {
         Some(idx) => Ok(Located {
@@ -341,6 +377,21 @@ pub(crate) fn locate<'a>(
             idx,
         }),
         None => Err(cvm_not_found(cvm_id, rid)),
+    }
+}
+
+/// The node `id` names (`None`: `default`), or the service's 404.
+pub(crate) fn node_index(inner: &Inner, id: Option<i64>, default: usize, rid: &str) -> Result<usize, Response> {
+    match id {
+        None => Ok(default),
+        Some(id) => inner.fleet.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
+            api_error(
+                StatusCode::NOT_FOUND,
+                "ERR-04-001",
+                &format!("Node {id} not found"),
+                rid,
+            )
+        }),
     }
 }
 

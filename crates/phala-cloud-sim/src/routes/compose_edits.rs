@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::deploy::{self, held_compose};
 use crate::routes::cvm_patch::gate;
 use crate::routes::deploy::{apply, env_for};
-use crate::state::{Located, RequestId, Shared, api_error, body_of, locate, validation_error};
+use crate::state::{Authed, Located, Shared, api_error, body_of, locate, locate_for, validation_error};
 
 /// The hash phase 2 of an on-chain update names in its headers
 /// (`X-Compose-Hash` with `X-Transaction-Hash`).
@@ -131,7 +131,7 @@ async fn upload_into(
 /// as `file` or as the body.
 pub(crate) async fn upload_docker_compose(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { rid, .. }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     request: Request,
@@ -143,7 +143,7 @@ pub(crate) async fn upload_docker_compose(
 /// or as the body; none (or an empty one) removes the script.
 pub(crate) async fn upload_pre_launch_script(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { rid, .. }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     request: Request,
@@ -166,7 +166,7 @@ struct ComposeFileUpdate {
 /// in one step.
 pub(crate) async fn submit_compose(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { caller, rid }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     body: Bytes,
@@ -203,7 +203,7 @@ pub(crate) async fn submit_compose(
         let msg = "env_keys are not the compose_file's allowed_envs: the hash would not be the one given";
         return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", msg, &rid);
     }
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -222,12 +222,11 @@ pub(crate) async fn submit_compose(
 /// is registered on chain (phase 2).
 pub(crate) async fn redeploy_revision(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path((cvm_id, revision_id)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -258,8 +257,7 @@ struct LegacyUpgrade {
 /// to take it, so `allow_restart: false` is refused there (400). 200 `{}`.
 pub(crate) async fn legacy_upgrade(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -267,7 +265,7 @@ pub(crate) async fn legacy_upgrade(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };

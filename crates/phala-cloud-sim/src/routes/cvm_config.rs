@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,20 +20,19 @@ use crate::fleet::{Acted, Action};
 use crate::records::Port;
 use crate::routes::reads;
 use crate::state::{
-    Caller, Inner, Located, OPERATION_IN_PROGRESS, RequestId, Shared, api_error, authenticate, body_of, locate,
-    validation_error,
+    Authed, Caller, Inner, Located, OPERATION_IN_PROGRESS, Shared, api_error, body_of, locate_for, validation_error,
 };
 
 /// The handler prologue of a CVM write: the body decoded, then the CVM found.
 fn body_and_cvm<'a, T: serde::de::DeserializeOwned>(
     shared: &'a Shared,
-    headers: &HeaderMap,
+    caller: Caller,
     rid: &str,
     cvm_id: &str,
     body: &Bytes,
 ) -> Result<(T, Located<'a>), Response> {
     let request = body_of(body)?;
-    Ok((request, locate(shared, headers, rid, cvm_id)?))
+    Ok((request, locate_for(shared, caller, rid, cvm_id)?))
 }
 
 #[derive(Deserialize)]
@@ -46,12 +45,11 @@ struct Rename {
 /// the workspace has is taken (clients that find CVMs by name then see two).
 pub(crate) async fn rename(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, mut at): (Rename, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, mut at): (Rename, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -72,12 +70,11 @@ struct Listed {
 /// `PATCH /cvms/{cvm_id}/listed`: whether the CVM is listed publicly; the VM record.
 pub(crate) async fn set_listed(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, mut at): (Listed, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, mut at): (Listed, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -97,12 +94,11 @@ struct ScheduledDelete {
 /// record. The detail shows it.
 pub(crate) async fn schedule_delete(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, mut at): (ScheduledDelete, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, mut at): (ScheduledDelete, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -161,12 +157,11 @@ fn is_url(text: &str) -> bool {
 /// configuration as `GET` answers it.
 pub(crate) async fn network_config(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, mut at): (NetworkConfig, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, mut at): (NetworkConfig, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -231,12 +226,11 @@ const FIRST_HOST_PORT: i64 = 30000;
 /// mappings as `GET` answers them.
 pub(crate) async fn set_ports(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, mut at): (PortMappings, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, mut at): (PortMappings, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -326,8 +320,7 @@ fn refresh_one(inner: &Inner, caller: &Caller, idx: usize, identifier: &str, run
 /// `PATCH /cvms/{cvm_id}/instance-id`: the CVM's instance id read from its node.
 pub(crate) async fn refresh_instance_id(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -336,7 +329,7 @@ pub(crate) async fn refresh_instance_id(
         Err(r) => return r,
     };
     let _ = (request.overwrite, request.dry_run);
-    match locate(&shared, &headers, &rid, &cvm_id) {
+    match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => axum::Json(refresh_one(&at.inner, &at.caller, at.idx, &cvm_id, false)).into_response(),
         Err(r) => r,
     }
@@ -373,14 +366,9 @@ impl Default for BatchRefresh {
 /// CVM that has an instance id is `skipped`: every simulated CVM has one.
 pub(crate) async fn refresh_instance_ids(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid: _ }: Authed,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     // The document requires a body here (`{}` takes every default).
     let request: BatchRefresh = match body_of(&body) {
         Ok(r) => r,
@@ -475,12 +463,11 @@ fn valid_domain(name: &str) -> bool {
 /// found, and each domain is reported invalid, as for a domain not yet set up.
 pub(crate) async fn diagnose_domains(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (request, at): (Diagnose, _) = match body_and_cvm(&shared, &headers, &rid, &cvm_id, &body) {
+    let (request, at): (Diagnose, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };

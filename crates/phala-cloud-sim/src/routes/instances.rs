@@ -24,22 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::deploy::{self, PendingReplica, held_compose};
 use crate::routes::apps::{app_not_found, find_app};
 use crate::routes::deploy::{commit_required, create_replica, device_of, env_for};
-use crate::state::{Caller, Inner, RequestId, Shared, api_error, authenticate, body_of, locate, optional_body_of};
-
-/// The node `id` names (`None`: `default`), or the service's 404.
-fn node_index(inner: &Inner, id: Option<i64>, default: usize, rid: &str) -> Result<usize, Response> {
-    match id {
-        None => Ok(default),
-        Some(id) => inner.fleet.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
-            api_error(
-                StatusCode::NOT_FOUND,
-                "ERR-04-001",
-                &format!("Node {id} not found"),
-                rid,
-            )
-        }),
-    }
-}
+use crate::state::{Authed, Caller, Inner, Shared, api_error, body_of, locate_for, node_index, optional_body_of};
 
 /// What a new CVM of an app will be: its source CVM, node, compose and env.
 struct Planned {
@@ -187,7 +172,7 @@ fn plan_replica(
 /// not allow, held under a commit token (465).
 pub(crate) async fn replicate_cvm(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { caller, rid }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     body: Bytes,
@@ -196,7 +181,7 @@ pub(crate) async fn replicate_cvm(
         Ok(r) => r.unwrap_or_default(),
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -214,15 +199,11 @@ pub(crate) async fn replicate_cvm(
 /// as the CVM route does.)
 pub(crate) async fn replicate(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { caller, rid }: Authed,
     headers: HeaderMap,
     Path((app_id, vm_uuid)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: Replicate = match optional_body_of(&body) {
         Ok(r) => r.unwrap_or_default(),
         Err(r) => return r,
@@ -269,15 +250,10 @@ struct NewInstance {
 /// `transaction_hash`), it commits the instance a 465 held.
 pub(crate) async fn create_instance(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: NewInstance = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -373,7 +349,7 @@ struct CommitReplica {
 /// token is the credential (no API key).
 pub(crate) async fn commit_replica(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { caller: _, rid }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,

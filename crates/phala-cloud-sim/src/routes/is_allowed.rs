@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::deploy::{self, held_compose};
 use crate::routes::apps::{app_not_found, find_app};
-use crate::state::{Inner, RequestId, Shared, api_error, authenticate, body_of, locate, optional_body_of};
+use crate::state::{Authed, Inner, Shared, api_error, body_of, locate_for, optional_body_of};
 
 /// What is checked: a compose hash on a device.
 struct Check {
@@ -112,8 +112,7 @@ struct CvmCheck {
 /// on the device it runs on.
 pub(crate) async fn cvm(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -121,7 +120,7 @@ pub(crate) async fn cvm(
         Ok(r) => r.unwrap_or_default(),
         Err(r) => return r,
     };
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -165,15 +164,10 @@ struct AppCheck {
 /// (given, a node's, or that of the app's first CVM).
 pub(crate) async fn app(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: AppCheck = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -200,14 +194,9 @@ pub(crate) async fn app(
 /// compose on its own device; every CVM of the app is in `results`.
 pub(crate) async fn app_cvms(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (inner, _) = shared.now();
     let Some((app, members)) = find_app(&inner.fleet, &caller, &app_id) else {
         return app_not_found(&app_id, &rid);

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, kms_info_json, known_kms};
-use crate::state::{RequestId, Shared, api_error, authenticate, body_of, validation_error};
+use crate::state::{Authed, Shared, api_error, body_of, node_index, validation_error};
 
 /// The 422 of a name the service refuses.
 fn bad_name(name: &str) -> Response {
@@ -47,14 +47,9 @@ const ELIZA_TYPE: &str = "tdx.medium";
 /// answers, so `POST /cvms/eliza` commits it as `POST /cvms` does.
 pub(crate) async fn provision_eliza(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: ElizaRequest = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -85,19 +80,9 @@ pub(crate) async fn provision_eliza(
             _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
         };
     let mut inner = shared.lock();
-    let node = match request.teepod_id {
-        None => 0,
-        Some(id) => match inner.fleet.nodes.iter().position(|n| n.id == id) {
-            Some(i) => i,
-            None => {
-                return api_error(
-                    StatusCode::NOT_FOUND,
-                    "ERR-04-001",
-                    &format!("Node {id} not found"),
-                    &rid,
-                );
-            }
-        },
+    let node = match node_index(&inner, request.teepod_id, 0, &rid) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     inner.deployments.next_app += 1;
     let n = inner.deployments.next_app;
@@ -143,14 +128,10 @@ struct WorkloadRequest {
 /// nodes are TDX CPU nodes, so there is no GPU node to pick: 409, as the
 /// service answers when none is free.
 pub(crate) async fn create_workload(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid, .. }: Authed,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let request: WorkloadRequest = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -240,31 +221,16 @@ fn check_configuration(shared: &Shared, config: &LegacyConfiguration, rid: &str)
             return Err(api_error(StatusCode::BAD_REQUEST, "ERR-03-011", &msg, rid));
         }
     }
-    let inner = shared.lock();
-    match config.teepod_id {
-        None => Ok(0),
-        Some(id) => inner.fleet.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
-            api_error(
-                StatusCode::NOT_FOUND,
-                "ERR-04-001",
-                &format!("Node {id} not found"),
-                rid,
-            )
-        }),
-    }
+    node_index(&shared.lock(), config.teepod_id, 0, rid)
 }
 
 /// `POST /cvms/pubkey/from_cvm_configuration`: step 1: a salt for the app
 /// id, and the env key of the app that compose and salt make.
 pub(crate) async fn legacy_pubkey(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { rid, .. }: Authed,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let config: LegacyConfiguration = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -293,14 +259,9 @@ pub(crate) async fn legacy_pubkey(
 /// their env keys: then every key the env holds is taken.
 pub(crate) async fn legacy_create(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let config: LegacyConfiguration = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -333,18 +294,18 @@ pub(crate) async fn legacy_create(
             }
         },
     };
+    // v0.3 composes may not list their env keys: then the env's own are allowed.
     let mut compose = config.compose_manifest;
-    let allowed: Vec<&str> = compose
-        .get("allowed_envs")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_else(|| env.iter().map(|(k, _)| k.as_str()).collect());
-    if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        let msg = format!("env key {k} is not in the compose's allowed_envs");
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, &rid);
+    if !compose.contains_key("allowed_envs") {
+        compose.insert(
+            "allowed_envs".into(),
+            json!(env.iter().map(|(k, _)| k).collect::<Vec<_>>()),
+        );
     }
-    let allowed = json!(allowed);
-    compose.entry("allowed_envs").or_insert(allowed);
+    let env = match crate::routes::deploy::env_for(&shared, &app_id, None, env, &compose, &rid) {
+        Ok(env) => env,
+        Err(r) => return r,
+    };
     let (mut inner, now) = shared.now();
     let vcpu = config.vcpu.unwrap_or(1);
     let idx = inner

@@ -11,12 +11,12 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::state::{RequestId, Shared, api_error, authenticate, validation_error};
+use crate::state::{Authed, Shared, api_error, validation_error};
 
 /// The largest quote taken (a quote with its certificate chain is ~5 KiB).
 const MAX_QUOTE: usize = 1 << 20;
@@ -133,13 +133,9 @@ pub(crate) fn parse_quote(quote: &[u8]) -> Result<Value, String> {
 
 pub(crate) async fn verify(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { rid, .. }: Authed,
     request: Request,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let bytes = match quote_bytes(request).await {
         Ok(b) => b,
         Err(why) => return validation_error(&["body"], &format!("No quote: {why}"), "value_error", Value::Null),

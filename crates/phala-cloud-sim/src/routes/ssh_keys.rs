@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::records::SshKey;
 use crate::routes::account::user_of;
-use crate::state::{Inner, RequestId, Shared, api_error, authenticate, body_of, validation_error};
+use crate::state::{Authed, Inner, Shared, api_error, body_of, validation_error};
 
 /// A key the service refuses: not an OpenSSH public key line, or one the user has.
 const KEY_REFUSED: &str = "ERR-07-001";
@@ -155,15 +155,7 @@ fn add(
 }
 
 /// `GET /user/ssh-keys`: the caller's keys, oldest first.
-pub(crate) async fn list(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn list(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
     let inner = shared.lock();
     let user = user_of(&inner.fleet, &caller);
     let keys: Vec<Value> = inner
@@ -184,16 +176,7 @@ struct CreateKey {
 
 /// `POST /user/ssh-keys`: 201 with the key; 400 for a line that is not a
 /// public key or a key the user has.
-pub(crate) async fn create(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn create(State(shared): State<Arc<Shared>>, Authed { caller, rid }: Authed, body: Bytes) -> Response {
     let request: CreateKey = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -229,14 +212,9 @@ pub(crate) async fn create(
 /// `DELETE /user/ssh-keys/{key_id}`: 204; 404 for a key the caller does not have.
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(key_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let mut inner = shared.lock();
     let user = user_of(&inner.fleet, &caller);
     let keys = &mut inner.records.ssh_keys;
@@ -263,14 +241,9 @@ struct GithubImport {
 /// the user has skipped.
 pub(crate) async fn import_github(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: GithubImport = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -303,15 +276,7 @@ pub(crate) async fn import_github(
 /// `POST /user/ssh-keys/github-sync`: every GitHub profile the user
 /// imported read again: missing keys added, held ones marked synced, keys
 /// the profile no longer has removed. 400 when nothing was imported.
-pub(crate) async fn sync_github(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn sync_github(State(shared): State<Arc<Shared>>, Authed { caller, rid }: Authed) -> Response {
     let mut inner = shared.lock();
     let user = user_of(&inner.fleet, &caller);
     let mut profiles: Vec<String> = inner
