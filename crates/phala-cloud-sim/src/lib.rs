@@ -43,6 +43,7 @@
 
 #![warn(missing_docs)]
 
+mod codes;
 mod config;
 mod deploy;
 mod fleet;

@@ -149,13 +149,12 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
         )
             .into_response());
     };
+    // Phala's error code list has no code for a key it does not know (its
+    // ERR-01-001 is NODE_NOT_FOUND): FastAPI's plain 401; the request id is
+    // in `X-Request-ID`.
     let Some(info) = shared.keys.get(key) else {
-        return Err(api_error(
-            StatusCode::UNAUTHORIZED,
-            "ERR-01-001",
-            "Invalid API key",
-            rid,
-        ));
+        let body = json!({"detail": "Invalid API key"});
+        return Err((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
     };
     let version = match version_name(shared, headers) {
         Ok(v) => v,
@@ -164,7 +163,12 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
                 "Unknown API version '{v}'. Known versions: {}",
                 KNOWN_VERSIONS.join(", ")
             );
-            return Err(api_error(StatusCode::BAD_REQUEST, "ERR-01-005", &msg, rid));
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                crate::codes::INVALID_REQUEST,
+                &msg,
+                rid,
+            ));
         }
     };
     let workspace = match header_str(headers, "x-phala-workspace") {
@@ -177,7 +181,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap, rid: &str) -> R
                 None => {
                     return Err(api_error(
                         StatusCode::FORBIDDEN,
-                        "ERR-01-003",
+                        crate::codes::PERMISSION_DENIED,
                         "No access to this workspace",
                         rid,
                     ));
@@ -387,7 +391,7 @@ pub(crate) fn node_index(inner: &Inner, id: Option<i64>, default: usize, rid: &s
         Some(id) => inner.fleet.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
             api_error(
                 StatusCode::NOT_FOUND,
-                "ERR-04-001",
+                crate::codes::NODE_NOT_FOUND,
                 &format!("Node {id} not found"),
                 rid,
             )

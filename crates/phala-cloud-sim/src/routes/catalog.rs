@@ -60,7 +60,7 @@ pub(crate) async fn family(
     }
     if !family.eq_ignore_ascii_case(FAMILY) {
         let msg = format!("Instance type family {family} not found or empty");
-        return api_error(StatusCode::NOT_FOUND, "ERR-04-010", &msg, &rid);
+        return api_error(StatusCode::NOT_FOUND, crate::codes::INSTANCE_TYPE_NOT_FOUND, &msg, &rid);
     }
     let items: Vec<Value> = INSTANCE_TYPES.into_iter().map(instance_type_json).collect();
     axum::Json(json!({"items": items, "total": items.len(), "family": FAMILY})).into_response()

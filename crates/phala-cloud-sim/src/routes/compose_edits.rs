@@ -193,7 +193,7 @@ pub(crate) async fn submit_compose(
             "compose_hash {} is not the hash of compose_file ({hash})",
             request.compose_hash
         );
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", &msg, &rid);
+        return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, &rid);
     }
     let mut compose = request.compose_file;
     if let Some(keys) = &request.env_keys {
@@ -201,7 +201,7 @@ pub(crate) async fn submit_compose(
     }
     if deploy::compose_hash(&compose) != hash {
         let msg = "env_keys are not the compose_file's allowed_envs: the hash would not be the one given";
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", msg, &rid);
+        return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, msg, &rid);
     }
     let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,

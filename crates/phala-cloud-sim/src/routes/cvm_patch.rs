@@ -169,7 +169,7 @@ pub(crate) fn gate(
         Some(h) if !h.eq_ignore_ascii_case(hash) => {
             let msg = "The registered compose hash is not the hash of the compose this update makes";
             let status = StatusCode::from_u16(466).unwrap_or(StatusCode::BAD_REQUEST);
-            Some(api_error(status, "ERR-01-005", msg, rid))
+            Some(api_error(status, crate::codes::HASH_INVALID_OR_EXPIRED, msg, rid))
         }
         Some(_) => {
             if let Some(allowed) = inner
@@ -207,7 +207,12 @@ pub(crate) async fn upgrade_os(
     if !deploy::OS_IMAGES.iter().any(|(n, _, _)| *n == name) {
         let known: Vec<&str> = deploy::OS_IMAGES.iter().map(|(n, _, _)| *n).collect();
         let msg = format!("OS image {name} is not available (available: {})", known.join(", "));
-        return api_error(StatusCode::BAD_REQUEST, "ERR-03-013", &msg, &rid);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::OS_IMAGE_NOT_COMPATIBLE,
+            &msg,
+            &rid,
+        );
     }
     let (idx, now) = (at.idx, at.now);
     let restart = crate::fleet::Action::Restart { force: false };

@@ -50,7 +50,7 @@ pub(crate) fn env_for(
         None => kept,
         Some(sealed) => shared.kms.open_env(app_id, sealed).map_err(|why| {
             let msg = format!("encrypted_env cannot be opened: {why}");
-            api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, rid)
+            api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, rid)
         })?,
     };
     let allowed: Vec<&str> = compose
@@ -60,7 +60,12 @@ pub(crate) fn env_for(
         .unwrap_or_default();
     if let Some((k, _)) = env.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
         let msg = format!("env key {k} is not in the compose's allowed_envs");
-        return Err(api_error(StatusCode::BAD_REQUEST, "ERR-02-012", &msg, rid));
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INVALID_REQUEST,
+            &msg,
+            rid,
+        ));
     }
     Ok(env)
 }
@@ -74,9 +79,6 @@ fn on_chain_kms(kms: Option<&KmsType>) -> bool {
         None => false,
     }
 }
-
-/// A commit for an app that has its CVM (the official error code list, PyPI phala-cloud 0.2.0).
-const CVM_APP_ID_CONFLICT: &str = "ERR-03-007";
 
 /// The largest disk a CVM may have, in GB (as resize allows).
 const MAX_DISK_GB: i64 = 500;
@@ -106,10 +108,20 @@ pub(crate) async fn provision(
     let instance_type = request.instance_type.clone().unwrap_or_else(|| "tdx.small".into());
     let Some(vcpu) = deploy::vcpus_of(&instance_type) else {
         let msg = format!("Unknown instance type {instance_type}");
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-004", &msg, &rid);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INSTANCE_TYPE_NOT_FOUND,
+            &msg,
+            &rid,
+        );
     };
     if request.kms_id.as_deref().is_some_and(|k| !known_kms(k)) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     if let Some(d) = request.disk_size.filter(|d| !(1..=MAX_DISK_GB).contains(d)) {
         let msg = format!("disk_size {d} GB is out of range (1-{MAX_DISK_GB})");
@@ -132,12 +144,19 @@ pub(crate) async fn provision(
     };
     let node = match node {
         Ok(n) => n,
-        Err(msg) => return api_error(StatusCode::NOT_FOUND, "ERR-04-001", &msg, &rid),
+        Err(msg) => return api_error(StatusCode::NOT_FOUND, crate::codes::NODE_NOT_FOUND, &msg, &rid),
     };
     // The compose as the service stores it: the document's defaults filled in.
     let compose = match serde_json::to_value(&request.compose_file) {
         Ok(Value::Object(map)) => map,
-        _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
+        _ => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                crate::codes::INVALID_COMPOSE_FILE,
+                "Invalid compose file",
+                &rid,
+            );
+        }
     };
     let hash = deploy::compose_hash(&compose);
     let mut inner = shared.lock();
@@ -215,10 +234,15 @@ pub(crate) async fn commit(
     let (mut inner, now) = shared.now();
     let Some(provisioned) = inner.deployments.provisions.get(&key).cloned() else {
         let msg = "No provisioned app with this app_id and compose_hash (provision first; provisions are kept 14 days)";
-        return api_error(StatusCode::NOT_FOUND, "ERR-02-010", msg, &rid);
+        return api_error(StatusCode::NOT_FOUND, crate::codes::INVALID_REQUEST, msg, &rid);
     };
     if provisioned.workspace != caller.workspace {
-        return api_error(StatusCode::FORBIDDEN, "ERR-01-003", "No access to this provision", &rid);
+        return api_error(
+            StatusCode::FORBIDDEN,
+            crate::codes::PERMISSION_DENIED,
+            "No access to this provision",
+            &rid,
+        );
     }
     if let Some(idx) = provisioned.committed.filter(|&i| !inner.fleet.cvms[i].deleted) {
         // The same app and compose committed again: the same CVM.
@@ -234,7 +258,7 @@ pub(crate) async fn commit(
         .any(|((app, _), p)| *app == app_id && p.committed.is_some_and(|i| !inner.fleet.cvms[i].deleted));
     if committed_before {
         let msg = format!("App {app_id} has a CVM already: add instances with POST /apps/{app_id}/instances");
-        return api_error(StatusCode::CONFLICT, CVM_APP_ID_CONFLICT, &msg, &rid);
+        return api_error(StatusCode::CONFLICT, crate::codes::CVM_APP_ID_CONFLICT, &msg, &rid);
     }
     let sealed = request.encrypted_env.as_deref();
     let env = match env_for(&shared, &app_id, sealed, Vec::new(), &provisioned.compose, &rid) {
@@ -250,7 +274,7 @@ pub(crate) async fn commit(
     let opened: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     if let Some(named) = named.filter(|n| !env.is_empty() && *n != opened) {
         let msg = format!("env_keys {named:?} are not the keys of encrypted_env");
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-013", &msg, &rid);
+        return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, &rid);
     }
     let idx = inner.fleet.create(
         &provisioned.name,
@@ -312,7 +336,14 @@ pub(crate) async fn provision_update(
             map.remove("update_env_vars");
             map
         }
-        _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
+        _ => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                crate::codes::INVALID_COMPOSE_FILE,
+                "Invalid compose file",
+                &rid,
+            );
+        }
     };
     let hash = deploy::compose_hash(&compose);
     let idx = at.idx;
@@ -355,7 +386,7 @@ pub(crate) async fn apply_update(
         .cloned()
     else {
         let msg = "No compose provisioned for this CVM with this compose_hash (provision the update first)";
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-010", msg, &rid);
+        return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, msg, &rid);
     };
     let app_id = at.inner.fleet.cvms[idx].app_id.clone();
     let kept = at.inner.deployments.kept_env(idx);
@@ -421,7 +452,7 @@ pub(crate) fn commit_required(hash: &str, app_id: &str, device: &str, token: &st
     ];
     let mut body = json!({
         "status": "precondition_required",
-        "error_code": "ERR-01-004",
+        "error_code": crate::codes::HASH_REGISTRATION_REQUIRED,
         "message": "Compose hash verification required: register it on chain, then commit",
         "details": fields.iter().map(|(f, v)| json!({"field": f, "value": v})).collect::<Vec<_>>(),
         "suggestions": [], "links": [], "request_id": rid,

@@ -191,7 +191,7 @@ impl Listed {
         if !caller.admin {
             return Err(api_error(
                 StatusCode::FORBIDDEN,
-                "ERR-01-003",
+                crate::codes::PERMISSION_DENIED,
                 "Filtering by user_id or teepod_id requires admin",
                 rid,
             ));

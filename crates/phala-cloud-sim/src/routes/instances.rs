@@ -146,7 +146,12 @@ fn plan_replica(
             .eq_ignore_ascii_case(&deploy::compose_hash(&compose))
     }) {
         let msg = "compose_hash is not the hash of the compose the source CVM holds";
-        return Err(api_error(StatusCode::BAD_REQUEST, "ERR-02-015", msg, rid));
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INVALID_REQUEST,
+            msg,
+            rid,
+        ));
     }
     let own = inner.fleet.cvms[source].node;
     let node = node_index(inner, request.node_id.or(request.teepod_id), own, rid)?;
@@ -297,7 +302,7 @@ pub(crate) async fn create_instance(
             Some(&i) => i,
             None => {
                 let msg = format!("No live instance of app {app_id} runs compose {h}");
-                return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", &msg, &rid);
+                return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, &rid);
             }
         },
         None if by_hash.len() > 1 => {
@@ -305,7 +310,7 @@ pub(crate) async fn create_instance(
                 "App {app_id} runs {} composes: say which with compose_hash",
                 by_hash.len()
             );
-            return api_error(StatusCode::BAD_REQUEST, "ERR-02-015", &msg, &rid);
+            return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, &rid);
         }
         None => members[0],
     };

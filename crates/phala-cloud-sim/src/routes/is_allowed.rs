@@ -91,7 +91,7 @@ fn device_for(
         Some(id) if inner.fleet.nodes.iter().any(|n| n.id == id) => Ok(deploy::device_id(id)),
         Some(id) => Err(api_error(
             StatusCode::NOT_FOUND,
-            "ERR-04-001",
+            crate::codes::NODE_NOT_FOUND,
             &format!("Node {id} not found"),
             rid,
         )),

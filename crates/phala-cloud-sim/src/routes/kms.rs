@@ -26,7 +26,12 @@ pub(crate) async fn kms_info(
         Err(r) => return r,
     };
     if !known_kms(&kms_id) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     if caller.kms_contracts {
         return axum::Json(contract_json(&shared)).into_response();
@@ -85,11 +90,21 @@ pub(crate) async fn kms_pubkey(
         return r;
     }
     if !known_kms(&kms_id) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     let bare = app_id.strip_prefix("0x").unwrap_or(&app_id);
     if bare.len() != 40 || !bare.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-014", "app_id is 40 hex digits", &rid);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INVALID_REQUEST,
+            "app_id is 40 hex digits",
+            &rid,
+        );
     }
     let foreign = shared.lock().faults.foreign_kms_signer;
     match shared.kms.pubkey_answer(&bare.to_ascii_lowercase(), foreign) {
@@ -110,7 +125,12 @@ pub(crate) async fn kms_nodes(
         return r;
     }
     if !known_kms(&kms_id) && kms_id != "phala" {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     let info = kms_info_json();
     let node =
@@ -180,7 +200,12 @@ pub(crate) async fn inspect(
         return r;
     }
     if !known_kms(&kms_id) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     let info = kms_info_json();
     let images: Vec<Value> = crate::deploy::OS_IMAGES

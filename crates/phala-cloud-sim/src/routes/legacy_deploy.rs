@@ -61,11 +61,16 @@ pub(crate) async fn provision_eliza(
         Ok(v @ Value::Object(_)) if v.get("name").is_some_and(Value::is_string) => v,
         _ => {
             let msg = "characterfile is not an Eliza character: a JSON object with a name";
-            return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", msg, &rid);
+            return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_COMPOSE_FILE, msg, &rid);
         }
     };
     if request.kms_id.as_deref().is_some_and(|k| !known_kms(k)) {
-        return api_error(StatusCode::NOT_FOUND, "ERR-05-001", "KMS not found", &rid);
+        return api_error(
+            StatusCode::NOT_FOUND,
+            crate::codes::KMS_NOT_FOUND,
+            "KMS not found",
+            &rid,
+        );
     }
     let image = request.image.as_deref().unwrap_or("latest");
     let file = format!(
@@ -77,7 +82,14 @@ pub(crate) async fn provision_eliza(
     let compose =
         match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
             Ok(Ok(Value::Object(map))) => map,
-            _ => return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "Invalid compose file", &rid),
+            _ => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    crate::codes::INVALID_COMPOSE_FILE,
+                    "Invalid compose file",
+                    &rid,
+                );
+            }
         };
     let mut inner = shared.lock();
     let node = match node_index(&inner, request.teepod_id, 0, &rid) {
@@ -141,10 +153,20 @@ pub(crate) async fn create_workload(
     }
     if deploy::vcpus_of(&request.instance_type).is_none() {
         let msg = format!("Unknown instance type {}", request.instance_type);
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-004", &msg, &rid);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INSTANCE_TYPE_NOT_FOUND,
+            &msg,
+            &rid,
+        );
     }
     if request.model_id.trim().is_empty() {
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-001", "model_id is empty", &rid);
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INVALID_REQUEST,
+            "model_id is empty",
+            &rid,
+        );
     }
     if let Some(at) = &request.scheduled_delete_at {
         let parsed = chrono::DateTime::parse_from_rfc3339(at);
@@ -157,7 +179,7 @@ pub(crate) async fn create_workload(
         "No GPU node is available for {} (model {}): the simulator's nodes are TDX CPU nodes",
         request.instance_type, request.model_id
     );
-    api_error(StatusCode::CONFLICT, "ERR-04-002", &msg, &rid)
+    api_error(StatusCode::CONFLICT, crate::codes::INSUFFICIENT_GPU, &msg, &rid)
 }
 
 #[derive(Deserialize)]
@@ -201,7 +223,12 @@ fn check_configuration(shared: &Shared, config: &LegacyConfiguration, rid: &str)
         .is_some_and(Value::is_string)
     {
         let msg = "compose_manifest has no docker_compose_file";
-        return Err(api_error(StatusCode::BAD_REQUEST, "ERR-02-001", msg, rid));
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::INVALID_COMPOSE_FILE,
+            msg,
+            rid,
+        ));
     }
     if let Some(image) = config
         .image
@@ -209,7 +236,12 @@ fn check_configuration(shared: &Shared, config: &LegacyConfiguration, rid: &str)
         .filter(|i| !deploy::OS_IMAGES.iter().any(|(n, _, _)| n == i))
     {
         let msg = format!("OS image {image} is not available");
-        return Err(api_error(StatusCode::BAD_REQUEST, "ERR-03-013", &msg, rid));
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            crate::codes::OS_IMAGE_NOT_COMPATIBLE,
+            &msg,
+            rid,
+        ));
     }
     for (value, max, what) in [
         (config.vcpu, crate::routes::catalog::MAX_VCPU, "vcpu"),
@@ -282,7 +314,7 @@ pub(crate) async fn legacy_create(
         .is_some_and(|k| !k.trim_start_matches("0x").eq_ignore_ascii_case(&key))
     {
         let msg = "app_env_encrypt_pubkey is not the env key of this compose and salt";
-        return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", msg, &rid);
+        return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, msg, &rid);
     }
     let env = match config.encrypted_env.as_deref().filter(|e| !e.is_empty()) {
         None => Vec::new(),
@@ -290,7 +322,7 @@ pub(crate) async fn legacy_create(
             Ok(env) => env,
             Err(why) => {
                 let msg = format!("encrypted_env cannot be opened: {why}");
-                return api_error(StatusCode::BAD_REQUEST, "ERR-02-011", &msg, &rid);
+                return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_REQUEST, &msg, &rid);
             }
         },
     };

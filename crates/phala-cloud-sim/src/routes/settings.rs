@@ -159,7 +159,12 @@ pub(crate) async fn update_resources(
     if let Some(name) = &request.instance_type {
         let Some(v) = crate::deploy::vcpus_of(name) else {
             let msg = format!("Unknown instance type {name}");
-            return api_error(StatusCode::BAD_REQUEST, "ERR-02-004", &msg, &rid);
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                crate::codes::INSTANCE_TYPE_NOT_FOUND,
+                &msg,
+                &rid,
+            );
         };
         vcpu = vcpu.or(Some(v));
         memory = memory.or(Some(2048 * v));

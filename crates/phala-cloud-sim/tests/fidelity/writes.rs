@@ -451,7 +451,7 @@ async fn compose_edits_restart_the_cvm_with_the_new_compose() {
             Some(json!({"compose_file": compose, "compose_hash": "00"})),
         )
         .await;
-        assert_eq!(wrong["detail"]["error_code"], "ERR-02-015", "{wrong}");
+        assert_eq!(wrong["detail"]["error_code"], "ERR-02-008", "{wrong}");
         let answer = answer_fits(
             &sim,
             &doc,
@@ -567,7 +567,7 @@ async fn the_older_deploys_eliza_workloads_and_v03() {
             Some(json!({"name": "eliza-bad", "characterfile": "{", "env_keys": []})),
         )
         .await;
-        assert_eq!(bad["detail"]["error_code"], "ERR-02-001", "{bad}");
+        assert_eq!(bad["detail"]["error_code"], "ERR-01-003", "{bad}");
         let workload = "/api/v1/cvms/workload";
         let body = json!({"name": format!("model-{k}"), "instance_type": "tdx.large", "model_id": "llama-3"});
         answer_fits(&sim, &doc, op(Method::POST, workload, workload), v, Some(body)).await;
@@ -589,7 +589,7 @@ async fn the_older_deploys_eliza_workloads_and_v03() {
         step2_body["app_env_encrypt_pubkey"] = json!("11".repeat(32));
         let refused = sim_post(&sim, step2, step2_body).await;
         assert_eq!(
-            refused["detail"]["error_code"], "ERR-02-011",
+            refused["detail"]["error_code"], "ERR-02-008",
             "{v}: another app's key: {refused}"
         );
     }
