@@ -174,6 +174,18 @@ enum SpecCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Offline: writes the bundled document with the overlay applied (what
+    /// the live service is known to do; the conformance run tests the
+    /// simulator against it).
+    Overlaid {
+        #[arg(long, default_value = "openapi.json")]
+        path: PathBuf,
+        #[arg(long, default_value = "openapi.overlay.json")]
+        overlay: PathBuf,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Offline: the bundled document is valid and self-contained, every overlay
     /// action applies, and the result normalises and generates.
     Check {
@@ -343,6 +355,13 @@ async fn spec(command: SpecCommand) -> Result<ExitCode, String> {
             packages,
             format,
         } => semver(&baseline_rev, &packages, format),
+        SpecCommand::Overlaid { path, overlay, out } => {
+            let doc = phala_cloud_spec::load_path(&path).map_err(|e| e.to_string())?;
+            let overlay = phala_cloud_spec::Overlay::load_path(&overlay).map_err(|e| e.to_string())?;
+            let overlaid = phala_cloud_spec::apply_overlay(&doc, &overlay).map_err(|e| e.to_string())?;
+            write_json(&out, &overlaid)?;
+            Ok(ExitCode::SUCCESS)
+        }
         SpecCommand::Check {
             path,
             overlay,
