@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::fleet::Fleet;
-use crate::state::{Caller, RequestId, Shared, api_error, authenticate, bounded, page_of};
+use crate::state::{Authed, Caller, Shared, api_error, bounded, page_of};
 
 /// Every workspace's tier.
 const TIER: &str = "pro";
@@ -32,15 +32,7 @@ fn email(username: &str) -> String {
 
 /// `GET /auth/me`: the user, the workspace and its credits (2026-01-21
 /// on), before that one flat record.
-pub(crate) async fn me(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn me(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
     let inner = shared.lock();
     let fleet = &inner.fleet;
     let user = &fleet.users[user_of(fleet, &caller)];
@@ -83,15 +75,7 @@ fn workspace_json(fleet: &Fleet, ws: usize, default: bool) -> Value {
 }
 
 /// `GET /workspaces`: every workspace the key may act in.
-pub(crate) async fn list_workspaces(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn list_workspaces(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
     let inner = shared.lock();
     let fleet = &inner.fleet;
     let all = reachable(fleet, &caller);
@@ -119,14 +103,9 @@ fn find_workspace(fleet: &Fleet, caller: &Caller, slug: &str, rid: &str) -> Resu
 /// `GET /workspaces/{team_slug}`.
 pub(crate) async fn get_workspace(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(slug): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let inner = shared.lock();
     match find_workspace(&inner.fleet, &caller, &slug, &rid) {
         Ok(ws) => axum::Json(workspace_json(&inner.fleet, ws, caller.workspaces.first() == Some(&ws))).into_response(),
@@ -138,15 +117,10 @@ pub(crate) async fn get_workspace(
 /// to (every simulated node), a page at a time.
 pub(crate) async fn workspace_nodes(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(slug): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (page, page_size) = match (
         bounded(&query, "page", 1, 1, u64::MAX),
         bounded(&query, "page_size", 20, 1, u64::MAX),
@@ -176,14 +150,9 @@ pub(crate) async fn workspace_nodes(
 /// its live CVMs leave of them.
 pub(crate) async fn workspace_quotas(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(slug): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (inner, now) = shared.now();
     let fleet = &inner.fleet;
     let ws = match find_workspace(fleet, &caller, &slug, &rid) {

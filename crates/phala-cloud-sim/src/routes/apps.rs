@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::deploy;
 use crate::fleet::Fleet;
 use crate::state::{
-    Caller, Inner, RequestId, Shared, api_error, authenticate, boolean, bounded, optional_body_of, page_of, query_pairs,
+    Authed, Caller, Inner, Shared, api_error, boolean, bounded, optional_body_of, page_of, query_pairs,
 };
 
 fn revision_json(inner: &Inner, r: &crate::deploy::Revision) -> Value {
@@ -30,15 +30,10 @@ fn revision_json(inner: &Inner, r: &crate::deploy::Revision) -> Value {
 /// `GET /apps/{app_id}/revisions`: newest first, paged.
 pub(crate) async fn app_revisions(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid: _ }: Authed,
     Path(app_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     // The document's bounds: page >= 1, 1 <= page_size <= 1000 (default 50).
     let page = match bounded(&query, "page", 1, 1, u64::MAX) {
         Ok(v) => v as usize,
@@ -86,15 +81,10 @@ pub(crate) fn find_revision<'a>(
 /// object or (`raw_compose_file=true`) the exact JSON text hashed.
 pub(crate) async fn app_revision(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path((app_id, revision_id)): Path<(String, String)>,
     axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let inner = shared.lock();
     let Some(r) = find_revision(&inner, &caller, &app_id, &revision_id) else {
         return api_error(StatusCode::NOT_FOUND, "ERR-02-020", "Revision not found", &rid);
@@ -118,15 +108,10 @@ pub(crate) async fn app_revision(
 /// compose applied again to the CVMs asked for (its own CVM by default).
 pub(crate) async fn redeploy_revision(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path((app_id, revision_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: Option<phala_cloud_api::types::RedeployRevisionRequest> = match optional_body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -243,14 +228,9 @@ impl AppFilter {
 /// `{dstack_apps, page, page_size, total, total_pages}`.
 pub(crate) async fn list_apps(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid: _ }: Authed,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (pairs, query) = query_pairs(raw.as_deref());
     let (page, page_size) = match (
         bounded(&query, "page", 1, 1, u64::MAX),
@@ -311,14 +291,9 @@ pub(crate) fn app_not_found(app_id: &str, rid: &str) -> Response {
 /// `GET /apps/{app_id}`: the app with its CVMs, in the caller's version's shape.
 pub(crate) async fn get_app(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (inner, _) = shared.now();
     match find_app(&inner.fleet, &caller, &app_id) {
         Some((app, members)) => axum::Json(inner.fleet.app_json(app, &members, caller.cvminfo)).into_response(),
@@ -328,15 +303,7 @@ pub(crate) async fn get_app(
 
 /// `GET /apps/filter-options`: the values the list's filters can take in
 /// the caller's workspace, each sorted.
-pub(crate) async fn filter_options(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn filter_options(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
     let mut seen: [std::collections::BTreeSet<String>; 4] = Default::default();
@@ -365,14 +332,9 @@ pub(crate) async fn filter_options(
 /// `GET /apps/{app_id}/kms-info`: the simulated KMS is not on chain.
 pub(crate) async fn app_kms_info(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if find_app(&shared.lock().fleet, &caller, &app_id).is_none() {
         return app_not_found(&app_id, &rid);
     }
@@ -388,14 +350,9 @@ pub(crate) async fn app_kms_info(
 /// is allowed on chain, the KMS not being there.
 pub(crate) async fn device_allowlist(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let inner = shared.lock();
     let fleet = &inner.fleet;
     let Some((_, members)) = find_app(fleet, &caller, &app_id) else {
@@ -455,14 +412,9 @@ fn pending_of<'a>(
 /// `GET /apps/{app_id}/pending-updates`.
 pub(crate) async fn pending_updates(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let inner = shared.lock();
     let Some((_, members)) = find_app(&inner.fleet, &caller, &app_id) else {
         return app_not_found(&app_id, &rid);
@@ -482,14 +434,9 @@ pub(crate) async fn pending_updates(
 /// update brings.
 pub(crate) async fn pending_update_preview(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path((app_id, vm_uuid, compose_hash)): Path<(String, String, String)>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let inner = shared.lock();
     let Some((_, members)) = find_app(&inner.fleet, &caller, &app_id) else {
         return app_not_found(&app_id, &rid);
@@ -540,15 +487,10 @@ fn query_time(query: &BTreeMap<String, String>, name: &str) -> Result<Option<chr
 /// (1-5000, default 500) records from `offset`.
 pub(crate) async fn app_usage(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (limit, offset) = match (
         bounded(&query, "limit", 500, 1, 5000),
         bounded(&query, "offset", 0, 0, u64::MAX),

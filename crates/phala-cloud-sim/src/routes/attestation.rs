@@ -7,14 +7,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha384};
 
 use crate::deploy::{self, canonical_json, compose_hash, held_compose};
 use crate::routes::apps::{app_not_found, find_app};
-use crate::state::{Inner, RequestId, Shared, authenticate};
+use crate::state::{Authed, Inner, Shared};
 
 /// The event type dstack records its runtime events under.
 const RUNTIME_EVENT: u32 = 0x0800_0001;
@@ -171,14 +170,9 @@ pub(crate) fn composition(inner: &Inner, idx: usize) -> Value {
 /// runs the current OS image on an up-to-date platform.
 pub(crate) async fn tcb_evaluation(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
     let Some((app, members)) = find_app(fleet, &caller, &app_id) else {
@@ -203,14 +197,9 @@ pub(crate) async fn tcb_evaluation(
 /// as its own attestation shows it (measured while running).
 pub(crate) async fn app_attestations(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
     let Some((app, members)) = find_app(fleet, &caller, &app_id) else {

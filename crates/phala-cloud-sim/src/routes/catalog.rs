@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::deploy::{INSTANCE_TYPES, KMS_ID, OS_IMAGES, device_id, kms_info_json, os_image_hash};
 use crate::fleet::Fleet;
-use crate::state::{Inner, RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
+use crate::state::{Authed, Inner, Shared, api_error, authenticate, boolean, bounded, page_of};
 
 /// What one simulated node holds in all: vCPUs, memory (MB), CVMs.
 const NODE_VCPU: i64 = 128;
@@ -35,14 +35,7 @@ fn instance_type_json((name, vcpu, rate): (&str, i64, &str)) -> Value {
 }
 
 /// `GET /instance-types`: every family with its types (one, `cpu`).
-pub(crate) async fn all_families(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
+pub(crate) async fn all_families(State(_shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
     let items: Vec<Value> = INSTANCE_TYPES.into_iter().map(instance_type_json).collect();
     axum::Json(json!({"result": [{"name": FAMILY, "total": items.len(), "items": items}]})).into_response()
 }
@@ -50,14 +43,10 @@ pub(crate) async fn all_families(
 /// `GET /instance-types/{family}`: a family's types; 404 for a family
 /// with none (`gpu`: the simulator has no GPU).
 pub(crate) async fn family(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid, .. }: Authed,
     Path(family): Path<String>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     if !family.eq_ignore_ascii_case(FAMILY) {
         let msg = format!("Instance type family {family} not found or empty");
         return api_error(StatusCode::NOT_FOUND, crate::codes::INSTANCE_TYPE_NOT_FOUND, &msg, &rid);
@@ -76,14 +65,10 @@ fn os_image_json((name, version, is_dev): (&str, [u8; 3], bool)) -> Value {
 /// `GET /os-images`: the OS images, a page at a time (`page` from 1,
 /// `page_size` from 1, default 20), `is_dev` filtering.
 pub(crate) async fn os_images(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    _: Authed,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let (page, page_size, dev) = match (
         bounded(&query, "page", 1, 1, u64::MAX),
         bounded(&query, "page_size", 20, 1, u64::MAX),
@@ -158,13 +143,9 @@ fn no_gpus() -> Value {
 /// they use; `v03x_only` asks for nodes of the legacy deploy (none here).
 pub(crate) async fn available_nodes(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { rid: _, .. }: Authed,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let legacy = match boolean(&query, "v03x_only") {
         Ok(l) => l == Some(true),
         Err(r) => return r,
@@ -181,14 +162,7 @@ pub(crate) async fn available_nodes(
 /// `GET /teepods/cvm-create-resources`: nodes, the KMS, a gateway per
 /// node, which KMS each node serves and the instance types, with string
 /// ids (which every version's shape takes).
-pub(crate) async fn create_resources(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
+pub(crate) async fn create_resources(State(shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
     let images: Vec<&str> = OS_IMAGES.iter().map(|(name, _, _)| *name).collect();
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
@@ -251,14 +225,7 @@ pub(crate) fn available_os_images(_: &Inner, _: usize) -> Value {
 }
 
 /// `GET /attestations/nodes`: every node as the attestation explorer lists it.
-pub(crate) async fn attestation_nodes(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
+pub(crate) async fn attestation_nodes(State(shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
     let inner = shared.lock();
     let nodes: Vec<Value> = inner
         .fleet
@@ -298,7 +265,7 @@ fn node_keys(shared: &Shared, key: &str) -> Value {
 /// `GET /attestations/ppids`.
 pub(crate) async fn attestation_ppids(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { rid, .. }: Authed,
     headers: HeaderMap,
 ) -> Response {
     match authenticate(&shared, &headers, &rid) {
@@ -310,7 +277,7 @@ pub(crate) async fn attestation_ppids(
 /// `GET /attestations/device_ids`.
 pub(crate) async fn attestation_device_ids(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { rid, .. }: Authed,
     headers: HeaderMap,
 ) -> Response {
     match authenticate(&shared, &headers, &rid) {
@@ -322,14 +289,10 @@ pub(crate) async fn attestation_device_ids(
 /// `GET /attestations/recent`: the quotes verified lately (`skip` from 0,
 /// `limit` 1-100): none, as nothing has been uploaded to verify.
 pub(crate) async fn recent_attestations(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid: _, .. }: Authed,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     match (
         bounded(&query, "skip", 0, 0, u64::MAX),
         bounded(&query, "limit", 20, 1, 100),
@@ -342,14 +305,10 @@ pub(crate) async fn recent_attestations(
 /// A quote by checksum (`raw`, `view`, `collateral`; HEAD `raw`): none is
 /// stored, as nothing has been uploaded to verify.
 pub(crate) async fn quote_not_found(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid, .. }: Authed,
     Path(checksum): Path<String>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     api_error(
         StatusCode::NOT_FOUND,
         "ERR-07-001",

@@ -19,11 +19,11 @@ use serde_json::{Map, Value, json};
 
 use crate::deploy::{self, held_compose};
 use crate::routes::deploy::{apply, apply_answering, env_for, on_chain_gate};
-use crate::state::{Inner, RequestId, Shared, api_error, body_of, locate};
+use crate::state::{Authed, Inner, Shared, api_error, body_of, locate_for};
 
 pub(crate) async fn update_cvm(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    Authed { caller, rid }: Authed,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     body: Bytes,
@@ -32,7 +32,7 @@ pub(crate) async fn update_cvm(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -108,8 +108,7 @@ fn take_held(inner: &mut Inner, idx: usize, hash: &str) -> Option<crate::deploy:
 /// compose's allowed envs, and so its hash.
 pub(crate) async fn update_envs(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -117,7 +116,7 @@ pub(crate) async fn update_envs(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -190,8 +189,7 @@ pub(crate) fn gate(
 /// the catalogue (400 for one it does not have) and restarts it; 202.
 pub(crate) async fn upgrade_os(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -199,7 +197,7 @@ pub(crate) async fn upgrade_os(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, held_compose, kms_info_json, known_kms};
-use crate::state::{Inner, RequestId, Shared, api_error, authenticate, body_of, locate, validation_error};
+use crate::state::{Authed, Inner, RequestId, Shared, api_error, body_of, locate_for, validation_error};
 
 /// The compose hash a provision answers: the true one, or (fault
 /// `wrong_compose_hash`) another.
@@ -85,14 +85,9 @@ const MAX_DISK_GB: i64 = 500;
 
 pub(crate) async fn provision(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let request: ProvisionDstackAppRequestV2 = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -211,16 +206,7 @@ pub(crate) async fn provision(
     .into_response()
 }
 
-pub(crate) async fn commit(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn commit(State(shared): State<Arc<Shared>>, Authed { caller, rid }: Authed, body: Bytes) -> Response {
     let request: CreateTappRequest = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -317,8 +303,7 @@ pub(crate) async fn commit(
 /// the update, hashed.
 pub(crate) async fn provision_update(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -326,7 +311,7 @@ pub(crate) async fn provision_update(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -364,8 +349,7 @@ pub(crate) async fn provision_update(
 /// a new env, opened as the CVM would) and restarts the CVM: 202.
 pub(crate) async fn apply_update(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -373,7 +357,7 @@ pub(crate) async fn apply_update(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -605,11 +589,10 @@ pub(crate) fn create_replica(
 
 pub(crate) async fn compose_file(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
 ) -> Response {
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -17,8 +17,7 @@ use tokio::time::Instant;
 
 use crate::fleet::Fleet;
 use crate::state::{
-    AppliedStops, Caller, RequestId, Shared, api_error, authenticate, bounded, echoed_integer, is_integer,
-    validation_error,
+    AppliedStops, Authed, Caller, Shared, api_error, bounded, echoed_integer, is_integer, validation_error,
 };
 
 fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
@@ -57,25 +56,12 @@ fn parse_body(body: &Bytes, field: &str) -> Result<Vec<String>, Response> {
     }
 }
 
-/// Authenticates, then reads the list of ids under `field` of a JSON body.
-fn authenticated_ids(
-    shared: &Shared,
-    headers: &HeaderMap,
-    rid: &str,
-    body: &Bytes,
-    field: &str,
-) -> Result<(Caller, Vec<String>), Response> {
-    let caller = authenticate(shared, headers, rid)?;
-    Ok((caller, parse_body(body, field)?))
-}
-
 pub(crate) async fn status_batch(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, .. }: Authed,
     body: Bytes,
 ) -> Response {
-    let (caller, uuids) = match authenticated_ids(&shared, &headers, &rid, &body, "vm_uuids") {
+    let uuids = match parse_body(&body, "vm_uuids") {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -95,11 +81,10 @@ pub(crate) async fn status_batch(
 
 pub(crate) async fn batch_stop(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     body: Bytes,
 ) -> Response {
-    let (caller, ids) = match authenticated_ids(&shared, &headers, &rid, &body, "cvm_ids") {
+    let ids = match parse_body(&body, "cvm_ids") {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -217,14 +202,9 @@ impl Listed {
 
 pub(crate) async fn list_cvms(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match Listed::from_query(&caller, &query, &rid) {
         Ok(listed) => list_json(&shared, &caller, |fleet, i| listed.picks(fleet, i)),
         Err(r) => r,
@@ -271,14 +251,9 @@ impl KindFilter {
 /// a workspace is a slice of its index: the cost is the page's, not the fleet's.
 pub(crate) async fn list_cvms_paginated(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -356,14 +331,9 @@ pub(crate) async fn list_cvms_paginated(
 
 pub(crate) async fn app_cvms(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(app_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let app_id = app_id.strip_prefix("app_").unwrap_or(&app_id).to_string();
     let visible = {
         let inner = shared.lock();

@@ -24,7 +24,9 @@ use sha2::{Digest, Sha256};
 use crate::deploy::{self, PendingReplica, held_compose};
 use crate::routes::apps::{app_not_found, find_app};
 use crate::routes::deploy::{commit_required, create_replica, device_of, env_for};
-use crate::state::{Authed, Caller, Inner, Shared, api_error, body_of, locate_for, node_index, optional_body_of};
+use crate::state::{
+    Authed, Caller, Inner, RequestId, Shared, api_error, body_of, locate_for, node_index, optional_body_of,
+};
 
 /// What a new CVM of an app will be: its source CVM, node, compose and env.
 struct Planned {
@@ -354,7 +356,7 @@ struct CommitReplica {
 /// token is the credential (no API key).
 pub(crate) async fn commit_replica(
     State(shared): State<Arc<Shared>>,
-    Authed { caller: _, rid }: Authed,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
     Path(cvm_id): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,

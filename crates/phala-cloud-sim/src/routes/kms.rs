@@ -7,24 +7,19 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::deploy::{KMS_ID, KMS_SLUG, kms_info_json, known_kms};
-use crate::state::{RequestId, Shared, api_error, authenticate, boolean, bounded, page_of};
+use crate::state::{Authed, Shared, api_error, boolean, bounded, page_of};
 use sha2::{Digest, Sha256};
 
 pub(crate) async fn kms_info(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(kms_id): Path<String>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if !known_kms(&kms_id) {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -53,14 +48,9 @@ fn contract_json(shared: &Shared) -> Value {
 /// (`KmsContractList`).
 pub(crate) async fn list_kms(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid: _ }: Authed,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (page, page_size, on_chain) = match (
         bounded(&query, "page", 1, 1, u64::MAX),
         bounded(&query, "page_size", 20, 1, 100),
@@ -82,13 +72,9 @@ pub(crate) async fn list_kms(
 
 pub(crate) async fn kms_pubkey(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { rid, .. }: Authed,
     Path((kms_id, app_id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     if !known_kms(&kms_id) {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -116,14 +102,10 @@ pub(crate) async fn kms_pubkey(
 /// `GET /kms/{kms_id}/nodes`: the nodes of a KMS contract (the simulated
 /// KMS is one node).
 pub(crate) async fn kms_nodes(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid, .. }: Authed,
     Path(kms_id): Path<String>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     if !known_kms(&kms_id) && kms_id != "phala" {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -144,14 +126,10 @@ const CHAINS: [(&str, i64); 2] = [("ethereum", 1), ("base", 8453)];
 /// `GET /kms/on-chain/{chain}`: the KMS contracts on a chain (none: the
 /// simulated KMS is not on chain); 400 for a chain the service does not know.
 pub(crate) async fn on_chain(
-    State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    State(_shared): State<Arc<Shared>>,
+    Authed { rid, .. }: Authed,
     Path(chain): Path<String>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     let Some((name, id)) = CHAINS.iter().find(|(name, _)| name.eq_ignore_ascii_case(&chain)) else {
         let msg = format!("Unsupported chain {chain}; supported: ethereum, base");
         return api_error(StatusCode::BAD_REQUEST, "ERR-05-010", &msg, &rid);
@@ -163,14 +141,9 @@ pub(crate) async fn on_chain(
 /// workspace, each with its nonce.
 pub(crate) async fn next_app_ids(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid: _ }: Authed,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let counts = match bounded(&query, "counts", 1, 1, 20) {
         Ok(c) => c,
         Err(r) => return r,
@@ -192,13 +165,9 @@ pub(crate) async fn next_app_ids(
 /// using it with the OS images they offer.
 pub(crate) async fn inspect(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { rid, .. }: Authed,
     Path(kms_id): Path<String>,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers, &rid) {
-        return r;
-    }
     if !known_kms(&kms_id) {
         return api_error(
             StatusCode::NOT_FOUND,

@@ -18,21 +18,16 @@ use serde_json::{Value, json};
 use crate::fleet::{Acted, Action};
 use crate::sse;
 use crate::state::{
-    Located, OPERATION_IN_PROGRESS, RequestId, Shared, api_error, authenticate, bounded, cvm_not_found, locate,
+    Authed, Located, OPERATION_IN_PROGRESS, RequestId, Shared, api_error, bounded, cvm_not_found, locate, locate_for,
     validation_error,
 };
 
 pub(crate) async fn cvm_state(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let caller = match authenticate(&shared, &headers, &rid) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let interval = match bounded(&query, "interval", 5, 5, 30) {
         Ok(v) => v,
         Err(r) => return r,
@@ -63,11 +58,11 @@ pub(crate) async fn cvm_state(
 
 pub(crate) async fn get_cvm(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
+    _headers: HeaderMap,
     Path(cvm_id): Path<String>,
 ) -> Response {
-    match locate(&shared, &headers, &rid, &cvm_id) {
+    match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => axum::Json(at.inner.detail(at.idx, at.caller.cvminfo)).into_response(),
         Err(r) => r,
     }
@@ -137,11 +132,10 @@ async fn cvm_action(shared: Arc<Shared>, rid: String, headers: HeaderMap, cvm_id
 
 pub(crate) async fn delete_cvm(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
 ) -> Response {
-    let Located { mut inner, idx, .. } = match locate(&shared, &headers, &rid, &cvm_id) {
+    let Located { mut inner, idx, .. } = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -156,8 +150,7 @@ pub(crate) async fn delete_cvm(
 /// bound `started_at`, `operation_types` (repeatable) filters.
 pub(crate) async fn cvm_operations(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
@@ -190,7 +183,7 @@ pub(crate) async fn cvm_operations(
             }
         }
     }
-    let at = match locate(&shared, &headers, &rid, &cvm_id) {
+    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -230,13 +223,13 @@ pub(crate) async fn cvm_operations(
 /// `POST /cvms/{cvm_id}/operations/cancel`: `{cancelled, correlation_id}`.
 pub(crate) async fn cancel_operation(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
+    _headers: HeaderMap,
     Path(cvm_id): Path<String>,
 ) -> Response {
     let Located {
         mut inner, now, idx, ..
-    } = match locate(&shared, &headers, &rid, &cvm_id) {
+    } = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::fleet::{Acted, Action};
 use crate::routes::catalog::{MAX_DISK_GB, MAX_MEMORY_MB, MAX_VCPU};
-use crate::state::{Located, OPERATION_IN_PROGRESS, RequestId, Shared, api_error, locate, validation_error};
+use crate::state::{Authed, Located, OPERATION_IN_PROGRESS, Shared, api_error, locate_for, validation_error};
 
 /// A resize the service refuses: a disk that would shrink, a size past
 /// the limits, nothing asked.
@@ -137,8 +137,7 @@ fn resize_request(body: &Bytes) -> Result<Resize, Response> {
 /// it restarts, `completed` otherwise; 409 while another operation runs.
 pub(crate) async fn update_resources(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -148,7 +147,7 @@ pub(crate) async fn update_resources(
     };
     let Located {
         mut inner, now, idx, ..
-    } = match locate(&shared, &headers, &rid, &cvm_id) {
+    } = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };
@@ -243,8 +242,7 @@ pub(crate) async fn update_resources(
 /// answers the CVM's detail as `GET /cvms/{cvm_id}` does at that version.
 pub(crate) async fn update_visibility(
     State(shared): State<Arc<Shared>>,
-    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
-    headers: HeaderMap,
+    Authed { caller, rid }: Authed,
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -261,7 +259,7 @@ pub(crate) async fn update_visibility(
     };
     let Located {
         mut inner, idx, caller, ..
-    } = match locate(&shared, &headers, &rid, &cvm_id) {
+    } = match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => at,
         Err(r) => return r,
     };

@@ -522,6 +522,18 @@ async fn new_instances_and_replicas_of_an_app() {
             json!(["query", "token"]),
             "{v}: a token commits once: {used}"
         );
+        // The token is the credential: a commit needs no key.
+        let held = sim_send(
+            &sim,
+            Method::POST,
+            &format!("/api/v1/cvms/{}/replicas", source.id),
+            true,
+        )
+        .await;
+        let token = held["commit_token"].as_str().unwrap();
+        let commit = format!("/api/v1/cvms/{}/commit-replica?token={token}", source.id);
+        let keyless = sim_send(&sim, Method::POST, &commit, false).await;
+        assert_eq!(keyless["app_id"], source.app_id, "{v}: {keyless}");
         let path = format!("/api/v1/apps/{}/instances", source.app_id);
         let body = json!({"compose_hash": sim_post(&sim, &format!("/api/v1/cvms/{}/is-allowed", source.id), json!({})).await["compose_hash"],
                           "docker_compose_file": "services:\n  b:\n    image: b:1\n"});
@@ -671,4 +683,14 @@ async fn sim_post(sim: &SimHandle, path: &str, body: Value) -> Value {
         .await
         .unwrap();
     resp.json().await.unwrap()
+}
+
+/// A request with no body: prepare-only (`X-Prepare-Only`) and with the
+/// key when `keyed`.
+async fn sim_send(sim: &SimHandle, method: Method, path: &str, keyed: bool) -> Value {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", sim.base_url()));
+    if keyed {
+        req = req.header("X-API-Key", sim.api_key()).header("X-Prepare-Only", "true");
+    }
+    req.send().await.unwrap().json().await.unwrap()
 }
