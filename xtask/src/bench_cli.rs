@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::bench_sim::{SimProcess, mib};
+
 /// Phala's CLI, the version the notes and tests read.
 pub const PHALA_CLI_VERSION: &str = "1.1.18";
 
@@ -85,7 +87,7 @@ fn log_bounds(sim_bin: &Path, cvm_bin: &Path, quick: bool) -> Result<Value, Stri
         // Fast for the follow; slow enough for the endless line to stay
         // among the last 1000 lines read after the restart that prints it.
         let long = line_sizes[i].to_string();
-        let fast = Sim::start(
+        let fast = SimProcess::start(
             sim_bin,
             &[
                 "--cvms",
@@ -98,7 +100,7 @@ fn log_bounds(sim_bin: &Path, cvm_bin: &Path, quick: bool) -> Result<Value, Stri
                 "bench-key",
             ],
         )?;
-        let slow = Sim::start(
+        let slow = SimProcess::start(
             sim_bin,
             &[
                 "--cvms",
@@ -113,12 +115,12 @@ fn log_bounds(sim_bin: &Path, cvm_bin: &Path, quick: bool) -> Result<Value, Stri
                 &long,
             ],
         )?;
-        let cli = |sim: &Sim, args: &[&str]| {
+        let cli = |sim: &SimProcess, args: &[&str]| {
             let mut c = Command::new(cvm_bin);
             c.args(["--base-url", &sim.url, "--api-key", "bench-key"]).args(args);
             c
         };
-        let running = |sim: &Sim| -> Result<String, String> {
+        let running = |sim: &SimProcess| -> Result<String, String> {
             let listed = cli(sim, &["-o", "json", "list"]).output().map_err(|e| e.to_string())?;
             let listed: Value = serde_json::from_slice(&listed.stdout).map_err(|e| format!("list: {e}"))?;
             listed
@@ -150,46 +152,6 @@ fn log_bounds(sim_bin: &Path, cvm_bin: &Path, quick: bool) -> Result<Value, Stri
     Ok(Value::Array(rows))
 }
 
-fn mib(kib: u64) -> f64 {
-    (kib as f64 / 1024.0 * 10.0).round() / 10.0
-}
-
-/// The simulator binary, serving on a free port until dropped.
-struct Sim {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Sim {
-    fn start(bin: &Path, args: &[&str]) -> Result<Sim, String> {
-        let mut child = Command::new(bin)
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the simulator: {e}"))?;
-        let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("Phala Cloud simulator listening on ")
-                    .map(|r| r.split_whitespace().next().unwrap_or_default().to_string())
-            })
-            .ok_or("the simulator did not say where it listens")?;
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Sim { child, url })
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Installs Phala's CLI with npm into `target/official-cli` (once); its
 /// entry point, or why not (no npm, no registry).
 pub fn phala_cli(root: &Path) -> Result<PathBuf, String> {
@@ -219,7 +181,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 /// Runs every command of both tools `rounds` times, alternating.
 pub fn run(sim_bin: &Path, cvm_bin: &Path, phala: Option<&Path>, quick: bool) -> Result<Value, String> {
-    let sim = Sim::start(
+    let sim = SimProcess::start(
         sim_bin,
         &[
             "--cvms",

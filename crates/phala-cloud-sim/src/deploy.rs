@@ -316,10 +316,15 @@ pub(crate) fn held_compose(deployments: &Deployments, fleet: &crate::fleet::Flee
     }
     let cvm = &fleet.cvms[idx];
     let file = format!("services:\n  app:\n    image: ghcr.io/example/{}:latest\n", cvm.name);
-    let compose = json!({"name": cvm.name, "docker_compose_file": file});
+    stored_compose(json!({"name": cvm.name, "docker_compose_file": file})).unwrap_or_default()
+}
+
+/// An app compose as the service stores it: read as the document's
+/// `AppComposeV2`, its defaults filled in; `None` when it is not one.
+pub(crate) fn stored_compose(compose: Value) -> Option<Map<String, Value>> {
     match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
-        Ok(Ok(Value::Object(map))) => map,
-        _ => Map::new(),
+        Ok(Ok(Value::Object(map))) => Some(map),
+        _ => None,
     }
 }
 

@@ -411,6 +411,18 @@ pub(crate) fn body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T,
     })
 }
 
+/// The handler prologue of a CVM write: the body decoded, then the CVM found.
+pub(crate) fn body_and_cvm<'a, T: serde::de::DeserializeOwned>(
+    shared: &'a Shared,
+    caller: Caller,
+    rid: &str,
+    cvm_id: &str,
+    body: &Bytes,
+) -> Result<(T, Located<'a>), Response> {
+    let request = body_of(body)?;
+    Ok((request, locate_for(shared, caller, rid, cvm_id)?))
+}
+
 /// A body the document makes optional: empty (or blank) is `None`.
 pub(crate) fn optional_body_of<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<Option<T>, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -28,6 +28,7 @@ mod receiver;
 mod report;
 
 use process::*;
+pub(crate) use process::{SimProcess, mib};
 use receiver::*;
 pub use report::{section, sim_only};
 

@@ -2,14 +2,15 @@
 
 use super::*;
 
-/// The simulator binary in its own process, serving until dropped.
-pub(super) struct SimProcess {
+/// The simulator binary in its own process, serving until dropped
+/// (scenarios 8 and 9 run it).
+pub(crate) struct SimProcess {
     pub(super) child: std::process::Child,
-    pub(super) url: String,
+    pub(crate) url: String,
 }
 
 impl SimProcess {
-    pub(super) fn start(bin: &Path, args: &[&str]) -> Result<SimProcess, String> {
+    pub(crate) fn start(bin: &Path, args: &[&str]) -> Result<SimProcess, String> {
         let mut child = Command::new(bin)
             .args(["--port", "0"])
             .args(args)
@@ -100,7 +101,7 @@ pub(super) fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
-pub(super) fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     (kib as f64 / 1024.0 * 10.0).round() / 10.0
 }
 

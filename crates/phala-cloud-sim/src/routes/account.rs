@@ -32,7 +32,7 @@ fn email(username: &str) -> String {
 
 /// `GET /auth/me`: the user, the workspace and its credits (2026-01-21
 /// on), before that one flat record.
-pub(crate) async fn me(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
+pub(crate) async fn me(State(shared): State<Arc<Shared>>, Authed { caller, .. }: Authed) -> Response {
     let inner = shared.lock();
     let fleet = &inner.fleet;
     let user = &fleet.users[user_of(fleet, &caller)];
@@ -75,7 +75,7 @@ fn workspace_json(fleet: &Fleet, ws: usize, default: bool) -> Value {
 }
 
 /// `GET /workspaces`: every workspace the key may act in.
-pub(crate) async fn list_workspaces(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
+pub(crate) async fn list_workspaces(State(shared): State<Arc<Shared>>, Authed { caller, .. }: Authed) -> Response {
     let inner = shared.lock();
     let fleet = &inner.fleet;
     let all = reachable(fleet, &caller);

@@ -30,7 +30,7 @@ fn revision_json(inner: &Inner, r: &crate::deploy::Revision) -> Value {
 /// `GET /apps/{app_id}/revisions`: newest first, paged.
 pub(crate) async fn app_revisions(
     State(shared): State<Arc<Shared>>,
-    Authed { caller, rid: _ }: Authed,
+    Authed { caller, .. }: Authed,
     Path(app_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
@@ -228,7 +228,7 @@ impl AppFilter {
 /// `{dstack_apps, page, page_size, total, total_pages}`.
 pub(crate) async fn list_apps(
     State(shared): State<Arc<Shared>>,
-    Authed { caller, rid: _ }: Authed,
+    Authed { caller, .. }: Authed,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let (pairs, query) = query_pairs(raw.as_deref());
@@ -303,7 +303,7 @@ pub(crate) async fn get_app(
 
 /// `GET /apps/filter-options`: the values the list's filters can take in
 /// the caller's workspace, each sorted.
-pub(crate) async fn filter_options(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
+pub(crate) async fn filter_options(State(shared): State<Arc<Shared>>, Authed { caller, .. }: Authed) -> Response {
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
     let mut seen: [std::collections::BTreeSet<String>; 4] = Default::default();

@@ -35,18 +35,14 @@ fn instance_type_json((name, vcpu, rate): (&str, i64, &str)) -> Value {
 }
 
 /// `GET /instance-types`: every family with its types (one, `cpu`).
-pub(crate) async fn all_families(State(_shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
+pub(crate) async fn all_families(_: Authed) -> Response {
     let items: Vec<Value> = INSTANCE_TYPES.into_iter().map(instance_type_json).collect();
     axum::Json(json!({"result": [{"name": FAMILY, "total": items.len(), "items": items}]})).into_response()
 }
 
 /// `GET /instance-types/{family}`: a family's types; 404 for a family
 /// with none (`gpu`: the simulator has no GPU).
-pub(crate) async fn family(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid, .. }: Authed,
-    Path(family): Path<String>,
-) -> Response {
+pub(crate) async fn family(Authed { rid, .. }: Authed, Path(family): Path<String>) -> Response {
     if !family.eq_ignore_ascii_case(FAMILY) {
         let msg = format!("Instance type family {family} not found or empty");
         return api_error(StatusCode::NOT_FOUND, crate::codes::INSTANCE_TYPE_NOT_FOUND, &msg, &rid);
@@ -64,11 +60,7 @@ fn os_image_json((name, version, is_dev): (&str, [u8; 3], bool)) -> Value {
 
 /// `GET /os-images`: the OS images, a page at a time (`page` from 1,
 /// `page_size` from 1, default 20), `is_dev` filtering.
-pub(crate) async fn os_images(
-    State(_shared): State<Arc<Shared>>,
-    _: Authed,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
+pub(crate) async fn os_images(_: Authed, Query(query): Query<BTreeMap<String, String>>) -> Response {
     let (page, page_size, dev) = match (
         bounded(&query, "page", 1, 1, u64::MAX),
         bounded(&query, "page_size", 20, 1, u64::MAX),
@@ -143,7 +135,7 @@ fn no_gpus() -> Value {
 /// they use; `v03x_only` asks for nodes of the legacy deploy (none here).
 pub(crate) async fn available_nodes(
     State(shared): State<Arc<Shared>>,
-    Authed { rid: _, .. }: Authed,
+    _: Authed,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let legacy = match boolean(&query, "v03x_only") {
@@ -162,7 +154,7 @@ pub(crate) async fn available_nodes(
 /// `GET /teepods/cvm-create-resources`: nodes, the KMS, a gateway per
 /// node, which KMS each node serves and the instance types, with string
 /// ids (which every version's shape takes).
-pub(crate) async fn create_resources(State(shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
+pub(crate) async fn create_resources(State(shared): State<Arc<Shared>>, _: Authed) -> Response {
     let images: Vec<&str> = OS_IMAGES.iter().map(|(name, _, _)| *name).collect();
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
@@ -225,7 +217,7 @@ pub(crate) fn available_os_images(_: &Inner, _: usize) -> Value {
 }
 
 /// `GET /attestations/nodes`: every node as the attestation explorer lists it.
-pub(crate) async fn attestation_nodes(State(shared): State<Arc<Shared>>, Authed { rid: _, .. }: Authed) -> Response {
+pub(crate) async fn attestation_nodes(State(shared): State<Arc<Shared>>, _: Authed) -> Response {
     let inner = shared.lock();
     let nodes: Vec<Value> = inner
         .fleet
@@ -288,11 +280,7 @@ pub(crate) async fn attestation_device_ids(
 
 /// `GET /attestations/recent`: the quotes verified lately (`skip` from 0,
 /// `limit` 1-100): none, as nothing has been uploaded to verify.
-pub(crate) async fn recent_attestations(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid: _, .. }: Authed,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
+pub(crate) async fn recent_attestations(_: Authed, Query(query): Query<BTreeMap<String, String>>) -> Response {
     match (
         bounded(&query, "skip", 0, 0, u64::MAX),
         bounded(&query, "limit", 20, 1, 100),
@@ -304,11 +292,7 @@ pub(crate) async fn recent_attestations(
 
 /// A quote by checksum (`raw`, `view`, `collateral`; HEAD `raw`): none is
 /// stored, as nothing has been uploaded to verify.
-pub(crate) async fn quote_not_found(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid, .. }: Authed,
-    Path(checksum): Path<String>,
-) -> Response {
+pub(crate) async fn quote_not_found(Authed { rid, .. }: Authed, Path(checksum): Path<String>) -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         "ERR-07-001",

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::deploy::{self, held_compose};
 use crate::routes::cvm_patch::gate;
 use crate::routes::deploy::{apply, env_for};
-use crate::state::{Authed, Located, Shared, api_error, body_of, locate, locate_for, validation_error};
+use crate::state::{Authed, Located, Shared, api_error, body_and_cvm, body_of, locate, locate_for, validation_error};
 
 /// The hash phase 2 of an on-chain update names in its headers
 /// (`X-Compose-Hash` with `X-Transaction-Hash`).
@@ -261,12 +261,8 @@ pub(crate) async fn legacy_upgrade(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: LegacyUpgrade = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
+    let (request, at): (LegacyUpgrade, _) = match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+        Ok(v) => v,
         Err(r) => return r,
     };
     if request.allow_restart == Some(false) && at.inner.fleet.cvms[at.idx].status == "running" {

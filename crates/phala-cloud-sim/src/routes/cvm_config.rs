@@ -20,20 +20,9 @@ use crate::fleet::{Acted, Action};
 use crate::records::Port;
 use crate::routes::reads;
 use crate::state::{
-    Authed, Caller, Inner, Located, OPERATION_IN_PROGRESS, Shared, api_error, body_of, locate_for, validation_error,
+    Authed, Caller, Inner, OPERATION_IN_PROGRESS, Shared, api_error, body_and_cvm, body_of, locate_for,
+    validation_error,
 };
-
-/// The handler prologue of a CVM write: the body decoded, then the CVM found.
-fn body_and_cvm<'a, T: serde::de::DeserializeOwned>(
-    shared: &'a Shared,
-    caller: Caller,
-    rid: &str,
-    cvm_id: &str,
-    body: &Bytes,
-) -> Result<(T, Located<'a>), Response> {
-    let request = body_of(body)?;
-    Ok((request, locate_for(shared, caller, rid, cvm_id)?))
-}
 
 #[derive(Deserialize)]
 struct Rename {
@@ -53,9 +42,8 @@ pub(crate) async fn rename(
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !crate::deploy::valid_name(&request.name) {
-        let msg = "Name must be 5-63 characters, start with a letter, and contain only letters, numbers and hyphens";
-        return validation_error(&["body", "name"], msg, "value_error", json!(request.name));
+    if let Some(refused) = crate::routes::deploy::refused_name(&request.name) {
+        return refused;
     }
     let (idx, fleet) = (at.idx, &mut at.inner.fleet);
     fleet.cvms[idx].name = request.name;
@@ -281,8 +269,11 @@ pub(crate) async fn set_ports(
     axum::Json(reads::ports(&at.inner, idx)).into_response()
 }
 
+/// Read for its types (a wrong one is a 422); the simulated node's id never
+/// differs, so neither flag changes the answer.
 #[derive(Deserialize, Default)]
 #[serde(default)]
+#[allow(dead_code)]
 struct Refresh {
     overwrite: bool,
     dry_run: bool,
@@ -324,11 +315,9 @@ pub(crate) async fn refresh_instance_id(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: Refresh = match crate::state::optional_body_of(&body) {
-        Ok(r) => r.unwrap_or_default(),
-        Err(r) => return r,
-    };
-    let _ = (request.overwrite, request.dry_run);
+    if let Err(r) = crate::state::optional_body_of::<Refresh>(&body) {
+        return r;
+    }
     match locate_for(&shared, caller, &rid, &cvm_id) {
         Ok(at) => axum::Json(refresh_one(&at.inner, &at.caller, at.idx, &cvm_id, false)).into_response(),
         Err(r) => r,
@@ -341,8 +330,10 @@ struct BatchRefresh {
     cvm_ids: Option<Vec<String>>,
     running_only: bool,
     missing_only: bool,
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     overwrite: bool,
     limit: i64,
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     dry_run: bool,
 }
 
@@ -366,7 +357,7 @@ impl Default for BatchRefresh {
 /// CVM that has an instance id is `skipped`: every simulated CVM has one.
 pub(crate) async fn refresh_instance_ids(
     State(shared): State<Arc<Shared>>,
-    Authed { caller, rid: _ }: Authed,
+    Authed { caller, .. }: Authed,
     body: Bytes,
 ) -> Response {
     // The document requires a body here (`{}` takes every default).
@@ -382,7 +373,6 @@ pub(crate) async fn refresh_instance_ids(
         };
         return validation_error(&["body", "limit"], msg, kind, json!(request.limit));
     }
-    let _ = (request.overwrite, request.dry_run);
     let (inner, _) = shared.now();
     let fleet = &inner.fleet;
     let named: Vec<(String, Option<usize>)> = match &request.cvm_ids {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::deploy::{self, held_compose};
 use crate::routes::deploy::{apply, apply_answering, env_for, on_chain_gate};
-use crate::state::{Authed, Inner, Shared, api_error, body_of, locate_for};
+use crate::state::{Authed, Inner, Shared, api_error, body_and_cvm};
 
 pub(crate) async fn update_cvm(
     State(shared): State<Arc<Shared>>,
@@ -28,14 +28,11 @@ pub(crate) async fn update_cvm(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: phala_cloud_api::types::UpdateCvmRequest = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let (request, mut at): (phala_cloud_api::types::UpdateCvmRequest, _) =
+        match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let idx = at.idx;
     // Phase 2 of an on-chain update names the hash it registered.
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -112,14 +109,11 @@ pub(crate) async fn update_envs(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: phala_cloud_api::types::EnvsPatch = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let (request, mut at): (phala_cloud_api::types::EnvsPatch, _) =
+        match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let idx = at.idx;
     let mut compose = held_compose(&at.inner.deployments, &at.inner.fleet, idx);
     let before = compose.get("allowed_envs").cloned();
@@ -193,14 +187,11 @@ pub(crate) async fn upgrade_os(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: phala_cloud_api::types::OsImagePatch = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let (request, mut at): (phala_cloud_api::types::OsImagePatch, _) =
+        match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let name = request.os_image_name;
     if !deploy::OS_IMAGES.iter().any(|(n, _, _)| *n == name) {
         let known: Vec<&str> = deploy::OS_IMAGES.iter().map(|(n, _, _)| *n).collect();

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use phala_cloud_api::types::{CreateTappRequest, KmsType, KnownKmsType, ProvisionDstackAppRequestV2};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, held_compose, kms_info_json, known_kms};
-use crate::state::{Authed, Inner, RequestId, Shared, api_error, body_of, locate_for, validation_error};
+use crate::routes::catalog::MAX_DISK_GB;
+use crate::state::{Authed, Inner, RequestId, Shared, api_error, body_and_cvm, body_of, locate_for, validation_error};
 
 /// The compose hash a provision answers: the true one, or (fault
 /// `wrong_compose_hash`) another.
@@ -80,8 +81,12 @@ fn on_chain_kms(kms: Option<&KmsType>) -> bool {
     }
 }
 
-/// The largest disk a CVM may have, in GB (as resize allows).
-const MAX_DISK_GB: i64 = 500;
+/// The 422 of a CVM name the service refuses ([`deploy::valid_name`]);
+/// `None` for a good one.
+pub(crate) fn refused_name(name: &str) -> Option<Response> {
+    let msg = "Name must be 5-63 characters, start with a letter, and contain only letters, numbers and hyphens";
+    (!deploy::valid_name(name)).then(|| validation_error(&["body", "name"], msg, "value_error", json!(name)))
+}
 
 pub(crate) async fn provision(
     State(shared): State<Arc<Shared>>,
@@ -92,13 +97,8 @@ pub(crate) async fn provision(
         Ok(r) => r,
         Err(r) => return r,
     };
-    if !deploy::valid_name(&request.name) {
-        return validation_error(
-            &["body", "name"],
-            "Name must be 5-63 characters, start with a letter, and contain only letters, numbers and hyphens",
-            "value_error",
-            json!(request.name),
-        );
+    if let Some(refused) = refused_name(&request.name) {
+        return refused;
     }
     let instance_type = request.instance_type.clone().unwrap_or_else(|| "tdx.small".into());
     let Some(vcpu) = deploy::vcpus_of(&instance_type) else {
@@ -307,14 +307,11 @@ pub(crate) async fn provision_update(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: phala_cloud_api::types::ProvisionComposeFileUpdateRequest = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let (request, mut at): (phala_cloud_api::types::ProvisionComposeFileUpdateRequest, _) =
+        match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let compose = match serde_json::to_value(&request) {
         // The compose is the request without its one instruction.
         Ok(Value::Object(mut map)) => {
@@ -353,14 +350,11 @@ pub(crate) async fn apply_update(
     Path(cvm_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let patch: phala_cloud_api::types::ComposeFilePatch = match body_of(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let mut at = match locate_for(&shared, caller, &rid, &cvm_id) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let (patch, mut at): (phala_cloud_api::types::ComposeFilePatch, _) =
+        match body_and_cvm(&shared, caller, &rid, &cvm_id, &body) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let idx = at.idx;
     let Some(compose) = at
         .inner

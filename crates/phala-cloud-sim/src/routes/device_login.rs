@@ -30,6 +30,7 @@ const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 struct CodeRequest {
     client_id: String,
     #[serde(default)]
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     scope: Option<String>,
 }
 
@@ -48,7 +49,6 @@ pub(crate) async fn request_code(State(shared): State<Arc<Shared>>, body: Bytes)
     if request.client_id.trim().is_empty() {
         return oauth_error("invalid_client", "client_id is empty");
     }
-    let _ = request.scope;
     let api_key = shared
         .keys
         .iter()

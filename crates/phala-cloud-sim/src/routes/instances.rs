@@ -247,6 +247,7 @@ struct NewInstance {
     docker_compose_file: Option<String>,
     pre_launch_script: Option<String>,
     token: Option<String>,
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     transaction_hash: Option<String>,
 }
 
@@ -270,7 +271,6 @@ pub(crate) async fn create_instance(
         return app_not_found(&app_id, &rid);
     };
     if let Some(token) = &request.token {
-        let _ = &request.transaction_hash;
         let held_for_app = inner
             .deployments
             .pending_replicas
@@ -348,6 +348,7 @@ pub(crate) async fn create_instance(
 struct CommitReplica {
     token: Option<String>,
     compose_hash: Option<String>,
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     transaction_hash: Option<String>,
 }
 
@@ -366,7 +367,6 @@ pub(crate) async fn commit_replica(
         Ok(r) => r.unwrap_or_default(),
         Err(r) => return r,
     };
-    let _ = request.transaction_hash;
     let Some(token) = query.get("token").cloned().or(request.token) else {
         return crate::state::validation_error(&["query", "token"], "Field required", "missing", Value::Null);
     };

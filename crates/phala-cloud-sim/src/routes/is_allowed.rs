@@ -157,6 +157,7 @@ struct AppCheck {
     #[serde(default)]
     device_id: Option<String>,
     #[serde(default)]
+    #[allow(dead_code)] // read for its type (a wrong one is a 422), not used by the simulator
     chain_id: Option<i64>,
 }
 
@@ -172,7 +173,6 @@ pub(crate) async fn app(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let _ = request.chain_id;
     let (inner, _) = shared.now();
     let Some((app, members)) = find_app(&inner.fleet, &caller, &app_id) else {
         return app_not_found(&app_id, &rid);

@@ -48,7 +48,7 @@ fn contract_json(shared: &Shared) -> Value {
 /// (`KmsContractList`).
 pub(crate) async fn list_kms(
     State(shared): State<Arc<Shared>>,
-    Authed { caller, rid: _ }: Authed,
+    Authed { caller, .. }: Authed,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
     let (page, page_size, on_chain) = match (
@@ -101,11 +101,7 @@ pub(crate) async fn kms_pubkey(
 
 /// `GET /kms/{kms_id}/nodes`: the nodes of a KMS contract (the simulated
 /// KMS is one node).
-pub(crate) async fn kms_nodes(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid, .. }: Authed,
-    Path(kms_id): Path<String>,
-) -> Response {
+pub(crate) async fn kms_nodes(Authed { rid, .. }: Authed, Path(kms_id): Path<String>) -> Response {
     if !known_kms(&kms_id) && kms_id != "phala" {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -125,11 +121,7 @@ const CHAINS: [(&str, i64); 2] = [("ethereum", 1), ("base", 8453)];
 
 /// `GET /kms/on-chain/{chain}`: the KMS contracts on a chain (none: the
 /// simulated KMS is not on chain); 400 for a chain the service does not know.
-pub(crate) async fn on_chain(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid, .. }: Authed,
-    Path(chain): Path<String>,
-) -> Response {
+pub(crate) async fn on_chain(Authed { rid, .. }: Authed, Path(chain): Path<String>) -> Response {
     let Some((name, id)) = CHAINS.iter().find(|(name, _)| name.eq_ignore_ascii_case(&chain)) else {
         let msg = format!("Unsupported chain {chain}; supported: ethereum, base");
         return api_error(StatusCode::BAD_REQUEST, "ERR-05-010", &msg, &rid);
@@ -141,7 +133,7 @@ pub(crate) async fn on_chain(
 /// workspace, each with its nonce.
 pub(crate) async fn next_app_ids(
     State(shared): State<Arc<Shared>>,
-    Authed { caller, rid: _ }: Authed,
+    Authed { caller, .. }: Authed,
     Query(query): Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
     let counts = match bounded(&query, "counts", 1, 1, 20) {

@@ -17,13 +17,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, kms_info_json, known_kms};
+use crate::routes::deploy::refused_name;
 use crate::state::{Authed, Shared, api_error, body_of, node_index, validation_error};
-
-/// The 422 of a name the service refuses.
-fn bad_name(name: &str) -> Response {
-    let msg = "Name must be 5-63 characters, start with a letter, and contain only letters, numbers and hyphens";
-    validation_error(&["body", "name"], msg, "value_error", json!(name))
-}
 
 #[derive(Deserialize)]
 struct ElizaRequest {
@@ -54,8 +49,8 @@ pub(crate) async fn provision_eliza(
         Ok(r) => r,
         Err(r) => return r,
     };
-    if !deploy::valid_name(&request.name) {
-        return bad_name(&request.name);
+    if let Some(refused) = refused_name(&request.name) {
+        return refused;
     }
     let character: Value = match serde_json::from_str(&request.characterfile) {
         Ok(v @ Value::Object(_)) if v.get("name").is_some_and(Value::is_string) => v,
@@ -79,18 +74,10 @@ pub(crate) async fn provision_eliza(
     );
     let compose = json!({"name": request.name, "docker_compose_file": file, "allowed_envs": request.env_keys,
                          "kms_enabled": true, "gateway_enabled": true});
-    let compose =
-        match serde_json::from_value::<phala_cloud_api::types::AppComposeV2>(compose).map(serde_json::to_value) {
-            Ok(Ok(Value::Object(map))) => map,
-            _ => {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    crate::codes::INVALID_COMPOSE_FILE,
-                    "Invalid compose file",
-                    &rid,
-                );
-            }
-        };
+    let Some(compose) = deploy::stored_compose(compose) else {
+        let code = crate::codes::INVALID_COMPOSE_FILE;
+        return api_error(StatusCode::BAD_REQUEST, code, "Invalid compose file", &rid);
+    };
     let mut inner = shared.lock();
     let node = match node_index(&inner, request.teepod_id, 0, &rid) {
         Ok(n) => n,
@@ -139,17 +126,13 @@ struct WorkloadRequest {
 /// instance type, a model, a deletion time in the future); the simulated
 /// nodes are TDX CPU nodes, so there is no GPU node to pick: 409, as the
 /// service answers when none is free.
-pub(crate) async fn create_workload(
-    State(_shared): State<Arc<Shared>>,
-    Authed { rid, .. }: Authed,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn create_workload(Authed { rid, .. }: Authed, body: Bytes) -> Response {
     let request: WorkloadRequest = match body_of(&body) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    if !deploy::valid_name(&request.name) {
-        return bad_name(&request.name);
+    if let Some(refused) = refused_name(&request.name) {
+        return refused;
     }
     if deploy::vcpus_of(&request.instance_type).is_none() {
         let msg = format!("Unknown instance type {}", request.instance_type);
@@ -214,8 +197,8 @@ fn legacy_app_id(compose: &Map<String, Value>, salt: &str) -> String {
 /// A v0.3 configuration's checks: its name, an OS image of the catalogue,
 /// a node, sizes within the limits. The node's index.
 fn check_configuration(shared: &Shared, config: &LegacyConfiguration, rid: &str) -> Result<usize, Response> {
-    if !deploy::valid_name(&config.name) {
-        return Err(bad_name(&config.name));
+    if let Some(refused) = refused_name(&config.name) {
+        return Err(refused);
     }
     if !config
         .compose_manifest

@@ -154,8 +154,43 @@ fn add(
     Ok(Some(inner.records.ssh_keys.len() - 1))
 }
 
+/// What reading a GitHub profile into a user's keys did.
+struct Imported {
+    added: usize,
+    /// Keys the user had already.
+    held: usize,
+    errors: Vec<String>,
+    /// The profile's key lines.
+    lines: Vec<String>,
+}
+
+/// Adds the keys of GitHub user `github` the user `user` lacks.
+fn import_profile(shared: &Shared, inner: &mut Inner, user: usize, github: &str) -> Imported {
+    let lines = profile_keys(github);
+    let (mut added, mut held, mut errors) = (0, 0, Vec::new());
+    for (i, line) in lines.iter().enumerate() {
+        match add(
+            shared,
+            inner,
+            user,
+            (&format!("{github} (GitHub) {}", i + 1), line),
+            Some(github),
+        ) {
+            Ok(Some(_)) => added += 1,
+            Ok(None) => held += 1,
+            Err(why) => errors.push(why),
+        }
+    }
+    Imported {
+        added,
+        held,
+        errors,
+        lines,
+    }
+}
+
 /// `GET /user/ssh-keys`: the caller's keys, oldest first.
-pub(crate) async fn list(State(shared): State<Arc<Shared>>, Authed { caller, rid: _ }: Authed) -> Response {
+pub(crate) async fn list(State(shared): State<Arc<Shared>>, Authed { caller, .. }: Authed) -> Response {
     let inner = shared.lock();
     let user = user_of(&inner.fleet, &caller);
     let keys: Vec<Value> = inner
@@ -255,22 +290,12 @@ pub(crate) async fn import_github(
     }
     let mut inner = shared.lock();
     let user = user_of(&inner.fleet, &caller);
-    let (mut added, mut skipped, mut errors) = (0, 0, Vec::new());
-    for (i, line) in profile_keys(github).iter().enumerate() {
-        match add(
-            &shared,
-            &mut inner,
-            user,
-            (&format!("{github} (GitHub) {}", i + 1), line),
-            Some(github),
-        ) {
-            Ok(Some(_)) => added += 1,
-            Ok(None) => skipped += 1,
-            Err(why) => errors.push(why),
-        }
-    }
-    axum::Json(json!({"github_username": github, "keys_added": added, "keys_skipped": skipped, "errors": errors}))
-        .into_response()
+    let imported = import_profile(&shared, &mut inner, user, github);
+    axum::Json(
+        json!({"github_username": github, "keys_added": imported.added, "keys_skipped": imported.held,
+                      "errors": imported.errors}),
+    )
+    .into_response()
 }
 
 /// `POST /user/ssh-keys/github-sync`: every GitHub profile the user
@@ -293,25 +318,15 @@ pub(crate) async fn sync_github(State(shared): State<Arc<Shared>>, Authed { call
         return api_error(StatusCode::BAD_REQUEST, KEY_REFUSED, msg, &rid);
     }
     let at = now_text(&shared, &inner);
-    let (mut synced, mut added, mut updated, mut errors) = (0, 0, 0, Vec::new());
-    let mut wanted = Vec::new();
+    let (mut added, mut updated, mut errors, mut wanted) = (0, 0, Vec::new(), Vec::new());
     for github in &profiles {
-        for (i, line) in profile_keys(github).iter().enumerate() {
-            synced += 1;
-            match add(
-                &shared,
-                &mut inner,
-                user,
-                (&format!("{github} (GitHub) {}", i + 1), line),
-                Some(github),
-            ) {
-                Ok(Some(_)) => added += 1,
-                Ok(None) => updated += 1,
-                Err(why) => errors.push(why),
-            }
-            wanted.push(line.clone());
-        }
+        let imported = import_profile(&shared, &mut inner, user, github);
+        added += imported.added;
+        updated += imported.held;
+        errors.extend(imported.errors);
+        wanted.extend(imported.lines);
     }
+    let synced = wanted.len();
     let before = inner.records.ssh_keys.len();
     inner
         .records
