@@ -171,7 +171,10 @@ pub fn supported() -> impl Iterator<Item = ApiVersion> {
 
 /// A version this client does not know or does not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownVersion(pub String);
+pub struct UnknownVersion(
+    /// The version as given.
+    pub String,
+);
 
 impl fmt::Display for UnknownVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -32,7 +32,7 @@ fn cargo(args: &[&str]) -> Result<std::process::Output, String> {
 }
 
 /// [`cargo`] with environment variables set.
-fn cargo_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<std::process::Output, String> {
+pub(crate) fn cargo_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<std::process::Output, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())
         .args(args)

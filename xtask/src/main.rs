@@ -9,6 +9,7 @@ mod bench;
 mod bench_cli;
 mod bench_layers;
 mod bench_sim;
+mod doc_check;
 mod evidence;
 mod md;
 
@@ -61,6 +62,11 @@ enum Command {
         #[arg(long, conflicts_with_all = ["quick", "no_build", "features_only", "cli_only"])]
         sim_only: bool,
     },
+    /// Build the workspace's docs (warnings are errors) and check them as
+    /// a user reads them: every type a facade signature names has a page
+    /// in the facade's docs, every field and variant there a description,
+    /// no empty list or dead link anywhere. Exit 1 when a check fails.
+    DocCheck,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -231,6 +237,25 @@ fn main() -> ExitCode {
             Ok(section) => {
                 print!("{section}");
                 ExitCode::SUCCESS
+            }
+            Err(message) => fail(message),
+        },
+        Command::DocCheck => match doc_check::run() {
+            Ok(found) => {
+                for (page, what) in &found.problems {
+                    println!("{page}: {what}");
+                }
+                println!(
+                    "{} pages, {} fields and variants of the facade read: {} problems",
+                    found.pages,
+                    found.fields,
+                    found.problems.len()
+                );
+                if found.problems.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
             Err(message) => fail(message),
         },

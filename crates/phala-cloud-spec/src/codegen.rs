@@ -243,6 +243,7 @@ fn pretty(doc: &Value, settings: &GenerationSettings, output: Output) -> Result<
             })?;
             if matches!(output, Output::Client) {
                 crate::codegen_trim::drop_api_version_header(&mut file);
+                crate::codegen_docs::document(&mut file, doc);
             }
             Ok(prettyplease::unparse(&file))
         }

@@ -35,6 +35,8 @@ mod walk;
 #[cfg(feature = "codegen")]
 pub mod codegen;
 #[cfg(feature = "codegen")]
+mod codegen_docs;
+#[cfg(feature = "codegen")]
 mod codegen_trim;
 
 pub use check::check_document;

@@ -61,6 +61,7 @@ mod fleet_ops;
 mod one_cvm;
 mod transport;
 mod trust;
+pub mod types;
 mod webhook;
 
 // Each concern's modules by their short names, for paths within the crate.

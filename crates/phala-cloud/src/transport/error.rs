@@ -201,7 +201,7 @@ fn gave_up_message(attempts: u32, elapsed: Duration, per_attempt: Duration, last
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApiErrorKind {
-    /// 400.
+    /// 400: the server could not read the request.
     BadRequest,
     /// 401: missing or unknown credentials.
     Unauthorized,
@@ -220,7 +220,7 @@ pub enum ApiErrorKind {
     RateLimited,
     /// 465-468: on-chain KMS preconditions.
     KmsPrecondition,
-    /// 5xx.
+    /// 500-599: the server failed.
     Server,
     /// Any other status.
     Other,

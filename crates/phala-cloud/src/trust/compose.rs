@@ -208,7 +208,10 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// A compose hash: 32 bytes, shown as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ComposeHash(pub [u8; 32]);
+pub struct ComposeHash(
+    /// The SHA-256 digest of the `app-compose.json` text.
+    pub [u8; 32],
+);
 
 impl fmt::Display for ComposeHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -164,7 +164,10 @@ impl fmt::Debug for EnvVars {
 /// (32 bytes; hex, `0x` optional). Not trusted until verified
 /// ([`crate::verify_env_key`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct EnvEncryptKey(pub [u8; 32]);
+pub struct EnvEncryptKey(
+    /// The X25519 public key.
+    pub [u8; 32],
+);
 
 impl FromStr for EnvEncryptKey {
     type Err = Error;
