@@ -24,6 +24,10 @@
 //! overlay. An operation a newer document adds answers 501 naming itself
 //! until it is served.
 //!
+//! With the `client` feature, [`SimHandle::client`] gives the facade's
+//! `phala_cloud::Client` for a running simulator (its URL and key), as the
+//! facade's own examples use it.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
@@ -43,6 +47,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
+mod client;
 mod codes;
 mod config;
 mod deploy;

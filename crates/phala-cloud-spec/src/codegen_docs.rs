@@ -2,6 +2,9 @@
 //! tolerant response object, the arms of open enums and unions, and the
 //! values of string enums.
 //!
+//! A property that is an inline object has its description on the type
+//! typify makes of it, not on the field: such a field gets its type's docs.
+//!
 //! A JSON schema has no place for a description per enum value, so the
 //! overlay gives them as `x-enum-descriptions` (`{"running": "..."}`) beside
 //! the values; an enum whose wire values are all keys of one such map gets
@@ -19,8 +22,11 @@ pub const ENUM_DESCRIPTIONS: &str = "x-enum-descriptions";
 
 /// Adds the docs (see the module docs); returns how many items gained one.
 pub(crate) fn document(file: &mut syn::File, doc: &Value) -> usize {
+    let mut types = TypeDocs::default();
+    types.visit_file_mut(file); // reads only
     let mut pass = Pass {
         described: enum_descriptions(doc),
+        type_docs: types.0,
         added: 0,
     };
     pass.visit_file_mut(file);
@@ -52,7 +58,43 @@ fn enum_descriptions(doc: &Value) -> Vec<BTreeMap<String, String>> {
 
 struct Pass {
     described: Vec<BTreeMap<String, String>>,
+    /// The doc attributes of each documented struct and enum, by name.
+    type_docs: BTreeMap<String, Vec<syn::Attribute>>,
     added: usize,
+}
+
+#[derive(Default)]
+struct TypeDocs(BTreeMap<String, Vec<syn::Attribute>>);
+
+impl VisitMut for TypeDocs {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        self.keep(&item.ident, &item.attrs);
+    }
+    fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+        self.keep(&item.ident, &item.attrs);
+    }
+}
+
+impl TypeDocs {
+    fn keep(&mut self, ident: &syn::Ident, attrs: &[syn::Attribute]) {
+        let docs: Vec<syn::Attribute> = attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect();
+        if !docs.is_empty() {
+            self.0.insert(ident.to_string(), docs);
+        }
+    }
+}
+
+/// The name of the type a field holds, through `Option<..>`.
+fn held_type(ty: &syn::Type) -> Option<String> {
+    let syn::Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident == "Option"
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+    {
+        return held_type(inner);
+    }
+    Some(last.ident.to_string())
 }
 
 fn has_doc(attrs: &[syn::Attribute]) -> bool {
@@ -90,11 +132,17 @@ impl VisitMut for Pass {
     fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
         for field in item.fields.iter_mut() {
             let extra = field.ident.as_ref().is_some_and(|i| i == "extra") && is_flattened(&field.attrs);
-            if extra && !has_doc(&field.attrs) {
+            if has_doc(&field.attrs) || !matches!(field.vis, syn::Visibility::Public(_)) {
+                continue;
+            }
+            if extra {
                 push_doc(
                     &mut field.attrs,
                     "Fields the server sent that the document does not name, kept as sent.",
                 );
+                self.added += 1;
+            } else if let Some(docs) = held_type(&field.ty).and_then(|t| self.type_docs.get(&t)) {
+                field.attrs.splice(0..0, docs.iter().cloned());
                 self.added += 1;
             }
         }
@@ -158,9 +206,13 @@ mod tests {
             pub struct A {
                 ///kept
                 pub x: i64,
+                pub inline: Option<AInline>,
+                held: Option<AInline>,
                 #[serde(flatten)]
                 pub extra: ::std::collections::BTreeMap<String, ::serde_json::Value>,
             }
+            ///An inline object's description.
+            pub struct AInline {}
             pub enum KnownS {
                 #[serde(rename = "running")]
                 Running,
@@ -185,7 +237,15 @@ mod tests {
         }}}});
         let added = document(&mut file, &doc);
         let code = prettyplease::unparse(&file);
-        assert_eq!(added, 7, "{code}");
+        assert_eq!(added, 8, "{code}");
+        assert!(
+            code.contains("///An inline object's description.\n    pub inline"),
+            "{code}"
+        );
+        assert!(
+            code.contains("    held: Option"),
+            "a private field is left alone: {code}"
+        );
         assert!(
             code.contains("/// Fields the server sent that the document does not name"),
             "{code}"

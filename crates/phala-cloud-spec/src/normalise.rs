@@ -45,6 +45,11 @@ pub const PASSES: &[Pass] = &[
         run: null_unions,
     },
     Pass {
+        name: "described_refs",
+        why: "3.0 ignores what stands beside a `$ref`, and openapiv3 drops it: a property's description (given by the document or the overlay) is kept as `allOf: [$ref]` beside it, the same type to typify",
+        run: described_refs,
+    },
+    Pass {
         name: "parameter_nulls",
         why: "a parameter cannot carry null (an absent one says \"no value\"); progenitor already makes optional parameters an `Option` and renders a nullable header's `Option<Option<T>>` with `to_string`, which does not compile",
         run: parameter_nulls,
@@ -226,6 +231,18 @@ pub fn null_unions(doc: &mut Value) {
         {
             obj.shift_remove("type");
             obj.insert("nullable".into(), Value::Bool(true));
+        }
+    });
+}
+
+/// `{$ref, description, ...}` becomes `{allOf: [{$ref}], description, ...}`.
+pub fn described_refs(doc: &mut Value) {
+    for_each_schema(doc, &mut |schema, _| {
+        let Some(obj) = schema.as_object_mut().filter(|o| o.len() > 1) else {
+            return;
+        };
+        if let Some(reference) = obj.shift_remove("$ref") {
+            obj.insert("allOf".into(), json!([{ "$ref": reference }]));
         }
     });
 }
