@@ -46,6 +46,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// docs.rs (which sets `docsrs`) shows which feature each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "client")]
 mod client;

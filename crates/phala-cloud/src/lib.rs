@@ -1,5 +1,7 @@
 #![doc = include_str!("guide.md")]
 #![warn(missing_docs)]
+// docs.rs (which sets `docsrs`) shows which feature each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
 mod fleet_ops;
