@@ -58,7 +58,7 @@ pub use raw::types::{
     Vm,
 };
 pub use replicate::Replicated;
-pub use report::{StatusMap, StopReport};
+pub use report::{StatusMap, StatusValues, StopReport};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use rolling::{RollingOptions, RollingProgress, RollingReport};
 pub use secret::Secret;

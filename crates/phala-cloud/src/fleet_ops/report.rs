@@ -9,13 +9,16 @@ use crate::batch::StopFailure;
 use crate::raw::types::{BatchStopErrorEntry, CvmStatus};
 
 /// Statuses by VM UUID (only the ids asked about): the generated
-/// [`CvmStatus`] entries, sorted by their `vm_uuid`, which is the key.
+/// [`CvmStatus`] entries, in `vm_uuid` order, which is the key.
 ///
-/// Not a `BTreeMap<String, CvmStatus>`: that stored every uuid twice (key
-/// and field) and each entry in a tree node sized for eleven; here one
-/// entry costs its own size and its strings, about 40 % less in all
-/// (BENCHMARKS.md, decode scenario). Reads like a map; serializes as the
-/// API's JSON object keyed by uuid.
+/// The answer to one request (up to 100 uuids) is kept as the generated
+/// client decoded it, a `BTreeMap<String, CvmStatus>`: nothing is moved out
+/// of it, which would cost a call about 2 % (BENCHMARKS.md, scenario 1).
+/// A map gathered from several answers is a vector sorted by `vm_uuid`
+/// instead: a tree stores every uuid twice (key and field) and each entry
+/// in a node sized for eleven, so a fleet's map costs about 40 % less this
+/// way (BENCHMARKS.md, decode scenario). Reads like a map either way;
+/// serializes as the API's JSON object keyed by uuid.
 ///
 /// ```
 /// use phala_cloud::{CvmStatus, StatusMap};
@@ -27,10 +30,38 @@ use crate::raw::types::{BatchStopErrorEntry, CvmStatus};
 /// assert_eq!(map["b"].vm_uuid, "b");
 /// assert!(map.get("c").is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone)]
 pub struct StatusMap {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// One answer as decoded; each key equals its entry's `vm_uuid`.
+    Answer(BTreeMap<String, CvmStatus>),
     /// Sorted by `vm_uuid`, no uuid twice.
-    entries: Vec<CvmStatus>,
+    Sorted(Vec<CvmStatus>),
+}
+
+impl Default for StatusMap {
+    fn default() -> Self {
+        Self {
+            repr: Repr::Sorted(Vec::new()),
+        }
+    }
+}
+
+impl PartialEq for StatusMap {
+    /// Equal when they hold the same statuses, however each is kept.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.values().eq(other.values())
+    }
+}
+
+impl std::fmt::Debug for StatusMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl StatusMap {
@@ -40,79 +71,143 @@ impl StatusMap {
     }
     /// Statuses in the map.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.repr {
+            Repr::Answer(map) => map.len(),
+            Repr::Sorted(entries) => entries.len(),
+        }
     }
     /// No status at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-    fn position(&self, vm_uuid: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|s| s.vm_uuid.as_str().cmp(vm_uuid))
+        self.len() == 0
     }
     /// The status of `vm_uuid`, if it was answered.
     pub fn get(&self, vm_uuid: &str) -> Option<&CvmStatus> {
-        self.position(vm_uuid).ok().map(|i| &self.entries[i])
+        match &self.repr {
+            Repr::Answer(map) => map.get(vm_uuid),
+            Repr::Sorted(entries) => entries
+                .binary_search_by(|s| s.vm_uuid.as_str().cmp(vm_uuid))
+                .ok()
+                .map(|i| &entries[i]),
+        }
     }
     /// Whether `vm_uuid` was answered.
     pub fn contains_key(&self, vm_uuid: &str) -> bool {
-        self.position(vm_uuid).is_ok()
+        self.get(vm_uuid).is_some()
     }
     /// The uuids, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|s| s.vm_uuid.as_str())
+        self.values().map(|s| s.vm_uuid.as_str())
     }
     /// The statuses, in uuid order.
-    pub fn values(&self) -> std::slice::Iter<'_, CvmStatus> {
-        self.entries.iter()
+    pub fn values(&self) -> StatusValues<'_> {
+        StatusValues(match &self.repr {
+            Repr::Answer(map) => ValuesOf::Answer(map.values()),
+            Repr::Sorted(entries) => ValuesOf::Sorted(entries.iter()),
+        })
     }
     /// `(uuid, status)` pairs, in uuid order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &CvmStatus)> {
-        self.entries.iter().map(|s| (s.vm_uuid.as_str(), s))
+        self.values().map(|s| (s.vm_uuid.as_str(), s))
     }
     /// Keeps the statuses `keep` holds for.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &CvmStatus) -> bool) {
-        self.entries.retain(|s| keep(&s.vm_uuid, s));
+        match &mut self.repr {
+            Repr::Answer(map) => map.retain(|k, s| keep(k, s)),
+            Repr::Sorted(entries) => entries.retain(|s| keep(&s.vm_uuid, s)),
+        }
     }
     /// The statuses as a vector, in uuid order.
     pub fn into_vec(self) -> Vec<CvmStatus> {
-        self.entries
+        match self.repr {
+            Repr::Answer(map) => map.into_values().collect(),
+            Repr::Sorted(entries) => entries,
+        }
     }
-    /// The generated client's answer: where a key and its entry's
-    /// `vm_uuid` differ, the key wins (it is what was asked about). The
-    /// map's keys are sorted and distinct, so after `keyed` the entries are
-    /// too: moved in order, with no sort.
-    pub(crate) fn from_answer(answer: BTreeMap<String, CvmStatus>) -> Self {
-        let entries: Vec<CvmStatus> = answer.into_iter().map(|(key, status)| keyed(key, status)).collect();
-        debug_assert!(entries.windows(2).all(|w| w[0].vm_uuid < w[1].vm_uuid));
-        Self { entries }
+    /// The sorted vector, moving an answer's entries into it first.
+    fn sorted_mut(&mut self) -> &mut Vec<CvmStatus> {
+        if let Repr::Answer(map) = &mut self.repr {
+            let entries = std::mem::take(map).into_values().collect();
+            self.repr = Repr::Sorted(entries);
+        }
+        match &mut self.repr {
+            Repr::Sorted(entries) => entries,
+            Repr::Answer(_) => unreachable!("made sorted above"),
+        }
+    }
+    /// The generated client's answer, kept as it is: where a key and its
+    /// entry's `vm_uuid` differ, the key wins (it is what was asked about).
+    pub(crate) fn from_answer(mut answer: BTreeMap<String, CvmStatus>) -> Self {
+        for (key, status) in answer.iter_mut() {
+            keyed(key, status);
+        }
+        Self {
+            repr: Repr::Answer(answer),
+        }
     }
 }
+
+/// The statuses of a [`StatusMap`], in uuid order.
+#[derive(Clone)]
+pub struct StatusValues<'a>(ValuesOf<'a>);
+
+#[derive(Clone)]
+enum ValuesOf<'a> {
+    Answer(std::collections::btree_map::Values<'a, String, CvmStatus>),
+    Sorted(std::slice::Iter<'a, CvmStatus>),
+}
+
+impl<'a> Iterator for StatusValues<'a> {
+    type Item = &'a CvmStatus;
+    fn next(&mut self) -> Option<&'a CvmStatus> {
+        match &mut self.0 {
+            ValuesOf::Answer(it) => it.next(),
+            ValuesOf::Sorted(it) => it.next(),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            ValuesOf::Answer(it) => it.size_hint(),
+            ValuesOf::Sorted(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for StatusValues<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            ValuesOf::Answer(it) => it.next_back(),
+            ValuesOf::Sorted(it) => it.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for StatusValues<'_> {}
 
 /// `status` under `key`: where the two differ, the key wins. Kept without
 /// the spare room decoding left in its event list (a decoder cannot know a
 /// list's length, so it grows by doubling: two events took room for four).
-fn keyed(key: String, mut status: CvmStatus) -> CvmStatus {
+fn keyed(key: &str, status: &mut CvmStatus) {
     if status.vm_uuid != key {
         tracing::warn!(key = %key, vm_uuid = %status.vm_uuid, "status entry keyed by another uuid; the key wins");
-        status.vm_uuid = key;
+        status.vm_uuid = key.to_string();
     }
     if let Some(events) = status.events.as_mut() {
         events.shrink_to_fit();
     }
-    status
 }
 
 impl Extend<CvmStatus> for StatusMap {
     /// Adds statuses; one for a uuid already present replaces it, as a map would.
     fn extend<I: IntoIterator<Item = CvmStatus>>(&mut self, statuses: I) {
-        let before = self.entries.len();
-        self.entries.extend(statuses);
-        if self.entries.len() == before {
+        let entries = self.sorted_mut();
+        let before = entries.len();
+        entries.extend(statuses);
+        if entries.len() == before {
             return;
         }
         // Stable: of equal uuids, the one added last comes last and stays.
-        self.entries.sort_by(|a, b| a.vm_uuid.cmp(&b.vm_uuid));
-        self.entries.dedup_by(|later, kept| {
+        entries.sort_by(|a, b| a.vm_uuid.cmp(&b.vm_uuid));
+        entries.dedup_by(|later, kept| {
             let same = later.vm_uuid == kept.vm_uuid;
             if same {
                 std::mem::swap(later, kept);
@@ -127,10 +222,10 @@ impl Extend<StatusMap> for StatusMap {
     /// statuses are added with the room reserved at once (never by doubling).
     fn extend<I: IntoIterator<Item = StatusMap>>(&mut self, maps: I) {
         for map in maps {
-            if self.entries.is_empty() {
+            if self.is_empty() {
                 *self = map;
             } else {
-                self.entries.reserve_exact(map.len());
+                self.sorted_mut().reserve_exact(map.len());
                 self.extend(map.into_vec());
             }
         }
@@ -142,7 +237,7 @@ impl FromIterator<CvmStatus> for StatusMap {
     fn from_iter<I: IntoIterator<Item = CvmStatus>>(statuses: I) -> Self {
         let mut map = StatusMap::new();
         map.extend(statuses);
-        map.entries.shrink_to_fit();
+        map.sorted_mut().shrink_to_fit();
         map
     }
 }
@@ -156,7 +251,9 @@ impl StatusMap {
         // Distinct by contract; should a duplicate slip in, the map stays a map.
         entries.dedup_by(|a, b| a.vm_uuid == b.vm_uuid);
         entries.shrink_to_fit();
-        Self { entries }
+        Self {
+            repr: Repr::Sorted(entries),
+        }
     }
 }
 
@@ -164,15 +261,15 @@ impl IntoIterator for StatusMap {
     type Item = CvmStatus;
     type IntoIter = std::vec::IntoIter<CvmStatus>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        self.into_vec().into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a StatusMap {
     type Item = &'a CvmStatus;
-    type IntoIter = std::slice::Iter<'a, CvmStatus>;
+    type IntoIter = StatusValues<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter()
+        self.values()
     }
 }
 
@@ -202,8 +299,9 @@ impl<'de> serde::Deserialize<'de> for StatusMap {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StatusMap, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-                while let Some((key, status)) = map.next_entry::<String, CvmStatus>()? {
-                    entries.push(keyed(key, status));
+                while let Some((key, mut status)) = map.next_entry::<String, CvmStatus>()? {
+                    keyed(&key, &mut status);
+                    entries.push(status);
                 }
                 Ok(entries.into_iter().collect())
             }
@@ -251,6 +349,31 @@ mod tests {
 
     fn status(id: &str, uptime: &str) -> CvmStatus {
         serde_json::from_value(serde_json::json!({"vm_uuid": id, "status": "running", "uptime": uptime})).unwrap()
+    }
+
+    #[test]
+    fn an_answer_kept_as_decoded_reads_and_merges_as_a_sorted_map() {
+        let mut answer = BTreeMap::new();
+        answer.insert("b".to_string(), status("b", "1h"));
+        answer.insert("a".to_string(), status("x", "2h")); // keyed by another uuid: the key wins
+        let kept = StatusMap::from_answer(answer);
+        let sorted: StatusMap = [status("b", "1h"), status("a", "2h")].into_iter().collect();
+        assert_eq!(kept, sorted);
+        assert_eq!(uptimes(&kept), [("a", "2h"), ("b", "1h")]);
+        assert_eq!(kept["a"].vm_uuid, "a");
+        assert_eq!(kept.values().next_back().map(|s| s.vm_uuid.as_str()), Some("b"));
+        assert_eq!(format!("{kept:?}"), format!("{sorted:?}"));
+        assert_eq!(
+            serde_json::to_value(&kept).unwrap(),
+            serde_json::to_value(&sorted).unwrap()
+        );
+
+        let mut merged = kept.clone();
+        merged.extend([status("a", "3h"), status("c", "4h")]);
+        assert_eq!(uptimes(&merged), [("a", "3h"), ("b", "1h"), ("c", "4h")]);
+        let mut kept = kept;
+        kept.retain(|k, _| k != "a");
+        assert_eq!(kept.into_vec().len(), 1);
     }
 
     fn uptimes(map: &StatusMap) -> Vec<(&str, &str)> {
