@@ -88,6 +88,11 @@ pub(crate) fn refused_name(name: &str) -> Option<Response> {
     (!deploy::valid_name(name)).then(|| validation_error(&["body", "name"], msg, "value_error", json!(name)))
 }
 
+/// The 400 of a compose the service cannot read (ERR-01-003).
+pub(crate) fn invalid_compose(msg: &str, rid: &str) -> Response {
+    api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_COMPOSE_FILE, msg, rid)
+}
+
 pub(crate) async fn provision(
     State(shared): State<Arc<Shared>>,
     Authed { caller, rid }: Authed,
@@ -144,14 +149,7 @@ pub(crate) async fn provision(
     // The compose as the service stores it: the document's defaults filled in.
     let compose = match serde_json::to_value(&request.compose_file) {
         Ok(Value::Object(map)) => map,
-        _ => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                crate::codes::INVALID_COMPOSE_FILE,
-                "Invalid compose file",
-                &rid,
-            );
-        }
+        _ => return invalid_compose("Invalid compose file", &rid),
     };
     let hash = deploy::compose_hash(&compose);
     let mut inner = shared.lock();
@@ -318,14 +316,7 @@ pub(crate) async fn provision_update(
             map.remove("update_env_vars");
             map
         }
-        _ => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                crate::codes::INVALID_COMPOSE_FILE,
-                "Invalid compose file",
-                &rid,
-            );
-        }
+        _ => return invalid_compose("Invalid compose file", &rid),
     };
     let hash = deploy::compose_hash(&compose);
     let idx = at.idx;

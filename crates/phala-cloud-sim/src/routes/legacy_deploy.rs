@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::deploy::{self, Deployed, KMS_ID, Provisioned, kms_info_json, known_kms};
-use crate::routes::deploy::refused_name;
+use crate::routes::deploy::{invalid_compose, refused_name};
 use crate::state::{Authed, Shared, api_error, body_of, node_index, validation_error};
 
 #[derive(Deserialize)]
@@ -56,7 +56,7 @@ pub(crate) async fn provision_eliza(
         Ok(v @ Value::Object(_)) if v.get("name").is_some_and(Value::is_string) => v,
         _ => {
             let msg = "characterfile is not an Eliza character: a JSON object with a name";
-            return api_error(StatusCode::BAD_REQUEST, crate::codes::INVALID_COMPOSE_FILE, msg, &rid);
+            return invalid_compose(msg, &rid);
         }
     };
     if request.kms_id.as_deref().is_some_and(|k| !known_kms(k)) {
@@ -75,8 +75,7 @@ pub(crate) async fn provision_eliza(
     let compose = json!({"name": request.name, "docker_compose_file": file, "allowed_envs": request.env_keys,
                          "kms_enabled": true, "gateway_enabled": true});
     let Some(compose) = deploy::stored_compose(compose) else {
-        let code = crate::codes::INVALID_COMPOSE_FILE;
-        return api_error(StatusCode::BAD_REQUEST, code, "Invalid compose file", &rid);
+        return invalid_compose("Invalid compose file", &rid);
     };
     let mut inner = shared.lock();
     let node = match node_index(&inner, request.teepod_id, 0, &rid) {
@@ -206,12 +205,7 @@ fn check_configuration(shared: &Shared, config: &LegacyConfiguration, rid: &str)
         .is_some_and(Value::is_string)
     {
         let msg = "compose_manifest has no docker_compose_file";
-        return Err(api_error(
-            StatusCode::BAD_REQUEST,
-            crate::codes::INVALID_COMPOSE_FILE,
-            msg,
-            rid,
-        ));
+        return Err(invalid_compose(msg, rid));
     }
     if let Some(image) = config
         .image
