@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::md::{row, text};
+use crate::workspace_root;
 
 /// What to run.
 pub struct Options {
@@ -17,13 +18,6 @@ pub struct Options {
     pub release: bool,
     /// Scenario 5: a clean build of the workspace, then a facade edit.
     pub build_times: bool,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Runs cargo in the workspace root; its output if it succeeded.

@@ -47,8 +47,10 @@ pub fn run() -> Result<Findings, String> {
         ],
         &[("RUSTDOCFLAGS", flags.as_os_str())],
     )?;
-    let doc = target_directory()?.join("doc");
-    check(&doc, &workspace_crates()?)
+    let out = crate::bench::cargo_with(&["metadata", "--format-version", "1", "--no-deps"], &[])?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let doc = target_directory(&meta)?.join("doc");
+    check(&doc, &workspace_crates(&meta))
 }
 
 /// Checks built docs under `doc` for `crates` (their rustdoc names).
@@ -75,21 +77,21 @@ pub fn check(doc: &Path, crates: &[String]) -> Result<Findings, String> {
                     problem(format!("an empty list ({list})"));
                 }
             }
+            let facade_item = krate == FACADE && !page.components().any(|c| c.as_os_str() == "src");
             for href in hrefs(&text) {
                 if let Some(target) = relative_target(&page, href)
                     && !target.exists()
                 {
                     problem(format!("a dead link to {href}"));
                 }
-            }
-            if krate == FACADE && !page.components().any(|c| c.as_os_str() == "src") {
-                for href in hrefs(&text) {
-                    if let Some(raw) = into_crate(href, RAW)
-                        && !RAW_ON_PURPOSE.contains(&raw)
-                    {
-                        problem(format!("names {RAW}'s {raw}, which has no page in the facade's docs"));
-                    }
+                if facade_item
+                    && let Some(raw) = into_crate(href, RAW)
+                    && !RAW_ON_PURPOSE.contains(&raw)
+                {
+                    problem(format!("names {RAW}'s {raw}, which has no page in the facade's docs"));
                 }
+            }
+            if facade_item {
                 for (field, documented) in fields(&text) {
                     findings.fields += 1;
                     if !documented {
@@ -180,28 +182,24 @@ fn fields(text: &str) -> Vec<(String, bool)> {
 }
 
 /// The target directory cargo uses here (wherever `CARGO_TARGET_DIR` or a
-/// config sends it).
-fn target_directory() -> Result<PathBuf, String> {
-    let out = crate::bench::cargo_with(&["metadata", "--format-version", "1", "--no-deps"], &[])?;
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+/// config sends it), from `cargo metadata`.
+fn target_directory(meta: &serde_json::Value) -> Result<PathBuf, String> {
     meta["target_directory"]
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| "cargo metadata names no target directory".to_string())
 }
 
-/// The rustdoc names of the workspace's library crates.
-fn workspace_crates() -> Result<Vec<String>, String> {
-    let out = crate::bench::cargo_with(&["metadata", "--format-version", "1", "--no-deps"], &[])?;
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    Ok(meta["packages"]
+/// The rustdoc names of the workspace's library crates, from `cargo metadata`.
+fn workspace_crates(meta: &serde_json::Value) -> Vec<String> {
+    meta["packages"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|p| p["targets"].as_array().into_iter().flatten())
         .filter(|t| t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "lib")))
         .filter_map(|t| t["name"].as_str().map(|n| n.replace('-', "_")))
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
